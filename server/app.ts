@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import cors from 'cors';
+import { pinoHttp } from 'pino-http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Infra } from './infra/index.js';
+import { Metrics } from './infra/metrics.js';
+import { SESSION_COOKIE, createSessionMiddleware } from './infra/sessions.js';
+import { Authenticator } from './http/auth.js';
+import { requireTrustedOrigin } from './http/csrf.js';
+import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { jsonBody, mountRoutes } from './http/mount.js';
+import { buildOpenApi } from './http/openapi.js';
+import { originMatcher } from './http/origins.js';
+import { createRateLimiters, type RateLimits } from './http/rate-limit.js';
+import type { RouteDef } from './http/route.js';
+import { docsRouter } from './modules/platform/docs.js';
+import { platformRoutes, testRoutes } from './modules/platform/routes.js';
+import type { Modules } from './modules/index.js';
+
+export interface AppOptions {
+  infra: Infra;
+  modules: Modules;
+  draining?: () => boolean;
+  rateLimits?: RateLimits;
+}
+
+export interface App {
+  app: Express;
+  routes: RouteDef[];
+  sessionMiddleware: RequestHandler;
+  authenticator: Authenticator;
+  isAllowedOrigin: (origin: string | undefined) => boolean;
+  metrics: Metrics;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The middleware chain and every feature's routes. No I/O happens here. */
+export function createApp({ infra, modules, draining = () => false, rateLimits }: AppOptions): App {
+  const { config } = infra;
+  const app = express();
+  // ALB -> nginx -> node: trust the proxies on private and loopback addresses for client IP and https.
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const isAllowedOrigin = originMatcher(config.corsOrigins);
+  const authenticator = new Authenticator(infra.db, infra.cache);
+  const sessionMiddleware = createSessionMiddleware(
+    { secret: config.sessionSecret, production: config.production, prefix: config.redisPrefix },
+    infra.sessionStore,
+  );
+  const metrics = new Metrics({
+    cacheStats: () => infra.cache.stats,
+    dbPoolMax: () => infra.database.poolMax,
+    socketConnections: () => infra.realtime.connections,
+    queueDepth: () => infra.queue.depth(),
+  });
+
+  const routes: RouteDef[] = [
+    ...platformRoutes(infra, { draining, openapi: () => openapi }),
+    ...modules.routes,
+    ...(config.enableTestRoutes ? testRoutes(infra) : []),
+  ];
+  const openapi = buildOpenApi(routes, { version: config.version });
+
+  app.use(
+    pinoHttp({
+      logger: infra.log,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Health checks every few seconds would drown the log.
+      autoLogging: { ignore: (req) => req.url === '/api/health' },
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(metrics.middleware());
+  app.use(helmet({ crossOriginResourcePolicy: { policy: 'same-site' } }));
+  app.use(cors({ origin: (origin, cb) => cb(null, isAllowedOrigin(origin)), credentials: true, exposedHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }));
+  app.use(requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin));
+  app.use(jsonBody('1mb'));
+
+  app.get('/metrics', async (req, res) => {
+    if (config.metricsToken && req.get('authorization') !== `Bearer ${config.metricsToken}`) {
+      res.status(401).json({ error: { code: 'unauthorized', message: 'Metrics token required', requestId: req.id } });
+      return;
+    }
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use('/api/docs', docsRouter(path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))));
+
+  const api = express.Router();
+  mountRoutes(api, routes, {
+    authenticator,
+    session: sessionMiddleware,
+    rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix),
+  });
+  app.use('/api', api);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+
+  return { app, routes, sessionMiddleware, authenticator, isAllowedOrigin, metrics };
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { errorShape } from '../../shared/api/common.js';
+import { PERMISSIONS } from './permissions.js';
+import type { RouteDef } from './route.js';
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
+  if (!schema) return [];
+  const js = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(js.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === 'path' || (js.required ?? []).includes(name),
+    schema: s,
+  }));
+}
+
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: jsonSchema(errorShape, 'output') } } });
+
+/** OpenAPI 3.1 built from the same route definitions and zod schemas that validate requests. */
+export function buildOpenApi(routes: readonly RouteDef[], info: { version: string }) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    if (r.internal) continue;
+    const path = `/api${r.path.replace(/:(\w+)/g, '{$1}')}`;
+    const status = String(r.status ?? 200);
+    const responses: Record<string, unknown> = {
+      [status]: r.response
+        ? { description: 'Success', content: { 'application/json': { schema: jsonSchema(r.response, 'output') } } }
+        : { description: status === '302' ? 'Redirect' : 'Success' },
+      '400': errorResponse('Invalid request'),
+    };
+    if (r.access !== 'public') {
+      responses['401'] = errorResponse('Not signed in');
+      responses['403'] = errorResponse('Role too weak');
+    }
+    if (r.path.includes(':')) responses['404'] = errorResponse('Not found (or in another clinic)');
+    if (r.rateLimit) responses['429'] = errorResponse('Too many requests');
+    const permission = r.access === 'public' || r.access === 'authenticated' ? r.access : `${r.access}${'professionalOnly' in PERMISSIONS[r.access] ? ' (professionals only)' : ''}`;
+    const operation: Record<string, unknown> = {
+      summary: r.summary,
+      tags: [r.tag],
+      description: `Access: ${permission}.`,
+      parameters: [...parameters(r.schemas?.params, 'path'), ...parameters(r.schemas?.query, 'query')],
+      responses,
+      ...(r.access === 'public' ? { security: [] } : {}),
+    };
+    if (r.idempotent) {
+      (operation.parameters as unknown[]).push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } });
+    }
+    if (r.upload) {
+      operation.requestBody = {
+        required: true,
+        content: { 'multipart/form-data': { schema: { type: 'object', required: [r.upload.field], properties: { [r.upload.field]: { type: 'string', format: 'binary' } } } } },
+      };
+    } else if (r.schemas?.body) {
+      operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.schemas.body, 'input') } } };
+    }
+    (paths[path] ??= {})[r.method] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Operabase API', version: info.version, description: 'REST API of Operabase, for clinic web apps and N8N flows.' },
+    servers: [{ url: '/' }],
+    components: {
+      securitySchemes: {
+        session: { type: 'apiKey', in: 'cookie', name: 'opb.sid' },
+        apiKey: { type: 'http', scheme: 'bearer', description: 'A clinic API key (opb_...)' },
+      },
+    },
+    security: [{ session: [] }, { apiKey: [] }],
+    paths,
+  };
+}

@@ -1,0 +1,46 @@
+import { forbidden } from './errors.js';
+
+export const ROLES = ['admin', 'professional', 'receptionist'] as const;
+export type Role = (typeof ROLES)[number];
+
+interface Rule {
+  roles: readonly Role[];
+  /** Clinical data: the member must also be a professional. */
+  professionalOnly?: boolean;
+  /** Whether an API key may be granted this permission as a scope. */
+  apiKey: boolean;
+}
+
+const everyone = ROLES;
+const admin = ['admin'] as const;
+
+/** The one permission table. Every check in the API goes through `can`. */
+export const PERMISSIONS = {
+  'clinic:read': { roles: everyone, apiKey: true },
+  'clinic:manage': { roles: admin, apiKey: false },
+  'team:read': { roles: everyone, apiKey: true },
+  'team:manage': { roles: admin, apiKey: false },
+  'api_keys:manage': { roles: admin, apiKey: false },
+  'audit:read': { roles: admin, apiKey: false },
+  'jobs:read': { roles: admin, apiKey: false },
+  'files:read': { roles: everyone, apiKey: true },
+  'files:write': { roles: everyone, apiKey: true },
+} as const satisfies Record<string, Rule>;
+
+export type Permission = keyof typeof PERMISSIONS;
+export const API_KEY_SCOPES = (Object.keys(PERMISSIONS) as Permission[]).filter((p) => PERMISSIONS[p].apiKey);
+
+export type Actor =
+  | { type: 'user'; userId: string; role: Role; isProfessional: boolean }
+  | { type: 'api_key'; apiKeyId: string; scopes: readonly string[] };
+
+export function can(actor: Actor, permission: Permission): boolean {
+  const rule: Rule = PERMISSIONS[permission];
+  if (actor.type === 'api_key') return rule.apiKey && actor.scopes.includes(permission);
+  if (!rule.roles.includes(actor.role)) return false;
+  return !rule.professionalOnly || actor.isProfessional;
+}
+
+export function assertCan(actor: Actor, permission: Permission): void {
+  if (!can(actor, permission)) throw forbidden();
+}

@@ -1,0 +1,74 @@
+import type { Config } from '../config.js';
+import { MemoryCache, RedisCache, type Cache } from './cache.js';
+import { openDatabase, type Database, type Db } from './db.js';
+import type { Logger } from './logger.js';
+import { createMailer, type Mailer } from './mailer.js';
+import { createQueue, type Queue } from './queue.js';
+import { Realtime } from './realtime.js';
+import { connectRedis, createRedis, type Redis } from './redis.js';
+import { createSessionStore } from './sessions.js';
+import { createStorage, type Storage } from './storage.js';
+import type { Store } from 'express-session';
+
+/** Everything that talks to the outside, built once per process and handed to the app and modules. */
+export interface Infra {
+  config: Config;
+  log: Logger;
+  database: Database;
+  db: Db;
+  redis?: Redis;
+  cache: Cache;
+  sessionStore: Store;
+  queue: Queue;
+  realtime: Realtime;
+  storage: Storage;
+  mailer: Mailer;
+}
+
+export interface InfraOverrides {
+  database?: Database;
+  mailer?: Mailer;
+  queueBackoffMs?: number;
+}
+
+/** Ordered start: database (migrated) -> Redis -> cache, sessions, queue, storage, mail. */
+export async function createInfra(config: Config, log: Logger, overrides: InfraOverrides = {}): Promise<Infra> {
+  const database =
+    overrides.database ??
+    (await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.dataDir,
+      pooler: config.databaseIsPooler,
+      poolMax: config.databasePoolMax,
+    }));
+  if (!overrides.database) await database.migrate();
+
+  let redis: Redis | undefined;
+  if (config.redisUrl) {
+    redis = createRedis(config.redisUrl, log, 'main');
+    await connectRedis(redis);
+  }
+  const cache: Cache = redis && config.redisCache ? new RedisCache(redis, config.redisPrefix, log) : new MemoryCache();
+  return {
+    config,
+    log,
+    database,
+    db: database.db,
+    redis,
+    cache,
+    sessionStore: createSessionStore({ redis, prefix: config.redisPrefix }),
+    queue: createQueue({ log, redisUrl: config.redisUrl, prefix: config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
+    realtime: new Realtime(),
+    storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
+    mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),
+  };
+}
+
+/** Reverse order of start; each step bounded so one stuck dependency cannot hold the exit. */
+export async function closeInfra(infra: Infra): Promise<void> {
+  await infra.queue.close();
+  await infra.realtime.close();
+  infra.mailer.close();
+  infra.redis?.disconnect();
+  await infra.database.close();
+}

@@ -1,0 +1,35 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/** Paths that may hold secrets or health data; their values never reach the log. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.newPassword',
+  '*.currentPassword',
+  '*.token',
+  '*.secret',
+  '*.apiKey',
+  '*.cpf',
+  '*.content',
+  '*.text',
+  '*.answers',
+  '*.body',
+];
+
+export function createLogger(opts: { level: string; destination?: DestinationStream }): Logger {
+  return pino(
+    {
+      level: opts.level,
+      base: { service: 'operabase-api' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    // Asynchronous writes keep logging off the request's hot path.
+    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}

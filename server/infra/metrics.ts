@@ -1,0 +1,95 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestHandler } from 'express';
+import type { CacheStats } from './cache.js';
+import type { QueueDepth } from './queue.js';
+
+export interface MetricSources {
+  cacheStats: () => CacheStats;
+  dbPoolMax: () => number;
+  socketConnections: () => number;
+  queueDepth: () => Promise<QueueDepth>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly duration: Histogram<'method' | 'route' | 'status'>;
+  private readonly errors: Counter<'method' | 'route' | 'status'>;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.duration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route template',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'http_errors_total',
+      help: 'HTTP answers with status >= 400 (4xx and 5xx)',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    new Gauge({
+      name: 'cache_hits_total',
+      help: 'Cache hits since start',
+      registers,
+      collect() {
+        this.set(sources.cacheStats().hits);
+      },
+    });
+    new Gauge({
+      name: 'cache_misses_total',
+      help: 'Cache misses since start',
+      registers,
+      collect() {
+        this.set(sources.cacheStats().misses);
+      },
+    });
+    new Gauge({
+      name: 'db_pool_max_connections',
+      help: 'Size of the database connection pool',
+      registers,
+      collect() {
+        this.set(sources.dbPoolMax());
+      },
+    });
+    new Gauge({
+      name: 'websocket_connections',
+      help: 'Open Socket.IO connections on this instance',
+      registers,
+      collect() {
+        this.set(sources.socketConnections());
+      },
+    });
+    new Gauge({
+      name: 'queue_jobs',
+      help: 'Jobs in the queue by state',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        try {
+          const depth = await sources.queueDepth();
+          for (const [state, n] of Object.entries(depth)) this.set({ state }, n);
+        } catch {
+          // Queue unreachable: readiness reports it; metrics stay available.
+        }
+      },
+    });
+  }
+
+  /** Records each answer under its route template (`/api/contacts/:id`), never the raw path. */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      const start = process.hrtime.bigint();
+      res.once('finish', () => {
+        const template = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+        const labels = { method: req.method, route: template, status: String(res.statusCode) };
+        this.duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+        if (res.statusCode >= 400) this.errors.inc(labels);
+      });
+      next();
+    };
+  }
+}

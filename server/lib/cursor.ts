@@ -1,0 +1,25 @@
+import { AppError } from '../http/errors.js';
+
+/** Keyset cursor over (created_at desc, id desc): stable under inserts, no offsets. */
+export interface Cursor {
+  at: Date;
+  id: string;
+}
+
+export const encodeCursor = (row: { createdAt: Date; id: string }) =>
+  Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+
+export function decodeCursor(cursor: string | undefined): Cursor | undefined {
+  if (!cursor) return undefined;
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw new AppError(400, 'invalid_cursor', 'Invalid cursor');
+  return { at: date, id };
+}
+
+/** Takes `limit + 1` rows and returns the page and the cursor of the next one. */
+export function page<T extends { createdAt: Date; id: string }>(rows: T[], limit: number) {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}

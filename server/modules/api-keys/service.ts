@@ -1,0 +1,67 @@
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import { apiKeys } from '../../../shared/schema/index.js';
+import type { Infra } from '../../infra/index.js';
+import type { TenantContext } from '../../http/context.js';
+import { API_KEY_PREFIX, apiKeyCacheKey } from '../../http/auth.js';
+import { notFound } from '../../http/errors.js';
+import { hashToken, randomToken } from '../../lib/tokens.js';
+import type { AuditService } from '../audit/service.js';
+
+const listColumns = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  scopes: apiKeys.scopes,
+  lastUsedAt: apiKeys.lastUsedAt,
+  createdAt: apiKeys.createdAt,
+};
+
+export class ApiKeyService {
+  constructor(
+    private readonly infra: Infra,
+    private readonly audit: AuditService,
+  ) {}
+
+  list(clinicId: string) {
+    return this.infra.db
+      .select(listColumns)
+      .from(apiKeys)
+      .where(and(eq(apiKeys.clinicId, clinicId), isNull(apiKeys.revokedAt)))
+      .orderBy(desc(apiKeys.createdAt));
+  }
+
+  /** The secret exists only in this answer; the database keeps its SHA-256. */
+  async create(ctx: TenantContext, input: { name: string; scopes: string[] }) {
+    const secret = `${API_KEY_PREFIX}${randomToken()}`;
+    return this.infra.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(apiKeys)
+        .values({
+          clinicId: ctx.clinicId,
+          name: input.name,
+          prefix: secret.slice(0, 10),
+          keyHash: hashToken(secret),
+          scopes: [...new Set(input.scopes)],
+          createdBy: ctx.actor.type === 'user' ? ctx.actor.userId : null,
+        })
+        .returning(listColumns);
+      if (!row) throw new Error('insert returned nothing');
+      await this.audit.record(ctx, { action: 'api_key.created', entityType: 'api_key', entityId: row.id, details: { scopes: row.scopes } }, tx);
+      return { ...row, key: secret };
+    });
+  }
+
+  async revoke(ctx: TenantContext, id: string) {
+    const row = await this.infra.db.transaction(async (tx) => {
+      const [revoked] = await tx
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(apiKeys.clinicId, ctx.clinicId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+        .returning({ keyHash: apiKeys.keyHash });
+      if (!revoked) throw notFound('API key');
+      await this.audit.record(ctx, { action: 'api_key.revoked', entityType: 'api_key', entityId: id }, tx);
+      return revoked;
+    });
+    await this.infra.cache.del(apiKeyCacheKey(row.keyHash));
+  }
+}

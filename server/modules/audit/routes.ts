@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { isoTimestamp } from '../../../shared/api/common.js';
+import { listOf, listQuery, route } from '../../http/route.js';
+import type { AuditService } from './service.js';
+
+const auditEntry = z.object({
+  id: z.uuid(),
+  actorType: z.string(),
+  actorId: z.uuid().nullable(),
+  actorRole: z.string().nullable(),
+  action: z.string(),
+  entityType: z.string(),
+  entityId: z.uuid().nullable(),
+  contactId: z.uuid().nullable(),
+  details: z.record(z.string(), z.unknown()).nullable(),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  createdAt: isoTimestamp,
+});
+
+export const auditRoutes = (audit: AuditService) => [
+  route({
+    method: 'get',
+    path: '/audit-log',
+    summary: 'Audit log of the clinic (admins)',
+    tag: 'Platform',
+    access: 'audit:read',
+    schemas: {
+      query: z.strictObject({
+        entityType: z.string().max(64).optional(),
+        entityId: z.uuid().optional(),
+        actorId: z.uuid().optional(),
+        contactId: z.uuid().optional(),
+        from: z.coerce.date().optional(),
+        to: z.coerce.date().optional(),
+        ...listQuery,
+      }),
+    },
+    response: listOf(auditEntry),
+    handler: async ({ query, ctx }) => audit.list(ctx.clinicId, query),
+  }),
+];

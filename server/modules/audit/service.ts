@@ -1,0 +1,74 @@
+import { and, desc, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
+import { auditLog } from '../../../shared/schema/index.js';
+import type { Db, Tx } from '../../infra/db.js';
+import type { Actor } from '../../http/permissions.js';
+import { decodeCursor, page } from '../../lib/cursor.js';
+
+/** Who did it: a request's tenant context fits this shape. */
+export interface AuditScope {
+  clinicId: string;
+  actor: Actor | null;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+export interface AuditEntry {
+  action: string;
+  entityType: string;
+  entityId?: string | null;
+  contactId?: string | null;
+  /** Ids and field names only: never clinical text or secrets. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditFilters {
+  entityType?: string;
+  entityId?: string;
+  actorId?: string;
+  contactId?: string;
+  from?: Date;
+  to?: Date;
+  cursor?: string;
+  limit: number;
+}
+
+export class AuditService {
+  constructor(private readonly db: Db) {}
+
+  /** Writes one audit row; pass the transaction so the row commits (or not) with the change. */
+  async record(scope: AuditScope, entry: AuditEntry, tx?: Tx): Promise<void> {
+    const actor = scope.actor;
+    await (tx ?? this.db).insert(auditLog).values({
+      clinicId: scope.clinicId,
+      actorType: actor?.type ?? 'system',
+      actorId: actor ? (actor.type === 'user' ? actor.userId : actor.apiKeyId) : null,
+      actorRole: actor?.type === 'user' ? actor.role : null,
+      action: entry.action,
+      entityType: entry.entityType,
+      entityId: entry.entityId ?? null,
+      contactId: entry.contactId ?? null,
+      details: entry.details ?? null,
+      ip: scope.ip ?? null,
+      userAgent: scope.userAgent?.slice(0, 500) ?? null,
+    });
+  }
+
+  async list(clinicId: string, f: AuditFilters) {
+    const where: (SQL | undefined)[] = [eq(auditLog.clinicId, clinicId)];
+    if (f.entityType) where.push(eq(auditLog.entityType, f.entityType));
+    if (f.entityId) where.push(eq(auditLog.entityId, f.entityId));
+    if (f.actorId) where.push(eq(auditLog.actorId, f.actorId));
+    if (f.contactId) where.push(eq(auditLog.contactId, f.contactId));
+    if (f.from) where.push(gte(auditLog.createdAt, f.from));
+    if (f.to) where.push(lte(auditLog.createdAt, f.to));
+    const cursor = decodeCursor(f.cursor);
+    if (cursor) where.push(or(lt(auditLog.createdAt, cursor.at), and(eq(auditLog.createdAt, cursor.at), lt(auditLog.id, cursor.id))));
+    const rows = await this.db
+      .select()
+      .from(auditLog)
+      .where(and(...where))
+      .orderBy(desc(auditLog.createdAt), desc(auditLog.id))
+      .limit(f.limit + 1);
+    return page(rows, f.limit);
+  }
+}

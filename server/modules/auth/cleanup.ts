@@ -1,0 +1,13 @@
+import { isNotNull, lt, or } from 'drizzle-orm';
+import { invitations, passwordResetTokens } from '../../../shared/schema/index.js';
+import type { Db } from '../../infra/db.js';
+
+/** Deletes password reset tokens and invitations that can no longer be used. Safe to run twice. */
+export async function deleteExpiredTokens(db: Db, now = new Date()) {
+  const resets = await db
+    .delete(passwordResetTokens)
+    .where(or(lt(passwordResetTokens.expiresAt, now), isNotNull(passwordResetTokens.usedAt)))
+    .returning({ id: passwordResetTokens.id });
+  const invites = await db.delete(invitations).where(lt(invitations.expiresAt, now)).returning({ id: invitations.id });
+  return { resetTokens: resets.length, invitations: invites.length };
+}

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import {
+  changePasswordBody,
+  loginBody,
+  meResponse,
+  passwordResetBody,
+  passwordResetConfirmBody,
+  registerBody,
+  switchClinicBody,
+} from '../../../shared/api/auth.js';
+import { actorUserId } from '../../http/context.js';
+import { publicRoute, route } from '../../http/route.js';
+import { SESSION_COOKIE } from '../../infra/sessions.js';
+import type { AuthService } from './service.js';
+import { destroySession, saveSession, startSession } from './session.js';
+
+const ok = z.object({ ok: z.literal(true) });
+const tag = 'Auth';
+
+export const authRoutes = (auth: AuthService) => [
+  publicRoute({
+    method: 'post',
+    path: '/auth/register',
+    session: true,
+    summary: 'Create a clinic with the caller as its admin and sign in',
+    tag,
+    rateLimit: 'register',
+    status: 201,
+    schemas: { body: registerBody },
+    response: meResponse,
+    handler: async ({ body, ctx, req }) => {
+      const who = await auth.register(body, ctx);
+      await startSession(req, who);
+      return auth.me(who.userId, who.clinicId);
+    },
+  }),
+  publicRoute({
+    method: 'post',
+    path: '/auth/login',
+    session: true,
+    summary: 'Sign in with email and password',
+    tag,
+    rateLimit: 'login',
+    schemas: { body: loginBody },
+    response: ok,
+    handler: async ({ body, ctx, req }) => {
+      const who = await auth.login(body.email, body.password, ctx);
+      await startSession(req, who);
+      return { ok: true };
+    },
+  }),
+  publicRoute({
+    method: 'post',
+    path: '/auth/logout',
+    session: true,
+    summary: 'End the session',
+    tag,
+    handler: async ({ req, res }) => {
+      await destroySession(req);
+      res.clearCookie(SESSION_COOKIE);
+      return undefined;
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/auth/me',
+    summary: 'The signed-in user, active clinic, role and memberships',
+    tag,
+    access: 'authenticated',
+    userOnly: true,
+    response: meResponse,
+    handler: async ({ ctx }) => auth.me(actorUserId(ctx) as string, ctx.clinicId),
+  }),
+  route({
+    method: 'post',
+    path: '/auth/switch-clinic',
+    summary: 'Make another of the user’s clinics the active one',
+    tag,
+    access: 'authenticated',
+    userOnly: true,
+    schemas: { body: switchClinicBody },
+    response: meResponse,
+    handler: async ({ body, ctx, req }) => {
+      const userId = actorUserId(ctx) as string;
+      await auth.switchClinic(ctx, userId, body.clinicId);
+      req.session.clinicId = body.clinicId;
+      await saveSession(req);
+      return auth.me(userId, body.clinicId);
+    },
+  }),
+  route({
+    method: 'post',
+    path: '/auth/change-password',
+    summary: 'Change the signed-in user’s password',
+    tag,
+    access: 'authenticated',
+    userOnly: true,
+    schemas: { body: changePasswordBody },
+    handler: async ({ body, ctx }) => auth.changePassword(ctx, actorUserId(ctx) as string, body.currentPassword, body.newPassword),
+  }),
+  publicRoute({
+    method: 'post',
+    path: '/auth/password-reset',
+    summary: 'Email a password reset link (the answer is the same whether or not the email exists)',
+    tag,
+    rateLimit: 'passwordReset',
+    status: 202,
+    schemas: { body: passwordResetBody },
+    response: ok,
+    handler: async ({ body }) => {
+      await auth.requestPasswordReset(body.email);
+      return { ok: true };
+    },
+  }),
+  publicRoute({
+    method: 'post',
+    path: '/auth/password-reset/confirm',
+    summary: 'Set a new password with the emailed token',
+    tag,
+    rateLimit: 'passwordReset',
+    schemas: { body: passwordResetConfirmBody },
+    response: ok,
+    handler: async ({ body, ctx }) => {
+      await auth.confirmPasswordReset(body.token, body.newPassword, ctx);
+      return { ok: true };
+    },
+  }),
+];

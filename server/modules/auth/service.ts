@@ -1,0 +1,131 @@
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { clinics, memberships, passwordResetTokens, users } from '../../../shared/schema/index.js';
+import type { MeResponse } from '../../../shared/api/auth.js';
+import type { Infra } from '../../infra/index.js';
+import type { TenantContext } from '../../http/context.js';
+import { AppError, conflict, notFound } from '../../http/errors.js';
+import { hashToken, randomToken } from '../../lib/tokens.js';
+import type { AuditScope, AuditService } from '../audit/service.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+
+const RESET_TTL_MS = 60 * 60_000;
+
+export interface SignedIn {
+  userId: string;
+  clinicId: string;
+}
+
+type RequestInfo = Pick<AuditScope, 'ip' | 'userAgent'>;
+
+export class AuthService {
+  constructor(
+    private readonly infra: Infra,
+    private readonly audit: AuditService,
+  ) {}
+
+  private get db() {
+    return this.infra.db;
+  }
+
+  async register(input: { clinicName: string; name: string; email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
+    const passwordHash = await hashPassword(input.password);
+    return this.db.transaction(async (tx) => {
+      const [existing] = await tx.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = ${input.email}`);
+      if (existing) throw conflict('email_taken', 'An account with this email already exists; sign in instead');
+      const [clinic] = await tx.insert(clinics).values({ name: input.clinicName }).returning({ id: clinics.id });
+      const [user] = await tx.insert(users).values({ name: input.name, email: input.email, passwordHash }).returning({ id: users.id });
+      if (!clinic || !user) throw new Error('insert returned nothing');
+      await tx.insert(memberships).values({ clinicId: clinic.id, userId: user.id, role: 'admin' });
+      const actor = { type: 'user', userId: user.id, role: 'admin', isProfessional: false } as const;
+      await this.audit.record({ clinicId: clinic.id, actor, ...info }, { action: 'clinic.registered', entityType: 'clinic', entityId: clinic.id }, tx);
+      return { userId: user.id, clinicId: clinic.id };
+    });
+  }
+
+  async login(email: string, password: string, info: RequestInfo): Promise<SignedIn> {
+    const [user] = await this.db.select().from(users).where(sql`lower(${users.email}) = ${email}`);
+    const ok = await verifyPassword(user?.passwordHash, password);
+    if (!user || !ok) {
+      if (user) this.infra.log.info({ userId: user.id }, 'login failed: wrong password');
+      throw new AppError(401, 'invalid_credentials', 'Email or password is incorrect');
+    }
+    const [membership] = await this.activeMemberships(user.id);
+    if (!membership) throw new AppError(403, 'no_active_membership', 'This account has no active clinic');
+    const actor = { type: 'user', userId: user.id, role: membership.role, isProfessional: membership.isProfessional } as const;
+    await this.audit.record({ clinicId: membership.clinicId, actor, ...info }, { action: 'auth.login', entityType: 'user', entityId: user.id });
+    return { userId: user.id, clinicId: membership.clinicId };
+  }
+
+  private activeMemberships(userId: string) {
+    return this.db
+      .select({
+        clinicId: memberships.clinicId,
+        clinicName: clinics.name,
+        role: memberships.role,
+        isProfessional: memberships.isProfessional,
+      })
+      .from(memberships)
+      .innerJoin(clinics, eq(clinics.id, memberships.clinicId))
+      .where(and(eq(memberships.userId, userId), eq(memberships.active, true)))
+      .orderBy(asc(memberships.createdAt));
+  }
+
+  async me(userId: string, clinicId: string): Promise<MeResponse> {
+    const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(eq(users.id, userId));
+    const [clinic] = await this.db.select({ id: clinics.id, name: clinics.name, timezone: clinics.timezone }).from(clinics).where(eq(clinics.id, clinicId));
+    const all = await this.activeMemberships(userId);
+    const current = all.find((m) => m.clinicId === clinicId);
+    if (!user || !clinic || !current) throw notFound('User');
+    return { user, clinic, role: current.role, isProfessional: current.isProfessional, memberships: all };
+  }
+
+  /** The clinic to switch to, if the user is an active member of it; otherwise 404. */
+  async switchClinic(ctx: TenantContext, userId: string, clinicId: string): Promise<void> {
+    const [membership] = await this.db
+      .select({ id: memberships.id })
+      .from(memberships)
+      .where(and(eq(memberships.userId, userId), eq(memberships.clinicId, clinicId), eq(memberships.active, true)));
+    if (!membership) throw notFound('Clinic');
+    await this.audit.record(ctx, { action: 'auth.switch_clinic', entityType: 'clinic', entityId: clinicId, details: { from: ctx.clinicId } });
+  }
+
+  async changePassword(ctx: TenantContext, userId: string, currentPassword: string, newPassword: string): Promise<void> {
+    const [user] = await this.db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, userId));
+    if (!user || !(await verifyPassword(user.hash, currentPassword))) {
+      throw new AppError(400, 'invalid_current_password', 'The current password is incorrect');
+    }
+    await this.db.update(users).set({ passwordHash: await hashPassword(newPassword), updatedAt: new Date() }).where(eq(users.id, userId));
+    await this.audit.record(ctx, { action: 'auth.password_changed', entityType: 'user', entityId: userId });
+  }
+
+  /** Always succeeds from the caller's point of view: whether the email exists is never revealed. */
+  async requestPasswordReset(email: string): Promise<void> {
+    const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(sql`lower(${users.email}) = ${email.toLowerCase()}`);
+    if (!user) return;
+    const token = randomToken();
+    await this.db.insert(passwordResetTokens).values({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS) });
+    const link = `${this.infra.config.publicAppUrl}/redefinir-senha?token=${encodeURIComponent(token)}`;
+    await this.infra.queue.add('mail.send', {
+      to: user.email,
+      subject: 'Operabase: redefinição de senha',
+      text: `Olá, ${user.name}.\n\nRecebemos um pedido para redefinir a sua senha. Use o link abaixo em até 1 hora:\n\n${link}\n\nSe não foi você, ignore esta mensagem: sua senha continua a mesma.`,
+    });
+  }
+
+  async confirmPasswordReset(token: string, newPassword: string, info: RequestInfo): Promise<void> {
+    const passwordHash = await hashPassword(newPassword);
+    await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(passwordResetTokens)
+        .set({ usedAt: new Date() })
+        .where(and(eq(passwordResetTokens.tokenHash, hashToken(token)), isNull(passwordResetTokens.usedAt), gt(passwordResetTokens.expiresAt, new Date())))
+        .returning({ userId: passwordResetTokens.userId });
+      if (!row) throw new AppError(400, 'invalid_token', 'This link is invalid or has expired');
+      await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, row.userId));
+      const [membership] = await tx.select({ clinicId: memberships.clinicId }).from(memberships).where(eq(memberships.userId, row.userId));
+      if (membership) {
+        await this.audit.record({ clinicId: membership.clinicId, actor: null, ...info }, { action: 'auth.password_reset', entityType: 'user', entityId: row.userId }, tx);
+      }
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { eq } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { clinicPatch } from '../../../shared/api/team.js';
+import { clinics } from '../../../shared/schema/index.js';
+import type { Infra } from '../../infra/index.js';
+import type { TenantContext } from '../../http/context.js';
+import { notFound } from '../../http/errors.js';
+import type { AuditService } from '../audit/service.js';
+
+const publicColumns = {
+  id: clinics.id,
+  name: clinics.name,
+  timezone: clinics.timezone,
+  workingHours: clinics.workingHours,
+  phone: clinics.phone,
+  email: clinics.email,
+  address: clinics.address,
+  document: clinics.document,
+};
+
+/** Listeners told when a clinic's hours or time zone change (calendars cache on them). */
+export type ClinicChangeListener = (clinicId: string) => Promise<void>;
+
+export class ClinicService {
+  private readonly listeners: ClinicChangeListener[] = [];
+
+  constructor(
+    private readonly infra: Infra,
+    private readonly audit: AuditService,
+  ) {}
+
+  onChange(listener: ClinicChangeListener) {
+    this.listeners.push(listener);
+  }
+
+  async get(clinicId: string) {
+    const [clinic] = await this.infra.db.select(publicColumns).from(clinics).where(eq(clinics.id, clinicId));
+    if (!clinic) throw notFound('Clinic');
+    return clinic;
+  }
+
+  async update(ctx: TenantContext, patch: z.infer<typeof clinicPatch>) {
+    const clinic = await this.infra.db.transaction(async (tx) => {
+      const [row] = await tx.update(clinics).set({ ...patch, updatedAt: new Date() }).where(eq(clinics.id, ctx.clinicId)).returning(publicColumns);
+      if (!row) throw notFound('Clinic');
+      await this.audit.record(ctx, { action: 'clinic.updated', entityType: 'clinic', entityId: ctx.clinicId, details: { fields: Object.keys(patch) } }, tx);
+      return row;
+    });
+    for (const listener of this.listeners) await listener(ctx.clinicId);
+    this.infra.realtime.emitToClinic(ctx.clinicId, 'clinic:updated', { id: clinic.id, name: clinic.name, timezone: clinic.timezone });
+    return clinic;
+  }
+}

@@ -1,0 +1,100 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { files } from '../../../shared/schema/index.js';
+import type { Infra } from '../../infra/index.js';
+import type { TenantContext } from '../../http/context.js';
+import { notFound } from '../../http/errors.js';
+import type { AuditService } from '../audit/service.js';
+
+export const MAX_FILE_BYTES = 25 * 1024 * 1024;
+export const ALLOWED_FILE_TYPES = [
+  'application/pdf',
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/heic',
+  'text/plain',
+  'audio/ogg',
+  'audio/mpeg',
+  'video/mp4',
+  'application/msword',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+] as const;
+/** Signed download links live just long enough for the redirect to be followed. */
+const SIGNED_URL_SECONDS = 60;
+
+export interface UploadedFile {
+  originalname: string;
+  mimetype: string;
+  size: number;
+  buffer: Buffer;
+}
+
+const columns = {
+  id: files.id,
+  filename: files.filename,
+  contentType: files.contentType,
+  size: files.size,
+  sha256: files.sha256,
+  createdAt: files.createdAt,
+};
+
+export class FileService {
+  constructor(
+    private readonly infra: Infra,
+    private readonly audit: AuditService,
+  ) {}
+
+  async upload(ctx: TenantContext, file: UploadedFile) {
+    const id = randomUUID();
+    // Keys never contain user input: the name lives in the database only.
+    const storageKey = `${ctx.clinicId}/${id}`;
+    await this.infra.storage.put(storageKey, file.buffer, file.mimetype);
+    const filename = file.originalname.replace(/[\\/\r\n"]/g, '_').slice(0, 200) || 'arquivo';
+    const row = await this.infra.db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(files)
+        .values({
+          id,
+          clinicId: ctx.clinicId,
+          storageKey,
+          filename,
+          contentType: file.mimetype,
+          size: file.size,
+          sha256: createHash('sha256').update(file.buffer).digest('hex'),
+          uploadedBy: ctx.actor.type === 'user' ? ctx.actor.userId : null,
+        })
+        .returning(columns);
+      if (!inserted) throw new Error('insert returned nothing');
+      await this.audit.record(ctx, { action: 'file.uploaded', entityType: 'file', entityId: id, details: { size: file.size, contentType: file.mimetype } }, tx);
+      return inserted;
+    });
+    this.infra.realtime.emitToClinic(ctx.clinicId, 'file:created', { id, filename, contentType: row.contentType, size: row.size });
+    return row;
+  }
+
+  async get(clinicId: string, id: string) {
+    const [row] = await this.infra.db
+      .select({ ...columns, storageKey: files.storageKey })
+      .from(files)
+      .where(and(eq(files.clinicId, clinicId), eq(files.id, id)));
+    if (!row) throw notFound('File');
+    return row;
+  }
+
+  async downloadUrl(ctx: TenantContext, id: string): Promise<string> {
+    const file = await this.get(ctx.clinicId, id);
+    await this.audit.record(ctx, { action: 'file.downloaded', entityType: 'file', entityId: id });
+    return this.infra.storage.signedUrl(file.storageKey, SIGNED_URL_SECONDS, file.filename);
+  }
+
+  async remove(ctx: TenantContext, id: string) {
+    const file = await this.get(ctx.clinicId, id);
+    await this.infra.db.transaction(async (tx) => {
+      await tx.delete(files).where(and(eq(files.clinicId, ctx.clinicId), eq(files.id, id)));
+      await this.audit.record(ctx, { action: 'file.deleted', entityType: 'file', entityId: id }, tx);
+    });
+    await this.infra.storage.delete(file.storageKey);
+    this.infra.realtime.emitToClinic(ctx.clinicId, 'file:deleted', { id });
+  }
+}

@@ -1,0 +1,57 @@
+import type { Infra } from '../infra/index.js';
+import type { JobDef } from '../infra/queue.js';
+import type { RouteDef } from '../http/route.js';
+import { apiKeyRoutes } from './api-keys/routes.js';
+import { ApiKeyService } from './api-keys/service.js';
+import { auditRoutes } from './audit/routes.js';
+import { AuditService } from './audit/service.js';
+import { authRoutes } from './auth/routes.js';
+import { AuthService } from './auth/service.js';
+import { clinicRoutes } from './clinic/routes.js';
+import { ClinicService } from './clinic/service.js';
+import { fileRoutes } from './files/routes.js';
+import { FileService } from './files/service.js';
+import { platformJobs } from './platform/jobs.js';
+import { teamRoutes } from './team/routes.js';
+import { TeamService } from './team/service.js';
+
+export interface Services {
+  audit: AuditService;
+  auth: AuthService;
+  clinic: ClinicService;
+  team: TeamService;
+  apiKeys: ApiKeyService;
+  files: FileService;
+}
+
+export interface Modules {
+  services: Services;
+  routes: RouteDef[];
+  jobs: JobDef<never>[];
+}
+
+/**
+ * Every feature, wired once. A feature reaches another only through the services passed to it;
+ * a new feature adds its service, routes and jobs here and nothing else changes.
+ */
+export function createModules(infra: Infra): Modules {
+  const audit = new AuditService(infra.db);
+  const auth = new AuthService(infra, audit);
+  const clinic = new ClinicService(infra, audit);
+  const team = new TeamService(infra, audit);
+  const apiKeys = new ApiKeyService(infra, audit);
+  const files = new FileService(infra, audit);
+
+  return {
+    services: { audit, auth, clinic, team, apiKeys, files },
+    routes: [
+      ...authRoutes(auth),
+      ...clinicRoutes(clinic),
+      ...teamRoutes(team, auth),
+      ...apiKeyRoutes(apiKeys),
+      ...fileRoutes(files, infra.storage),
+      ...auditRoutes(audit),
+    ],
+    jobs: [...platformJobs(infra)],
+  };
+}

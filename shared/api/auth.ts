@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { email, password, personName, role, timezone } from './common.js';
+
+export const registerBody = z.strictObject({ clinicName: z.string().trim().min(1).max(200), name: personName, email, password });
+export const loginBody = z.strictObject({ email: z.string().max(254).transform((v) => v.toLowerCase()), password: z.string().max(200) });
+export const switchClinicBody = z.strictObject({ clinicId: z.uuid() });
+export const changePasswordBody = z.strictObject({ currentPassword: z.string().max(200), newPassword: password });
+export const passwordResetBody = z.strictObject({ email: z.string().max(254) });
+export const passwordResetConfirmBody = z.strictObject({ token: z.string().min(10).max(200), newPassword: password });
+
+export const membershipSummary = z.object({
+  clinicId: z.uuid(),
+  clinicName: z.string(),
+  role,
+  isProfessional: z.boolean(),
+});
+export const meResponse = z.object({
+  user: z.object({ id: z.uuid(), name: z.string(), email: z.string() }),
+  clinic: z.object({ id: z.uuid(), name: z.string(), timezone }),
+  role,
+  isProfessional: z.boolean(),
+  memberships: z.array(membershipSummary),
+});
+export type MeResponse = z.infer<typeof meResponse>;

@@ -1,0 +1,18 @@
+/**
+ * Socket.IO events the server emits, `<entity>:<verb>`, to the rooms `clinic:<id>` and
+ * `user:<id>`. Payloads carry what a screen needs to redraw, never clinical text.
+ */
+export interface ServerToClientEvents {
+  'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
+  'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
+  'team:removed': (payload: { userId: string }) => void;
+  'file:created': (payload: { id: string; filename: string; contentType: string; size: number }) => void;
+  'file:deleted': (payload: { id: string }) => void;
+  'test:ping': (payload: { at: string; by: string }) => void;
+}
+
+export type ServerEvent = keyof ServerToClientEvents;
+export type EventPayload<E extends ServerEvent> = Parameters<ServerToClientEvents[E]>[0];
+
+// Clients emit nothing yet: every change goes through the REST API.
+export type ClientToServerEvents = Record<string, never>;

@@ -1,0 +1,80 @@
+import { inject } from 'vitest';
+import { loadConfig } from '../../server/config.js';
+import { createApp, type App } from '../../server/app.js';
+import { createInfra, type Infra } from '../../server/infra/index.js';
+import { openDatabase } from '../../server/infra/db.js';
+import { createLogger } from '../../server/infra/logger.js';
+import { createModules, type Modules } from '../../server/modules/index.js';
+import type { RateLimits } from '../../server/http/rate-limit.js';
+import { RecordingMailer } from './mailer.js';
+
+export const TEST_ORIGIN = 'http://app.test';
+
+export interface TestApp extends App {
+  infra: Infra;
+  modules: Modules;
+  mail: RecordingMailer;
+  close(): Promise<void>;
+}
+
+export function testConfig(env: Record<string, string> = {}) {
+  const databaseUrl = inject('databaseUrl');
+  const redisUrl = inject('redisUrl');
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: `/tmp/opb-test-${process.pid}`,
+    CORS_ORIGINS: `${TEST_ORIGIN},https://*.vercel.app`,
+    REDIS_PREFIX: inject('redisPrefix'),
+    ENABLE_TEST_ROUTES: 'true',
+    PUBLIC_APP_URL: 'http://app.test',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...env,
+  });
+}
+
+const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset: 10_000, public: 10_000 };
+
+/** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
+export async function buildTestApp(opts: { env?: Record<string, string>; rateLimits?: RateLimits } = {}): Promise<TestApp> {
+  const config = testConfig(opts.env);
+  const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const mail = new RecordingMailer();
+  const database = await sharedDatabase();
+  const infra = await createInfra(config, log, { database, mailer: mail, queueBackoffMs: 10 });
+  const modules = createModules(infra);
+  await infra.queue.start(modules.jobs);
+  const app = createApp({ infra, modules, rateLimits: opts.rateLimits ?? HIGH_LIMITS });
+  return {
+    ...app,
+    infra,
+    modules,
+    mail,
+    async close() {
+      await infra.queue.close();
+      await infra.realtime.close();
+      infra.redis?.disconnect();
+    },
+  };
+}
+
+let databasePromise: ReturnType<typeof openDatabase> | undefined;
+
+/** One database per worker: in-memory PGlite (migrated once) or the run's database on the real server. */
+export function sharedDatabase() {
+  databasePromise ??= (async () => {
+    const url = inject('databaseUrl');
+    const database = await openDatabase({ url, poolMax: 5 });
+    if (!url) await database.migrate();
+    return database;
+  })();
+  return databasePromise;
+}
+
+let appPromise: Promise<TestApp> | undefined;
+
+/** The worker's shared app with default settings. */
+export function getTestApp(): Promise<TestApp> {
+  appPromise ??= buildTestApp();
+  return appPromise;
+}
