@@ -75,10 +75,19 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
+  // The same extensions as Supabase and Debian's Postgres contrib: exclusion constraints,
+  // trigram and accent-insensitive search, vectors for RAG.
+  const [{ btree_gist }, { pg_trgm }, { unaccent }, { vector }] = await Promise.all([
+    import('@electric-sql/pglite/contrib/btree_gist'),
+    import('@electric-sql/pglite/contrib/pg_trgm'),
+    import('@electric-sql/pglite/contrib/unaccent'),
+    import('@electric-sql/pglite/vector'),
+  ]);
+  const extensions = { btree_gist, pg_trgm, unaccent, vector };
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = dataDir ? new PGlite(path.join(dataDir, 'pglite')) : new PGlite();
+  const client = dataDir ? new PGlite(path.join(dataDir, 'pglite'), { extensions }) : new PGlite({ extensions });
   await client.waitReady;
   const db = drizzle(client, { schema }) as unknown as Db;
   return {

@@ -8,6 +8,8 @@ import { AuditService } from './audit/service.js';
 import { authRoutes } from './auth/routes.js';
 import { AuthService } from './auth/service.js';
 import { clinicRoutes } from './clinic/routes.js';
+import { ContactService } from './contacts/service.js';
+import { Timeline } from './contacts/timeline.js';
 import { ClinicService } from './clinic/service.js';
 import { fileRoutes } from './files/routes.js';
 import { FileService } from './files/service.js';
@@ -22,6 +24,8 @@ export interface Services {
   team: TeamService;
   apiKeys: ApiKeyService;
   files: FileService;
+  contacts: ContactService;
+  timeline: Timeline;
 }
 
 export interface Modules {
@@ -41,9 +45,11 @@ export function createModules(infra: Infra): Modules {
   const team = new TeamService(infra, audit);
   const apiKeys = new ApiKeyService(infra, audit);
   const files = new FileService(infra, audit);
+  const contacts = new ContactService(infra, audit);
+  const timeline = new Timeline();
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline },
     routes: [
       ...authRoutes(auth),
       ...clinicRoutes(clinic),
