@@ -1,0 +1,76 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Test } from 'supertest';
+import { can, type Actor } from '../../server/http/permissions.js';
+import type { RouteDef, TenantRoute } from '../../server/http/route.js';
+import { getTestApp } from '../helpers/app.js';
+import { anonymous, createClinic, type Agent, type Member, type TestClinic } from '../helpers/clinic.js';
+import { allFixtures, type RouteInput } from '../helpers/fixtures.js';
+
+const app = await getTestApp();
+const fixtures = allFixtures();
+const tenantRoutes = app.routes.filter((r): r is TenantRoute => r.access !== 'public' && !r.internal);
+const ZERO_UUID = '00000000-0000-4000-8000-000000000000';
+
+function url(route: RouteDef, input: RouteInput) {
+  return `/api${route.path.replace(/:(\w+)/g, (_, name: string) => input.params?.[name] ?? ZERO_UUID)}`;
+}
+
+function send(agent: Agent, route: RouteDef, input: RouteInput): Test {
+  const req = agent[route.method](url(route, input));
+  if (input.query) void req.query(input.query);
+  return route.method === 'get' || route.method === 'delete' ? req : req.send((input.body ?? {}) as object);
+}
+
+const actorOf = (m: Member): Actor => ({ type: 'user', userId: m.id, role: m.role, isProfessional: m.isProfessional });
+
+/** The first member whose role the permission table refuses for this route, if any. */
+function weakMember(clinic: TestClinic, route: TenantRoute): Member | undefined {
+  if (route.access === 'authenticated') return undefined;
+  const permission = route.access;
+  return [clinic.receptionist, clinic.professional, clinic.admin, clinic.doctorAdmin].find((m) => !can(actorOf(m), permission));
+}
+
+let a: TestClinic;
+let b: TestClinic;
+let narrowKey: string;
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([createClinic(), createClinic()]);
+  const key = await a.admin.agent.post('/api/api-keys').send({ name: 'narrow', scopes: ['clinic:read'] });
+  narrowKey = key.body.key;
+});
+
+describe('every tenant route refuses the wrong caller', () => {
+  it('lists routes and has a fixture for every route with a path parameter', () => {
+    expect(tenantRoutes.length).toBeGreaterThan(10);
+    const missing = tenantRoutes.filter((r) => r.path.includes(':') && !fixtures[r.path]).map((r) => r.path);
+    expect(missing).toEqual([]);
+  });
+
+  for (const route of tenantRoutes) {
+    const name = `${route.method.toUpperCase()} ${route.path}`;
+    it(`${name}: 401 anonymous, 403 weak role or key scope, 404 from another clinic`, async () => {
+      const input = route.path.includes(':') ? await (fixtures[route.path] as (c: TestClinic) => Promise<RouteInput>)(a) : {};
+
+      const anon = await send(anonymous(app), route, input);
+      expect(anon.status, `${name} anonymous`).toBe(401);
+      expect(anon.body.error.code).toBeTypeOf('string');
+
+      const weak = weakMember(a, route);
+      if (weak) {
+        const res = await send(weak.agent, route, input);
+        expect(res.status, `${name} as ${weak.role}${weak.isProfessional ? ' (professional)' : ''}`).toBe(403);
+      }
+
+      if (route.access !== 'clinic:read' && !(route.access === 'authenticated' && !route.userOnly)) {
+        const res = await send(anonymous(app).set('Authorization', `Bearer ${narrowKey}`), route, input);
+        expect(res.status, `${name} with a key scoped to clinic:read`).toBe(403);
+      }
+
+      if (route.path.includes(':')) {
+        const res = await send(b.doctorAdmin.agent, route, input);
+        expect(res.status, `${name} from another clinic`).toBe(404);
+      }
+    });
+  }
+});
