@@ -9,6 +9,7 @@ import { connectRedis, createRedis, type Redis } from './redis.js';
 import { createSessionStore } from './sessions.js';
 import { createStorage, type Storage } from './storage.js';
 import type { Store } from 'express-session';
+import { SecretBox } from '../lib/crypto.js';
 
 /** Everything that talks to the outside, built once per process and handed to the app and modules. */
 export interface Infra {
@@ -23,6 +24,8 @@ export interface Infra {
   realtime: Realtime;
   storage: Storage;
   mailer: Mailer;
+  /** Encrypts secrets stored in the database (AES-256-GCM under ENCRYPTION_KEY). */
+  secrets: SecretBox;
 }
 
 export interface InfraOverrides {
@@ -61,6 +64,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     realtime: new Realtime(),
     storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),
+    secrets: new SecretBox(config.encryptionKey),
   };
 }
 
