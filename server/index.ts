@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { ConfigError, integrationStatus, loadConfig } from './config.js';
 import { createApp } from './app.js';
 import { closeInfra, createInfra } from './infra/index.js';
-import { createLogger } from './infra/logger.js';
+import { createLogger, errorForLog } from './infra/logger.js';
 import { createModules } from './modules/index.js';
 import { identifySocket } from './http/socket-auth.js';
 
@@ -18,7 +18,7 @@ async function main() {
     throw err;
   }
   const log = createLogger({ level: config.logLevel });
-  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+  process.on('unhandledRejection', (reason) => log.error({ err: errorForLog(reason) }, 'unhandled rejection'));
 
   // Ordered start: database -> Redis -> queue -> HTTP -> sockets.
   const infra = await createInfra(config, log);
