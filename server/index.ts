@@ -67,8 +67,12 @@ async function main() {
     }, config.shutdownTimeoutMs);
     timer.unref();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections would hold close() open until they time out: close each one as soon
+    // as its last request has been answered.
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
     await closed;
+    clearInterval(reaper);
     await closeInfra(infra);
     log.info('stopped');
     log.flush();
