@@ -1,10 +1,9 @@
-import { createServer } from 'node:http';
 import { ConfigError, integrationStatus, loadConfig } from './config.js';
 import { createApp } from './app.js';
 import { closeInfra, createInfra } from './infra/index.js';
 import { createLogger, errorForLog } from './infra/logger.js';
 import { createModules } from './modules/index.js';
-import { identifySocket } from './http/socket-auth.js';
+import { listeningPort, startServer } from './http-server.js';
 
 async function main() {
   let config;
@@ -25,20 +24,8 @@ async function main() {
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
   let draining = false;
-  const { app, sessionMiddleware, authenticator, isAllowedOrigin } = createApp({ infra, modules, draining: () => draining });
-  const server = createServer(app);
-  // Longer than the ALB/nginx idle timeouts, so the proxy closes idle connections first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  infra.realtime.attach(server, {
-    sessionMiddleware,
-    identify: identifySocket(authenticator, log),
-    isAllowedOrigin,
-    redis: infra.redis,
-    log,
-  });
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const address = server.address();
+  const app = createApp({ infra, modules, draining: () => draining });
+  const server = await startServer(infra, app, { port: config.port, host: config.host });
   log.info(
     {
       version: config.version,
@@ -48,7 +35,7 @@ async function main() {
       queue: infra.queue.kind,
       storage: infra.storage.kind,
       integrations: integrationStatus(config),
-      port: typeof address === 'object' && address ? address.port : config.port,
+      port: listeningPort(server),
     },
     'operabase api listening',
   );
