@@ -27,12 +27,12 @@ afterEach(async () => {
 });
 
 /** A queue of each kind available here; BullMQ queues get a key prefix of their own. */
-const kinds: [string, (backoffMs: number, prefix?: string) => Queue][] = [
-  ['memory', (backoffMs) => new MemoryQueue({ log, backoffMs })],
-  ...(redisUrl
-    ? ([['bullmq', (backoffMs, prefix) => new BullMqQueue({ log, backoffMs }, redisUrl, prefix ?? `${inject('redisPrefix')}q${randomUUID().slice(0, 8)}:`)]] as const)
-    : []),
-];
+type QueueFactory = (backoffMs: number, prefix?: string) => Queue;
+const kinds: [string, QueueFactory][] = [['memory', (backoffMs) => new MemoryQueue({ log, backoffMs })]];
+if (redisUrl) {
+  const url = redisUrl;
+  kinds.push(['bullmq', (backoffMs, prefix) => new BullMqQueue({ log, backoffMs }, url, prefix ?? `${inject('redisPrefix')}q${randomUUID().slice(0, 8)}:`)]);
+}
 const make = (factory: (backoffMs: number, prefix?: string) => Queue, backoffMs = 10, prefix?: string) => {
   const q = factory(backoffMs, prefix);
   open.push(q);
