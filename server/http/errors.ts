@@ -18,3 +18,6 @@ export const conflict = (code: string, message: string, details?: unknown) => ne
 export const badRequest = (code: string, message: string, details?: unknown) => new AppError(400, code, message, details);
 export const notConfigured = (integration: string) =>
   new AppError(503, 'integration_not_configured', `The ${integration} integration is not configured on this server`);
+/** The session store (Redis) did not answer: a retryable outage, not a bug. */
+export const sessionStoreUnavailable = () =>
+  new AppError(503, 'session_store_unavailable', 'Sign-in is temporarily unavailable; try again in a moment', undefined, { 'Retry-After': '5' });

@@ -3,7 +3,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import type { Authenticator } from './auth.js';
 import { baseContext, type TenantContext } from './context.js';
-import { AppError } from './errors.js';
+import { AppError, sessionStoreUnavailable } from './errors.js';
 import { can } from './permissions.js';
 import type { RateLimitName, RouteDef, UploadSpec } from './route.js';
 
@@ -37,8 +37,15 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string) {
   return result.data;
 }
 
+/** The only errors express-session passes on are its store's: while Redis is down, answer 503, not 500. */
+const withStoreOutageAs503 =
+  (session: RequestHandler): RequestHandler =>
+  (req, res, next) =>
+    session(req, res, (err?: unknown) => next(err === undefined ? undefined : sessionStoreUnavailable()));
+
 /** Builds the Express chain of each route: rate limit -> auth -> permission -> upload -> validation -> handler. */
 export function mountRoutes(router: Router, routes: readonly RouteDef[], deps: MountDeps): void {
+  const session = withStoreOutageAs503(deps.session);
   for (const def of routes) {
     // The template, for metrics: once an error leaves the router, Express has reset req.baseUrl.
     const chain: RequestHandler[] = [
@@ -48,7 +55,7 @@ export function mountRoutes(router: Router, routes: readonly RouteDef[], deps: M
       },
     ];
     if (def.rateLimit) chain.push(deps.rateLimiters[def.rateLimit]);
-    if (def.access !== 'public' || def.session) chain.push(deps.session);
+    if (def.access !== 'public' || def.session) chain.push(session);
     if (def.access !== 'public') {
       const access = def.access;
       const userOnly = 'userOnly' in def && def.userOnly === true;

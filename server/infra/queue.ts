@@ -1,4 +1,5 @@
 import { Queue as BullQueue, Worker, type Job } from 'bullmq';
+import { AppError } from '../http/errors.js';
 import type { Logger } from './logger.js';
 import { createBullConnection, type Redis } from './redis.js';
 
@@ -203,7 +204,7 @@ export class BullMqQueue implements Queue {
     private readonly url: string,
     private readonly prefix: string,
   ) {
-    this.connection = createBullConnection(url, 'queue');
+    this.connection = createBullConnection(url, 'queue', { failFast: true });
     this.connection.on('error', () => {});
     this.queue = new BullQueue(QUEUE_NAME, {
       connection: this.connection,
@@ -221,7 +222,14 @@ export class BullMqQueue implements Queue {
   async add(name: string, data: Record<string, unknown>, opts: JobOptions = {}) {
     checkName(this.jobs, name);
     const def = this.jobs?.get(name);
-    await this.queue.add(name, data, { jobId: opts.jobId === undefined ? undefined : toBullId(opts.jobId), delay: opts.delayMs, attempts: def?.attempts ?? DEFAULT_ATTEMPTS });
+    const jobId = opts.jobId === undefined ? undefined : toBullId(opts.jobId);
+    try {
+      await this.queue.add(name, data, { jobId, delay: opts.delayMs, attempts: def?.attempts ?? DEFAULT_ATTEMPTS });
+    } catch (err) {
+      if (this.connection.status === 'ready') throw err;
+      this.opts.log.warn({ job: name, err: { message: (err as Error).message } }, 'queue unavailable, job not added');
+      throw new AppError(503, 'queue_unavailable', 'The service is briefly unavailable; try again in a moment', undefined, { 'Retry-After': '5' });
+    }
   }
 
   async start(jobs: readonly JobDef<never>[]) {

@@ -27,11 +27,15 @@ export function createRedis(url: string, log: Logger, name: string): Redis {
   return redis;
 }
 
-/** BullMQ needs blocking connections that retry forever. */
-export function createBullConnection(url: string, name: string): Redis {
+/**
+ * BullMQ needs connections that retry forever. Workers wait for Redis; producers (`failFast`)
+ * refuse at once while it is down, so a request that enqueues a job is not held until it returns.
+ */
+export function createBullConnection(url: string, name: string, opts: { failFast?: boolean } = {}): Redis {
   return new Redis(url, {
     connectionName: `operabase-${name}`,
     maxRetriesPerRequest: null,
+    enableOfflineQueue: !opts.failFast,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
 }

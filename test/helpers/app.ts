@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { createApp, type App } from '../../server/app.js';
@@ -24,7 +25,9 @@ export function testConfig(env: Record<string, string> = {}) {
     NODE_ENV: 'test',
     DATA_DIR: `/tmp/opb-test-${process.pid}`,
     CORS_ORIGINS: `${TEST_ORIGIN},https://*.vercel.app`,
-    REDIS_PREFIX: inject('redisPrefix'),
+    // Each app its own keys: apps share one Redis, and a queue worker of one app must not take
+    // (and send with its own mailer) the jobs of another. Tests of a cluster pass REDIS_PREFIX.
+    REDIS_PREFIX: `${inject('redisPrefix')}${randomUUID().slice(0, 8)}:`,
     ENABLE_TEST_ROUTES: 'true',
     PUBLIC_APP_URL: 'http://app.test',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),

@@ -53,7 +53,6 @@ describe('permission table', () => {
     for (const p of clinical) {
       expect(can(members.admin, p), `admin (not a professional) -> ${p}`).toBe(false);
       expect(can(members.receptionist, p), `receptionist -> ${p}`).toBe(false);
-      expect(can(members.professional, p) && can(members.doctorAdmin, p), `professionals -> ${p}`).toBe(true);
       expect(API_KEY_SCOPES, p).not.toContain(p);
     }
   });

@@ -28,12 +28,11 @@ afterEach(async () => {
 
 /** A queue of each kind available here; BullMQ queues get a key prefix of their own. */
 type QueueFactory = (backoffMs: number, prefix?: string) => Queue;
-const kinds: [string, QueueFactory][] = [['memory', (backoffMs) => new MemoryQueue({ log, backoffMs })]];
-if (redisUrl) {
-  const url = redisUrl;
-  kinds.push(['bullmq', (backoffMs, prefix) => new BullMqQueue({ log, backoffMs }, url, prefix ?? `${inject('redisPrefix')}q${randomUUID().slice(0, 8)}:`)]);
-}
-const make = (factory: (backoffMs: number, prefix?: string) => Queue, backoffMs = 10, prefix?: string) => {
+const memoryQueue: QueueFactory = (backoffMs) => new MemoryQueue({ log, backoffMs });
+const bullQueue: QueueFactory = (backoffMs, prefix) =>
+  new BullMqQueue({ log, backoffMs }, redisUrl as string, prefix ?? `${inject('redisPrefix')}q${randomUUID().slice(0, 8)}:`);
+const kinds: [string, QueueFactory][] = [['memory', memoryQueue], ...(redisUrl ? [['bullmq', bullQueue] as [string, QueueFactory]] : [])];
+const make = (factory: QueueFactory, backoffMs = 10, prefix?: string) => {
   const q = factory(backoffMs, prefix);
   open.push(q);
   return q;
@@ -125,8 +124,8 @@ describe.runIf(redisUrl)('BullMQ on one Redis shared by two instances', () => {
     const prefix = `${inject('redisPrefix')}cluster${randomUUID().slice(0, 8)}:`;
     const runs: { instance: string; at: number }[] = [];
     const def = (instance: string): JobDef => ({ name: 'tick', everyMs: 300, handler: async () => void runs.push({ instance, at: Date.now() }) });
-    const a = make(kinds[1]![1], 10, prefix);
-    const b = make(kinds[1]![1], 10, prefix);
+    const a = make(bullQueue, 10, prefix);
+    const b = make(bullQueue, 10, prefix);
     await Promise.all([a.start([def('a')]), b.start([def('b')])]);
     const t0 = Date.now();
     await sleep(3000);

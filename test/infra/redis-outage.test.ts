@@ -1,0 +1,109 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
+
+/**
+ * A Redis of our own (so it can be stopped and started again), on a free port; skipped where no
+ * redis-server binary exists.
+ */
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
+  });
+  return child;
+}
+
+async function stopRedis(child: ChildProcess) {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe.runIf(hasRedis)('when Redis goes away and comes back', () => {
+  let port: number;
+  let redis: ChildProcess;
+  let app: TestApp;
+  let clinic: TestClinic;
+  let key: string;
+
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    app = await buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}` }, rateLimits: { login: 50, register: 50, passwordReset: 50, public: 50 } });
+    clinic = await createClinic({ app });
+    key = (await clinic.admin.agent.post('/api/api-keys').send({ name: 'n8n', scopes: ['clinic:read'] })).body.key;
+  });
+  afterAll(async () => {
+    // Workers close cleanly only with Redis there.
+    if (redis && (redis.exitCode !== null || redis.signalCode !== null)) redis = await startRedis(port);
+    await app?.close();
+    if (redis?.exitCode === null) await stopRedis(redis);
+  });
+
+  const ready = () => request(app.app).get('/api/health/ready');
+  const withKey = () => request(app.app).get('/api/clinic').set('Authorization', `Bearer ${key}`);
+
+  it('keeps answering, reports it in readiness, and recovers by itself', async () => {
+    expect(app.infra.cache.constructor.name).toBe('RedisCache');
+    expect((await ready()).status).toBe(200);
+    expect((await withKey()).status).toBe(200);
+
+    await stopRedis(redis);
+
+    const down = await ready();
+    expect(down.status).toBe(503);
+    expect(down.body.checks.redis.ok).toBe(false);
+    expect(down.body.checks.database.ok).toBe(true);
+    // Cache misses fall through to the database; rate limits let requests pass.
+    const keyed = await withKey();
+    expect(keyed.status).toBe(200);
+    expect(keyed.body.id).toBe(clinic.id);
+    expect((await anonymous(app).get(`/api/public/invitations/${'t'.repeat(43)}`)).status).toBe(404);
+    expect((await request(app.app).get('/api/health')).status).toBe(200);
+    // Sessions live in Redis: a signed-in request is refused quickly and clearly, not hung or a 500.
+    const session = await clinic.receptionist.agent.get('/api/team');
+    expect(session.status).toBe(503);
+    expect(session.body.error.code).toBe('session_store_unavailable');
+    const login = await anonymous(app).post('/api/auth/login').send({ email: clinic.receptionist.email, password: PASSWORD });
+    expect(login.status).toBe(503);
+    const t0 = Date.now();
+    const reset = await anonymous(app).post('/api/auth/password-reset').send({ email: clinic.admin.email }).timeout(8000);
+    expect(reset.status, JSON.stringify(reset.body)).toBe(503);
+    expect(reset.body.error.code).toBe('queue_unavailable');
+    expect(Date.now() - t0).toBeLessThan(5000);
+
+    redis = await startRedis(port);
+    await until(async () => (await ready()).status === 200);
+    expect((await withKey()).status).toBe(200);
+    // The sessions went with that Redis; signing in again works.
+    const again = await anonymous(app).post('/api/auth/login').send({ email: clinic.receptionist.email, password: PASSWORD });
+    expect(again.status).toBe(200);
+  }, 60_000);
+});
