@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import cors from 'cors';
-import { pinoHttp } from 'pino-http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Infra } from './infra/index.js';
@@ -15,6 +13,7 @@ import { jsonBody, mountRoutes } from './http/mount.js';
 import { buildOpenApi } from './http/openapi.js';
 import { originMatcher } from './http/origins.js';
 import { createRateLimiters, type RateLimits } from './http/rate-limit.js';
+import { requestLogger } from './http/request-log.js';
 import type { RouteDef } from './http/route.js';
 import { docsRouter } from './modules/platform/docs.js';
 import { platformRoutes, testRoutes } from './modules/platform/routes.js';
@@ -35,8 +34,6 @@ export interface App {
   isAllowedOrigin: (origin: string | undefined) => boolean;
   metrics: Metrics;
 }
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The middleware chain and every feature's routes. No I/O happens here. */
 export function createApp({ infra, modules, draining = () => false, rateLimits }: AppOptions): App {
@@ -67,23 +64,8 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   ];
   const openapi = buildOpenApi(routes, { version: config.version });
 
-  app.use(
-    pinoHttp({
-      logger: infra.log,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Health checks every few seconds would drown the log.
-      autoLogging: { ignore: (req) => req.url === '/api/health' },
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  // Health checks every few seconds would drown the log.
+  app.use(requestLogger(infra.log, { quietPaths: ['/api/health'] }));
   app.use(metrics.middleware());
   app.use(helmet({ crossOriginResourcePolicy: { policy: 'same-site' } }));
   app.use(cors({ origin: (origin, cb) => cb(null, isAllowedOrigin(origin)), credentials: true, exposedHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }));

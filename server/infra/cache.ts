@@ -94,13 +94,46 @@ export class RedisCache extends BaseCache {
     super();
   }
 
-  private async fullKey(key: string, group?: string) {
+  // Epoch and group version last read per group, to guess the key of the next read (see get).
+  private readonly lastVersions = new Map<string, { epoch: string; version: string }>();
+
+  private async bumpEpochIfPending() {
     if (this.epochBumpPending) {
       await this.redis.incr(`${this.prefix}c:epoch`);
       this.epochBumpPending = false;
     }
-    const [epoch, version] = await this.redis.mget(`${this.prefix}c:epoch`, group ? `${this.prefix}cg:${group}` : `${this.prefix}c:none`);
+  }
+
+  private versionKeys(group?: string) {
+    return [`${this.prefix}c:epoch`, group ? `${this.prefix}cg:${group}` : `${this.prefix}c:none`] as const;
+  }
+
+  private composeKey(key: string, group: string | undefined, epoch: string | null, version: string | null) {
     return `${this.prefix}c:${epoch ?? 0}:${group ? `${group}@${version ?? 0}:` : ''}${key}`;
+  }
+
+  private async fullKey(key: string, group?: string) {
+    await this.bumpEpochIfPending();
+    const [epoch, version] = await this.redis.mget(...this.versionKeys(group));
+    return this.composeKey(key, group, epoch ?? null, version ?? null);
+  }
+
+  /**
+   * One round trip in the usual case: the versions and the value under the last-seen versions are
+   * read in one atomic MGET; only when a version moved since is the value read again under the new
+   * key. Every read still checks the versions in Redis, so invalidations by other instances hold.
+   */
+  private async read(key: string, group?: string): Promise<string | null> {
+    await this.bumpEpochIfPending();
+    const memo = group ?? '';
+    const guess = this.lastVersions.get(memo);
+    const keys = [...this.versionKeys(group), ...(guess ? [this.composeKey(key, group, guess.epoch, guess.version)] : [])];
+    const [epoch = null, version = null, guessed = null] = await this.redis.mget(...keys);
+    const current = { epoch: epoch ?? '0', version: version ?? '0' };
+    if (this.lastVersions.size >= 10_000) this.lastVersions.clear();
+    this.lastVersions.set(memo, current);
+    if (guess && guess.epoch === current.epoch && guess.version === current.version) return guessed;
+    return this.redis.get(this.composeKey(key, group, current.epoch, current.version));
   }
 
   private fail(op: string, err: unknown) {
@@ -109,7 +142,7 @@ export class RedisCache extends BaseCache {
 
   async get<T>(key: string, group?: string): Promise<T | undefined> {
     try {
-      const raw = await this.redis.get(await this.fullKey(key, group));
+      const raw = await this.read(key, group);
       this.count(raw !== null);
       return raw === null ? undefined : (JSON.parse(raw) as T);
     } catch (err) {
