@@ -67,8 +67,15 @@ async function main() {
     }, config.shutdownTimeoutMs);
     timer.unref();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // close() ends only the connections idle at that moment; a keep-alive connection whose request
+    // finishes later would stay open for keepAliveTimeout (65 s), past the drain timeout.
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 200);
     server.closeIdleConnections();
+    // Upgraded WebSocket connections count as open connections and would hold server.close()
+    // until the forced exit: disconnect them now (clients reconnect to another instance).
+    await infra.realtime.close();
     await closed;
+    clearInterval(idleSweep);
     await closeInfra(infra);
     log.info('stopped');
     log.flush();
