@@ -25,8 +25,9 @@ export async function health(client: Client): Promise<string> {
   }
   const median = timings.sort((x, y) => x - y)[10] as number;
   // Liveness touches no dependency. This is the client's round trip through nginx on a machine
-  // that may be busy, so the bound is loose; on a quiet machine the median is 1-3 ms.
-  check(median < 100, `GET /api/health median ${median.toFixed(1)} ms through nginx`);
+  // that may be busy (CI runners, shared hosts), so the bound only catches a dependency call with
+  // a timeout behind it; on a quiet machine the median is 1-3 ms.
+  check(median < 250, `GET /api/health median ${median.toFixed(1)} ms through nginx`);
   return `GET /api/health 200, median ${median.toFixed(1)} ms over 21 calls`;
 }
 
