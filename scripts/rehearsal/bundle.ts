@@ -31,7 +31,7 @@ export async function buildAndInstall(repo: string, workDir: string): Promise<In
   const dir = path.join(workDir, 'app');
   await run('unzip', ['-q', zip, '-d', dir]);
   // What EB's Node.js platform does with a package-lock.json and no node_modules.
-  await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: dir, env: cleanEnv({ NODE_ENV: 'production' }) });
+  await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, env: cleanEnv({ NODE_ENV: 'production' }) });
   const present = DEV_ONLY.filter((name) => existsSync(path.join(dir, 'node_modules', name)));
   check(present.length === 0, `dev dependencies were installed: ${present.join(', ')}`);
 
