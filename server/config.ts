@@ -70,23 +70,27 @@ type Env = z.infer<typeof envSchema>;
 
 const DEV_ORIGINS = ['http://localhost:5173', 'http://localhost:3000', 'http://127.0.0.1:5173', 'http://127.0.0.1:3000'];
 
+const DATABASE_VARS = ['SUPABASE_POOLER_URL', 'SUPABASE_CONNECTION_STRING', 'SUPABASE_DATABASE_URL', 'DATABASE_URL'] as const;
+
+/** What production cannot run without; checked on the raw values so they are named even when other variables are invalid. */
+function productionProblems(env: NodeJS.ProcessEnv): string[] {
+  const set = (name: string) => (env[name] ?? '').trim();
+  const problems: string[] = [];
+  if (!DATABASE_VARS.some((name) => set(name))) problems.push('DATABASE_URL (or SUPABASE_POOLER_URL/SUPABASE_CONNECTION_STRING/SUPABASE_DATABASE_URL): required in production');
+  if (set('SESSION_SECRET').length < 32) problems.push('SESSION_SECRET: required in production, at least 32 characters');
+  if (set('ENCRYPTION_KEY').length < 32) problems.push('ENCRYPTION_KEY: required in production, at least 32 characters');
+  return problems;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const names = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(names);
-  }
+  // One message naming every invalid and every missing variable.
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (env.NODE_ENV === 'production') problems.push(...productionProblems(env));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e: Env = parsed.data;
   const production = e.NODE_ENV === 'production';
   const databaseUrl = e.SUPABASE_POOLER_URL ?? e.SUPABASE_CONNECTION_STRING ?? e.SUPABASE_DATABASE_URL ?? e.DATABASE_URL;
-
-  if (production) {
-    const problems: string[] = [];
-    if (!databaseUrl) problems.push('DATABASE_URL (or SUPABASE_POOLER_URL/SUPABASE_CONNECTION_STRING/SUPABASE_DATABASE_URL): required in production');
-    if (!e.SESSION_SECRET || e.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET: required in production, at least 32 characters');
-    if (!e.ENCRYPTION_KEY || e.ENCRYPTION_KEY.length < 32) problems.push('ENCRYPTION_KEY: required in production, at least 32 characters');
-    if (problems.length > 0) throw new ConfigError(problems);
-  }
 
   const evolutionUrl = e.EVOLUTION_API_URL ?? e.EVOLUTION_URL;
   return {

@@ -1,10 +1,9 @@
-import { createServer } from 'node:http';
 import { ConfigError, integrationStatus, loadConfig } from './config.js';
 import { createApp } from './app.js';
 import { closeInfra, createInfra } from './infra/index.js';
-import { createLogger } from './infra/logger.js';
+import { createLogger, errorForLog } from './infra/logger.js';
 import { createModules } from './modules/index.js';
-import { identifySocket } from './http/socket-auth.js';
+import { listeningPort, startServer } from './http-server.js';
 
 async function main() {
   let config;
@@ -18,27 +17,15 @@ async function main() {
     throw err;
   }
   const log = createLogger({ level: config.logLevel });
-  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+  process.on('unhandledRejection', (reason) => log.error({ err: errorForLog(reason) }, 'unhandled rejection'));
 
   // Ordered start: database -> Redis -> queue -> HTTP -> sockets.
   const infra = await createInfra(config, log);
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
   let draining = false;
-  const { app, sessionMiddleware, authenticator, isAllowedOrigin } = createApp({ infra, modules, draining: () => draining });
-  const server = createServer(app);
-  // Longer than the ALB/nginx idle timeouts, so the proxy closes idle connections first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  infra.realtime.attach(server, {
-    sessionMiddleware,
-    identify: identifySocket(authenticator, log),
-    isAllowedOrigin,
-    redis: infra.redis,
-    log,
-  });
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const address = server.address();
+  const app = createApp({ infra, modules, draining: () => draining });
+  const server = await startServer(infra, app, { port: config.port, host: config.host });
   log.info(
     {
       version: config.version,
@@ -48,7 +35,7 @@ async function main() {
       queue: infra.queue.kind,
       storage: infra.storage.kind,
       integrations: integrationStatus(config),
-      port: typeof address === 'object' && address ? address.port : config.port,
+      port: listeningPort(server),
     },
     'operabase api listening',
   );
@@ -67,15 +54,15 @@ async function main() {
     }, config.shutdownTimeoutMs);
     timer.unref();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // close() ends only the connections idle at that moment; a keep-alive connection whose request
-    // finishes later would stay open for keepAliveTimeout (65 s), past the drain timeout.
-    const idleSweep = setInterval(() => server.closeIdleConnections(), 200);
+    // Keep-alive connections would hold close() open until they time out: close each one as soon
+    // as its last request has been answered.
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
     // Upgraded WebSocket connections count as open connections and would hold server.close()
     // until the forced exit: disconnect them now (clients reconnect to another instance).
     await infra.realtime.close();
     await closed;
-    clearInterval(idleSweep);
+    clearInterval(reaper);
     await closeInfra(infra);
     log.info('stopped');
     log.flush();

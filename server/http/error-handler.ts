@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
+import { errorForLog } from '../infra/logger.js';
 import { AppError } from './errors.js';
 
 interface HttpishError {
@@ -33,7 +34,7 @@ function toAppError(err: unknown): AppError {
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const appError = toAppError(err);
-  if (appError.status >= 500) req.log.error({ err }, 'request failed');
+  if (appError.status >= 500) req.log.error({ err: errorForLog(err) }, 'request failed');
   if (res.headersSent) return;
   if (appError.headers) res.set(appError.headers);
   res.status(appError.status).json({

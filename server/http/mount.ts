@@ -40,7 +40,13 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string) {
 /** Builds the Express chain of each route: rate limit -> auth -> permission -> upload -> validation -> handler. */
 export function mountRoutes(router: Router, routes: readonly RouteDef[], deps: MountDeps): void {
   for (const def of routes) {
-    const chain: RequestHandler[] = [];
+    // The template, for metrics: once an error leaves the router, Express has reset req.baseUrl.
+    const chain: RequestHandler[] = [
+      (req, res, next) => {
+        res.locals.routeTemplate = `${req.baseUrl}${def.path}`;
+        next();
+      },
+    ];
     if (def.rateLimit) chain.push(deps.rateLimiters[def.rateLimit]);
     if (def.access !== 'public' || def.session) chain.push(deps.session);
     if (def.access !== 'public') {

@@ -33,3 +33,18 @@ export function createLogger(opts: { level: string; destination?: DestinationStr
     opts.destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/**
+ * What of an error may be logged. Query errors carry the SQL parameters (health data) in their
+ * message and fields: only the driver's own message, code and the stack frames are kept.
+ */
+export function errorForLog(err: unknown): Record<string, unknown> {
+  const e = (err ?? {}) as { name?: string; message?: string; code?: string; stack?: string; cause?: { message?: string; code?: string } };
+  const cause = e.cause ?? e;
+  return {
+    type: e.name,
+    code: cause.code,
+    message: String(cause.message ?? e.message ?? err).slice(0, 300),
+    stack: e.stack?.split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, 8).join('\n'),
+  };
+}

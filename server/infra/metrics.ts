@@ -84,7 +84,7 @@ export class Metrics {
     return (req, res, next) => {
       const start = process.hrtime.bigint();
       res.once('finish', () => {
-        const template = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+        const template = typeof res.locals.routeTemplate === 'string' ? res.locals.routeTemplate : req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
         const labels = { method: req.method, route: template, status: String(res.statusCode) };
         this.duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
         if (res.statusCode >= 400) this.errors.inc(labels);

@@ -185,6 +185,10 @@ export class MemoryQueue implements Queue {
 
 const QUEUE_NAME = 'operabase';
 
+// BullMQ refuses custom ids that contain ':' or are integers; escaped, every id the memory queue takes works here too.
+const toBullId = (id: string) => `id.${id.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
+const fromBullId = (id: string) => (id.startsWith('id.') ? decodeURIComponent(id.slice(3)) : id);
+
 /** BullMQ on Redis: jobs survive restarts and repeatable jobs run once per cluster. */
 export class BullMqQueue implements Queue {
   readonly kind = 'bullmq';
@@ -217,7 +221,7 @@ export class BullMqQueue implements Queue {
   async add(name: string, data: Record<string, unknown>, opts: JobOptions = {}) {
     checkName(this.jobs, name);
     const def = this.jobs?.get(name);
-    await this.queue.add(name, data, { jobId: opts.jobId, delay: opts.delayMs, attempts: def?.attempts ?? DEFAULT_ATTEMPTS });
+    await this.queue.add(name, data, { jobId: opts.jobId === undefined ? undefined : toBullId(opts.jobId), delay: opts.delayMs, attempts: def?.attempts ?? DEFAULT_ATTEMPTS });
   }
 
   async start(jobs: readonly JobDef<never>[]) {
@@ -240,7 +244,7 @@ export class BullMqQueue implements Queue {
       async (job: Job) => {
         const def = registered.get(job.name);
         if (!def) throw new Error(`No handler for job "${job.name}"`);
-        await def.handler(job.data as Record<string, unknown>, { jobId: job.id ?? '', attempt: job.attemptsMade + 1 });
+        await def.handler(job.data as Record<string, unknown>, { jobId: fromBullId(job.id ?? ''), attempt: job.attemptsMade + 1 });
       },
       { connection: workerConnection, prefix: `${this.prefix}bull`, concurrency: 4 },
     );
@@ -261,7 +265,7 @@ export class BullMqQueue implements Queue {
     return jobs
       .filter((j) => clinicOf(j.data) === clinicId)
       .map((j) => ({
-        id: j.id ?? '',
+        id: fromBullId(j.id ?? ''),
         name: j.name,
         clinicId,
         attempts: j.attemptsMade,

@@ -47,6 +47,9 @@ export function createModules(infra: Infra): Modules {
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
+  // /auth/me is cached per user; these keep it true.
+  team.onMemberChange((_clinicId, userId) => auth.forgetProfile(userId));
+  clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
 
   return {
     services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline },

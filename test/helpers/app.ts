@@ -36,12 +36,13 @@ export function testConfig(env: Record<string, string> = {}) {
 const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset: 10_000, public: 10_000 };
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
-export async function buildTestApp(opts: { env?: Record<string, string>; rateLimits?: RateLimits } = {}): Promise<TestApp> {
+export async function buildTestApp(opts: { env?: Record<string, string>; rateLimits?: RateLimits; realMailer?: boolean } = {}): Promise<TestApp> {
   const config = testConfig(opts.env);
   const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const mail = new RecordingMailer();
   const database = await sharedDatabase();
-  const infra = await createInfra(config, log, { database, mailer: mail, queueBackoffMs: 10 });
+  // realMailer: the mailer the config chooses (SMTP_URL), as in production; app.mail stays empty.
+  const infra = await createInfra(config, log, { database, mailer: opts.realMailer ? undefined : mail, queueBackoffMs: 10 });
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
   const app = createApp({ infra, modules, rateLimits: opts.rateLimits ?? HIGH_LIMITS });
@@ -53,6 +54,7 @@ export async function buildTestApp(opts: { env?: Record<string, string>; rateLim
     async close() {
       await infra.queue.close();
       await infra.realtime.close();
+      infra.mailer.close();
       infra.redis?.disconnect();
     },
   };

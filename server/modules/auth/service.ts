@@ -9,6 +9,13 @@ import type { AuditScope, AuditService } from '../audit/service.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 const RESET_TTL_MS = 60 * 60_000;
+const PROFILE_TTL_SECONDS = 60;
+const profileCacheGroup = (userId: string) => `profile:${userId}`;
+
+interface CachedProfile {
+  user: MeResponse['user'];
+  memberships: (MeResponse['memberships'][number] & { clinicTimezone: string })[];
+}
 
 export interface SignedIn {
   userId: string;
@@ -70,13 +77,45 @@ export class AuthService {
       .orderBy(asc(memberships.createdAt));
   }
 
+  /**
+   * Answers every page load of the web app, so it is served from the cache: the user and their
+   * active memberships (with clinic names and zones) in one entry per user, dropped when a
+   * membership of the user or a clinic of theirs changes (see forgetProfile/forgetClinic).
+   */
   async me(userId: string, clinicId: string): Promise<MeResponse> {
+    const profile = await this.infra.cache.wrap('me', PROFILE_TTL_SECONDS, () => this.loadProfile(userId), profileCacheGroup(userId));
+    const current = profile?.memberships.find((m) => m.clinicId === clinicId);
+    if (!profile || !current) throw notFound('User');
+    return {
+      user: profile.user,
+      clinic: { id: current.clinicId, name: current.clinicName, timezone: current.clinicTimezone },
+      role: current.role,
+      isProfessional: current.isProfessional,
+      memberships: profile.memberships.map(({ clinicId: id, clinicName, role, isProfessional }) => ({ clinicId: id, clinicName, role, isProfessional })),
+    };
+  }
+
+  private async loadProfile(userId: string): Promise<CachedProfile | null> {
     const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(eq(users.id, userId));
-    const [clinic] = await this.db.select({ id: clinics.id, name: clinics.name, timezone: clinics.timezone }).from(clinics).where(eq(clinics.id, clinicId));
-    const all = await this.activeMemberships(userId);
-    const current = all.find((m) => m.clinicId === clinicId);
-    if (!user || !clinic || !current) throw notFound('User');
-    return { user, clinic, role: current.role, isProfessional: current.isProfessional, memberships: all };
+    if (!user) return null;
+    const all = await this.db
+      .select({ clinicId: memberships.clinicId, clinicName: clinics.name, clinicTimezone: clinics.timezone, role: memberships.role, isProfessional: memberships.isProfessional })
+      .from(memberships)
+      .innerJoin(clinics, eq(clinics.id, memberships.clinicId))
+      .where(and(eq(memberships.userId, userId), eq(memberships.active, true)))
+      .orderBy(asc(memberships.createdAt));
+    return { user, memberships: all };
+  }
+
+  /** A membership of the user changed (role, status, joined, removed). */
+  async forgetProfile(userId: string): Promise<void> {
+    await this.infra.cache.invalidateGroup(profileCacheGroup(userId));
+  }
+
+  /** A clinic's name or zone changed: every member's cached profile shows it. */
+  async forgetClinic(clinicId: string): Promise<void> {
+    const members = await this.db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.clinicId, clinicId));
+    await Promise.all(members.map((m) => this.forgetProfile(m.userId)));
   }
 
   /** The clinic to switch to, if the user is an active member of it; otherwise 404. */

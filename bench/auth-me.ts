@@ -1,0 +1,114 @@
+// GET /api/auth/me with a session cookie, on the memory and on the Redis session store, against
+// a bare node:http server and a minimal Express 5 route answering the same JSON. Every server is
+// its own process; the load comes from this one. Ratios are measured in the same run.
+//
+//   npx tsx bench/auth-me.ts      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_DATABASE_URL, BENCH_REDIS_URL)
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { Redis } from 'ioredis';
+import { machine, startChild, type Child } from './lib/process.js';
+import { median, ramp, type Stage } from './lib/load.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const STAGES = [4, 16, 32, 64];
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ORIGIN = 'https://app.bench.test';
+const TSX = ['--import', 'tsx'];
+
+interface Target {
+  name: string;
+  child: Child;
+  headers: Record<string, string>;
+  peaks: Stage[];
+}
+
+const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const dbName = `opb_bench_${run}`;
+const redisPrefix = `opbbench:${run}:`;
+
+/** Registers a clinic through the API, as the web app does behind the ALB (https forwarded). */
+async function signedInHeaders(url: string): Promise<Record<string, string>> {
+  const headers = { origin: ORIGIN, 'x-forwarded-proto': 'https' };
+  const res = await fetch(`${url}/api/auth/register`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ clinicName: 'Clínica Benchmark', name: 'Dra. Benchmark', email: `bench-${randomBytes(4).toString('hex')}@example.com`, password: 'senha-do-benchmark-123' }),
+  });
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('opb.sid='));
+  if (!cookie) throw new Error('register set no session cookie');
+  return { ...headers, cookie: cookie.split(';')[0] as string };
+}
+
+async function main() {
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${dbName}`);
+  const databaseUrl = Object.assign(new URL(ADMIN_URL), { pathname: `/${dbName}` }).toString();
+  const appEnv = {
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    SESSION_SECRET: randomBytes(24).toString('hex'),
+    ENCRYPTION_KEY: randomBytes(24).toString('hex'),
+    CORS_ORIGINS: ORIGIN,
+    REDIS_PREFIX: redisPrefix,
+    DATA_DIR: `/tmp/${dbName}`,
+  };
+  const targets: Target[] = [];
+  try {
+    const start = async (name: string, args: string[], env: Record<string, string>, app: boolean) => {
+      const child = await startChild(process.execPath, args, env, '/api/health');
+      const headers = app ? await signedInHeaders(child.url) : {};
+      targets.push({ name, child, headers, peaks: [] });
+    };
+    await start('bare node:http', [...TSX, 'bench/lib/baseline-server.ts', 'bare'], {}, false);
+    await start('minimal Express 5', [...TSX, 'bench/lib/baseline-server.ts', 'express'], {}, false);
+    await start('API, memory sessions', [...TSX, 'server/index.ts'], appEnv, true);
+    await start('API, Redis sessions', [...TSX, 'server/index.ts'], { ...appEnv, REDIS_URL }, true);
+
+    console.log(`auth-me: ${machine()}; ${ROUNDS} rounds, connections ramped ${STAGES.join(' -> ')}, ${SECONDS} s each`);
+    for (const t of targets) await ramp(`${t.child.url}/api/auth/me`, t.headers, [8], 2); // JIT warm-up
+    // Rounds interleave the targets so that a noisy neighbour hurts all of them alike.
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const t of targets) {
+        const stages = await ramp(`${t.child.url}/api/auth/me`, t.headers, STAGES, SECONDS);
+        const peak = stages.reduce((best, s) => (s.rps > best.rps ? s : best));
+        t.peaks.push(peak);
+        console.log(`  round ${round} ${t.name.padEnd(22)} ${stages.map((s) => `${s.connections}c ${Math.round(s.rps)}/s`).join('  ')}`);
+      }
+    }
+    const rps = (t: Target) => median(t.peaks.map((p) => p.rps));
+    const [bare, expressBase] = targets as [Target, Target];
+    console.log('\n| server | req/s (median of peaks) | p99 ms at peak | vs bare | vs Express |');
+    console.log('|---|---|---|---|---|');
+    for (const t of targets) {
+      const pct = (base: Target) => `${((100 * rps(t)) / rps(base)).toFixed(0)}%`;
+      console.log(`| ${t.name} | ${Math.round(rps(t))} | ${median(t.peaks.map((p) => p.p99))} | ${pct(bare)} | ${pct(expressBase)} |`);
+    }
+    const worst = Math.min(...targets.slice(2).map((t) => rps(t) / rps(expressBase)));
+    console.log(`\ntarget: the API at >= 67% of minimal Express: ${worst >= 0.67 ? 'met' : 'MISSED'} (${(100 * worst).toFixed(0)}%)`);
+  } finally {
+    await Promise.all(targets.map((t) => t.child.stop()));
+    await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+    await dropRedisKeys();
+  }
+}
+
+async function dropRedisKeys() {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+await main();

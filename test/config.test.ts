@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../server/config.js';
+
+const SECRET = 'x'.repeat(32);
+const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db.example.com:5432/app', SESSION_SECRET: SECRET, ENCRYPTION_KEY: SECRET };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('boots with no environment at all on the embedded defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ production: false, databaseUrl: undefined, redisUrl: undefined, dataDir: './.data' });
+  });
+
+  it('refuses production without a database, SESSION_SECRET or ENCRYPTION_KEY, naming each', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL/);
+    expect(problems.join('\n')).toMatch(/SESSION_SECRET/);
+    expect(problems.join('\n')).toMatch(/ENCRYPTION_KEY/);
+    expect(problemsOf({ ...production, SESSION_SECRET: 'short' })).toEqual([expect.stringMatching(/^SESSION_SECRET/)]);
+    expect(problemsOf({ ...production, ENCRYPTION_KEY: '' })).toEqual([expect.stringMatching(/^ENCRYPTION_KEY/)]);
+    expect(problemsOf(production)).toEqual([]);
+  });
+
+  it('names invalid and missing variables together', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', PORT: 'oitenta', REDIS_URL: 'not a url' });
+    const text = problems.join('\n');
+    for (const name of ['PORT', 'REDIS_URL', 'DATABASE_URL', 'SESSION_SECRET', 'ENCRYPTION_KEY']) expect(text).toContain(name);
+  });
+
+  it('accepts any of the Supabase database variables, the pooler first, without prepared statements', () => {
+    const config = loadConfig({
+      ...production,
+      DATABASE_URL: 'postgres://direct@db:5432/app',
+      SUPABASE_POOLER_URL: 'postgres://pooler@aws-0-sa-east-1.pooler.supabase.com:6543/postgres',
+    });
+    expect(config.databaseUrl).toContain('pooler@');
+    expect(config.databaseIsPooler).toBe(true);
+    expect(loadConfig({ ...production, DATABASE_URL: '', SUPABASE_DATABASE_URL: 'postgres://s@db:5432/x' }).databaseUrl).toBe('postgres://s@db:5432/x');
+  });
+
+  it('accepts EVOLUTION_URL as an alias of EVOLUTION_API_URL (which wins when both are set)', () => {
+    expect(loadConfig({ EVOLUTION_URL: 'http://evo.local:8080' }).evolution.url).toBe('http://evo.local:8080');
+    expect(loadConfig({ EVOLUTION_URL: 'http://old.local', EVOLUTION_API_URL: 'http://new.local' }).evolution.url).toBe('http://new.local');
+  });
+
+  it('production defaults: port 8080, no CORS origin unless listed, secure cookies', () => {
+    const config = loadConfig(production);
+    expect(config.port).toBe(8080);
+    expect(config.corsOrigins).toEqual([]);
+    expect(loadConfig({ ...production, CORS_ORIGINS: 'https://app.operabase.com.br, https://*.vercel.app' }).corsOrigins).toEqual([
+      'https://app.operabase.com.br',
+      'https://*.vercel.app',
+    ]);
+  });
+
+  it('`npx tsx server/index.ts` in production with no env exits non-zero with one message naming every missing variable', async () => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production' };
+    const child = spawn('npx', ['tsx', 'server/index.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('Invalid configuration');
+    expect(stderr.match(/Invalid configuration/g)).toHaveLength(1);
+    for (const name of ['DATABASE_URL', 'SESSION_SECRET', 'ENCRYPTION_KEY']) expect(stderr).toContain(name);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
