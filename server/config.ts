@@ -45,6 +45,7 @@ const envSchema = z.object({
   ENABLE_PAGINATION: bool,
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).default(25_000),
   ENABLE_TEST_ROUTES: bool,
+  TOKENS_CLEANUP_EVERY_MS: z.coerce.number().int().min(1000).default(60 * 60_000),
 
   SUPABASE_URL: optionalUrl,
   SUPABASE_ANON_KEY: optionalString,
@@ -118,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     enablePagination: e.ENABLE_PAGINATION,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     enableTestRoutes: e.ENABLE_TEST_ROUTES,
+    tokensCleanupEveryMs: e.TOKENS_CLEANUP_EVERY_MS,
     rateLimits: { login: 10, register: 5, passwordReset: 5, public: 60 },
     supabase: {
       url: e.SUPABASE_URL,

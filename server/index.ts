@@ -58,6 +58,9 @@ async function main() {
     // as its last request has been answered.
     const reaper = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
+    // Upgraded WebSocket connections count as open connections and would hold server.close()
+    // until the forced exit: disconnect them now (clients reconnect to another instance).
+    await infra.realtime.close();
     await closed;
     clearInterval(reaper);
     await closeInfra(infra);

@@ -11,10 +11,11 @@ export const platformJobs = (infra: Infra): JobDef<never>[] => [
   } satisfies JobDef<MailMessage>,
   {
     name: 'tokens.cleanup',
-    everyMs: 60 * 60_000,
-    handler: async () => {
+    everyMs: infra.config.tokensCleanupEveryMs,
+    handler: async (_data, meta) => {
       const removed = await deleteExpiredTokens(infra.db);
-      infra.log.info(removed, 'expired tokens removed');
+      // The job id lets an operator (and the deploy rehearsal) see each scheduled run happened once per cluster.
+      infra.log.info({ ...removed, jobId: meta.jobId }, 'expired tokens removed');
     },
   },
 ];

@@ -1,0 +1,86 @@
+// Step runner for the deploy rehearsal: each step prints PASS or FAIL with its evidence;
+// cleanups run in reverse order whatever happens.
+import { createServer } from 'node:net';
+
+export class CheckFailed extends Error {}
+
+export function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new CheckFailed(message);
+}
+
+export class Harness {
+  private readonly cleanups: { label: string; fn: () => Promise<void> | void }[] = [];
+  private readonly results: { name: string; ok: boolean; detail: string; ms: number }[] = [];
+
+  /** Runs one step; returns false (after printing FAIL) when it throws. */
+  async step(name: string, fn: () => Promise<string>): Promise<boolean> {
+    const t0 = Date.now();
+    process.stdout.write(`\n--- ${name}\n`);
+    try {
+      const detail = await fn();
+      this.results.push({ name, ok: true, detail, ms: Date.now() - t0 });
+      process.stdout.write(`PASS ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${detail}\n`);
+      return true;
+    } catch (err) {
+      const detail = err instanceof CheckFailed ? err.message : ((err as Error).stack ?? String(err));
+      this.results.push({ name, ok: false, detail, ms: Date.now() - t0 });
+      process.stdout.write(`FAIL ${name}: ${detail}\n`);
+      return false;
+    }
+  }
+
+  log(line: string) {
+    process.stdout.write(`     ${line}\n`);
+  }
+
+  onCleanup(label: string, fn: () => Promise<void> | void) {
+    this.cleanups.push({ label, fn });
+  }
+
+  async cleanup() {
+    for (const { label, fn } of this.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        process.stdout.write(`     cleanup "${label}" failed: ${(err as Error).message}\n`);
+      }
+    }
+  }
+
+  summary(): boolean {
+    const failed = this.results.filter((r) => !r.ok);
+    process.stdout.write(`\n=== rehearsal: ${this.results.length - failed.length} passed, ${failed.length} failed\n`);
+    for (const r of this.results) process.stdout.write(`${r.ok ? 'PASS' : 'FAIL'} ${r.name}\n`);
+    return failed.length === 0;
+  }
+}
+
+/** A port that was free a moment ago (the OS picks it), so parallel runs do not collide. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new CheckFailed(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (${(lastError as Error).message})` : ''}`);
+}
