@@ -8,6 +8,7 @@ import { AuditService } from './audit/service.js';
 import { authRoutes } from './auth/routes.js';
 import { AuthService } from './auth/service.js';
 import { clinicRoutes } from './clinic/routes.js';
+import { contactRoutes } from './contacts/routes.js';
 import { ContactService } from './contacts/service.js';
 import { Timeline } from './contacts/timeline.js';
 import { ClinicService } from './clinic/service.js';
@@ -57,6 +58,7 @@ export function createModules(infra: Infra): Modules {
       ...apiKeyRoutes(apiKeys),
       ...fileRoutes(files, infra.storage),
       ...auditRoutes(audit),
+      ...contactRoutes(contacts, timeline),
     ],
     jobs: [...platformJobs(infra)],
   };
