@@ -15,6 +15,7 @@ import { ClinicService } from './clinic/service.js';
 import { fileRoutes } from './files/routes.js';
 import { FileService } from './files/service.js';
 import { platformJobs } from './platform/jobs.js';
+import { createScheduling, type Scheduling } from './scheduling/index.js';
 import { teamRoutes } from './team/routes.js';
 import { TeamService } from './team/service.js';
 
@@ -27,6 +28,7 @@ export interface Services {
   files: FileService;
   contacts: ContactService;
   timeline: Timeline;
+  scheduling: Scheduling;
 }
 
 export interface Modules {
@@ -48,9 +50,10 @@ export function createModules(infra: Infra): Modules {
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
+  const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling },
     routes: [
       ...authRoutes(auth),
       ...clinicRoutes(clinic),
@@ -59,6 +62,7 @@ export function createModules(infra: Infra): Modules {
       ...fileRoutes(files, infra.storage),
       ...auditRoutes(audit),
       ...contactRoutes(contacts, timeline),
+      ...schedulingRoutes,
     ],
     jobs: [...platformJobs(infra)],
   };

@@ -102,7 +102,7 @@ export const appointmentResponse = z.object({
 export const occurrenceReport = z.object({
   startsAt: isoTimestamp,
   endsAt: isoTimestamp,
-  status: z.enum(['free', 'created', 'conflict', 'holiday', 'skipped']),
+  status: z.enum(['free', 'created', 'conflict', 'holiday']),
   appointmentId: z.uuid().optional(),
   conflictingIds: z.array(z.uuid()).optional(),
 });
