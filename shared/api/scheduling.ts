@@ -8,6 +8,12 @@ export const paymentStatus = z.enum(PAYMENT_STATUSES);
 
 /** An instant with an explicit offset ("Z" or "-03:00"): a time without one is refused, never taken as UTC. */
 export const instant = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+// Object refinements also run when a field already failed (zod 4), so they check types first.
+const isDate = (v: unknown): v is Date => v instanceof Date;
+/** Whether from < to, when both parsed. */
+const ordered = (from: unknown, to: unknown) => !isDate(from) || !isDate(to) || from < to;
+const spanAtMost = (from: unknown, to: unknown, ms: number) => !isDate(from) || !isDate(to) || to.getTime() - from.getTime() <= ms;
+
 export const durationMinutes = z.number().int().min(5).max(24 * 60);
 const notes = z.string().max(10_000).nullable().optional();
 const reason = z.string().trim().min(1).max(500);
@@ -75,7 +81,7 @@ export const appointmentListQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(200),
     cursor: z.string().max(200).optional(),
   })
-  .refine((q) => !q.from || !q.to || q.from < q.to, 'from must be before to');
+  .refine((q) => ordered(q.from, q.to), 'from must be before to');
 
 export const appointmentResponse = z.object({
   id: z.uuid(),
@@ -122,8 +128,8 @@ export const blockBody = z
     endsAt: instant,
     reason: z.string().trim().max(200).nullable().optional(),
   })
-  .refine((b) => b.endsAt > b.startsAt, 'endsAt must be after startsAt')
-  .refine((b) => b.endsAt.getTime() - b.startsAt.getTime() <= 366 * 24 * 3600_000, 'A block lasts at most a year');
+  .refine((b) => ordered(b.startsAt, b.endsAt), 'endsAt must be after startsAt')
+  .refine((b) => spanAtMost(b.startsAt, b.endsAt, 366 * 24 * 3600_000), 'A block lasts at most a year');
 export const blockResponse = z.object({
   id: z.uuid(),
   professionalId: z.uuid().nullable(),
@@ -134,7 +140,7 @@ export const blockResponse = z.object({
 });
 export const blockListQuery = z
   .strictObject({ from: instant, to: instant, professionalId: z.uuid().optional() })
-  .refine((q) => q.from < q.to, 'from must be before to');
+  .refine((q) => ordered(q.from, q.to), 'from must be before to');
 
 export const holidayBody = z.strictObject({
   date: z.iso.date(),
@@ -160,8 +166,8 @@ export const availabilityQuery = z
     durationMinutes: z.coerce.number().int().min(5).max(24 * 60).default(30),
     stepMinutes: z.coerce.number().int().min(5).max(24 * 60).optional(),
   })
-  .refine((q) => q.from < q.to, 'from must be before to')
-  .refine((q) => q.to.getTime() - q.from.getTime() <= 62 * 24 * 3600_000, 'At most 62 days at a time');
+  .refine((q) => ordered(q.from, q.to), 'from must be before to')
+  .refine((q) => spanAtMost(q.from, q.to, 62 * 24 * 3600_000), 'At most 62 days at a time');
 export const availabilityResponse = z.object({
   professionalId: z.uuid(),
   timezone: z.string(),

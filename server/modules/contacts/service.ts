@@ -110,7 +110,7 @@ export class ContactService {
   /** Every word must appear (accent- and case-insensitive); a number is matched by its digits, a phone in any form. */
   private searchCondition(search: string): SQL {
     const words = foldText(search).split(/\s+/).filter(Boolean);
-    const numeric = /^[\d\s().+\-]+$/.test(search);
+    const numeric = /^[\d\s().+-]+$/.test(search);
     const parts = numeric
       ? [search.replace(/\D/g, '')].filter((d) => d.length > 0)
       : words.map((w) => w.replace(/[().,;]+/g, '')).filter((w) => w.length > 0);
