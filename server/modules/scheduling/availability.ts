@@ -9,6 +9,7 @@ import type { ClinicService } from '../clinic/service.js';
 import type { TeamService } from '../team/service.js';
 import type { CalendarCache } from './calendar-cache.js';
 import type { HolidayService } from './holiday-service.js';
+import { startsAfterFor } from './views.js';
 
 export interface BusyInterval {
   start: Date;
@@ -121,6 +122,7 @@ export class AvailabilityService {
             eq(appointments.professionalId, professionalId),
             inArray(appointments.status, [...ACTIVE_APPOINTMENT_STATUSES]),
             lt(appointments.startsAt, to),
+            gt(appointments.startsAt, startsAfterFor(from)),
             gt(appointments.endsAt, from),
           ),
         ),

@@ -15,7 +15,7 @@ import type { TeamService } from '../team/service.js';
 import type { CalendarCache } from './calendar-cache.js';
 import { canMove, isMovable } from './status.js';
 import type { TagService } from './tags.js';
-import { overlapping, selectViews, toEvent, viewsByIds, type AppointmentRow, type AppointmentView } from './views.js';
+import { overlapping, selectViews, startsAfterFor, toEvent, viewsByIds, type AppointmentRow, type AppointmentView } from './views.js';
 
 type Body = z.infer<typeof appointmentBody>;
 type Patch = z.infer<typeof appointmentPatch>;
@@ -72,7 +72,7 @@ export class AppointmentService {
 
   private async query(clinicId: string, q: ListQuery) {
     const where: (SQL | undefined)[] = [eq(appointments.clinicId, clinicId)];
-    if (q.from) where.push(gt(appointments.endsAt, q.from));
+    if (q.from) where.push(gt(appointments.endsAt, q.from), gt(appointments.startsAt, startsAfterFor(q.from)));
     if (q.to) where.push(lt(appointments.startsAt, q.to));
     if (q.professionalId) where.push(eq(appointments.professionalId, q.professionalId));
     if (q.contactId) where.push(eq(appointments.contactId, q.contactId));

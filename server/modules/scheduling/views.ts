@@ -3,6 +3,9 @@ import type { AppointmentEvent } from '../../../shared/api/events.js';
 import { ACTIVE_APPOINTMENT_STATUSES, appointments, contacts } from '../../../shared/schema/index.js';
 import type { Db, Tx } from '../../infra/db.js';
 
+/** Appointments last at most 24 h (a check constraint), which bounds the start of anything overlapping `from`. */
+export const startsAfterFor = (from: Date) => new Date(from.getTime() - 24 * 3600_000);
+
 export type AppointmentRow = typeof appointments.$inferSelect;
 
 /** What the API answers for an appointment: the row plus the patient's name the calendar shows. */
@@ -76,6 +79,7 @@ export async function overlapping(db: Db | Tx, clinicId: string, professionalId:
         eq(appointments.professionalId, professionalId),
         inArray(appointments.status, [...ACTIVE_APPOINTMENT_STATUSES]),
         lt(appointments.startsAt, end),
+        gt(appointments.startsAt, startsAfterFor(start)),
         gt(appointments.endsAt, start),
         exceptIds.length === 1 ? ne(appointments.id, exceptIds[0] as string) : exceptIds.length > 1 ? notInArray(appointments.id, exceptIds) : undefined,
       ),
