@@ -10,7 +10,8 @@ import { addDays, zonedDate, zonedParts, zonedToUtc } from '../../lib/zoned-time
 import type { AuditService } from '../audit/service.js';
 import type { TeamService } from '../team/service.js';
 import type { HolidayService } from './holiday-service.js';
-import { timeRange, type AppointmentService } from './service.js';
+import { timeRange } from './booking-rules.js';
+import type { AppointmentService } from './service.js';
 import { overlapping, viewsByIds } from './views.js';
 
 type Rule = z.infer<typeof recurrence>;

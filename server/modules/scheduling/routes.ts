@@ -8,13 +8,15 @@ import {
   seriesScope,
   statusChange,
 } from '../../../shared/api/scheduling.js';
+import type { Cache } from '../../infra/cache.js';
 import { listOf, route, uuidParam } from '../../http/route.js';
+import { idempotent } from '../../lib/idempotency.js';
 import type { RecurrenceService } from './recurrence.js';
 import type { AppointmentService } from './service.js';
 
 const tag = 'Scheduling';
 
-export const appointmentRoutes = (appointments: AppointmentService, recurrences: RecurrenceService) => [
+export const appointmentRoutes = (appointments: AppointmentService, recurrences: RecurrenceService, cache: Cache) => [
   route({
     method: 'get',
     path: '/appointments',
@@ -32,12 +34,14 @@ export const appointmentRoutes = (appointments: AppointmentService, recurrences:
     tag,
     access: 'appointments:write',
     status: 201,
+    idempotent: true,
     schemas: { body: appointmentBody },
     response: appointmentResponse.extend({ series: z.object({ id: z.uuid(), occurrences: z.array(occurrenceReport) }).optional() }),
-    handler: async ({ ctx, body }) => {
-      const { recurrence, ...single } = body;
-      return recurrence ? recurrences.create(ctx, { ...body, recurrence }) : appointments.create(ctx, single);
-    },
+    handler: async ({ ctx, body, req }) =>
+      idempotent(cache, req, `${ctx.clinicId}:appointments`, () => {
+        const { recurrence, ...single } = body;
+        return recurrence ? recurrences.create(ctx, { ...body, recurrence }) : appointments.create(ctx, single);
+      }),
   }),
   route({
     method: 'get',

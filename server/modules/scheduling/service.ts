@@ -5,7 +5,7 @@ import { appointments } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import { actorUserId, type TenantContext } from '../../http/context.js';
-import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { AppError, conflict, forbidden, notFound } from '../../http/errors.js';
 import { can } from '../../http/permissions.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { EXCLUSION_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
@@ -13,6 +13,7 @@ import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { TeamService } from '../team/service.js';
 import type { CalendarCache } from './calendar-cache.js';
+import { slotTaken, timeRange } from './booking-rules.js';
 import { canMove, isMovable } from './status.js';
 import type { TagService } from './tags.js';
 import { overlapping, selectViews, startsAfterFor, toEvent, viewsByIds, type AppointmentRow, type AppointmentView } from './views.js';
@@ -21,19 +22,6 @@ type Body = z.infer<typeof appointmentBody>;
 type Patch = z.infer<typeof appointmentPatch>;
 type StatusChange = z.infer<typeof statusChange>;
 type ListQuery = z.infer<typeof appointmentListQuery>;
-
-const MAX_MS = 24 * 3600_000;
-
-/** The end of an appointment from a duration or an end, checked: after the start, at most 24 h. */
-export function timeRange(startsAt: Date, durationMinutes?: number, endsAt?: Date) {
-  const end = endsAt ?? new Date(startsAt.getTime() + (durationMinutes ?? 0) * 60_000);
-  if (end <= startsAt) throw badRequest('invalid_time_range', 'The appointment must end after it starts');
-  if (end.getTime() - startsAt.getTime() > MAX_MS) throw badRequest('invalid_time_range', 'An appointment lasts at most 24 hours');
-  return { startsAt, endsAt: end };
-}
-
-export const slotTaken = (conflictingIds: string[], details: Record<string, unknown> = {}) =>
-  conflict('appointment_conflict', 'The professional already has an appointment at this time', { conflictingIds, ...details });
 
 export class AppointmentService {
   constructor(

@@ -12,7 +12,7 @@ beforeAll(async () => {
 // Monday 2030-03-11 is a working day (no holiday).
 const at = (hhmm: string, day = '2030-03-11') => `${day}T${hhmm}:00-03:00`;
 
-async function book(clinic: TestClinic, body: Record<string, unknown>, agent = clinic.receptionist.agent) {
+function book(clinic: TestClinic, body: Record<string, unknown>, agent = clinic.receptionist.agent) {
   return agent.post('/api/appointments').send({ professionalId: clinic.professional.id, startsAt: at('10:00'), durationMinutes: 30, ...body });
 }
 
@@ -47,6 +47,18 @@ describe('appointments', () => {
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     for (const r of results.filter((x) => x.status === 409)) expect(r.body.error.code).toBe('appointment_conflict');
+    expect(await rowsOf(clinic)).toHaveLength(1);
+  });
+
+  it('answers a retried booking (same Idempotency-Key) with the first result, booking once', async () => {
+    const clinic = await createClinic();
+    const contactId = await createPatient(clinic);
+    const send = () => book(clinic, { contactId }).set('Idempotency-Key', 'retry-123');
+    const first = await send();
+    const retry = await send();
+    expect(first.status).toBe(201);
+    expect(retry.status).toBe(201);
+    expect(retry.body.id).toBe(first.body.id);
     expect(await rowsOf(clinic)).toHaveLength(1);
   });
 
