@@ -25,6 +25,15 @@ export const PERMISSIONS = {
   'jobs:read': { roles: admin, apiKey: false },
   'files:read': { roles: everyone, apiKey: true },
   'files:write': { roles: everyone, apiKey: true },
+  'contacts:read': { roles: everyone, apiKey: true },
+  'contacts:write': { roles: everyone, apiKey: true },
+  'contacts:delete': { roles: ['admin', 'receptionist'], apiKey: false },
+  'appointments:read': { roles: everyone, apiKey: true },
+  'appointments:write': { roles: everyone, apiKey: true },
+  /** Encaixe: booking over another appointment on purpose. */
+  'appointments:overbook': { roles: admin, apiKey: false },
+  /** Appointment tags and the clinic's holiday calendar. */
+  'schedule:manage': { roles: ['admin', 'receptionist'], apiKey: true },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

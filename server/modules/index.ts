@@ -8,12 +8,14 @@ import { AuditService } from './audit/service.js';
 import { authRoutes } from './auth/routes.js';
 import { AuthService } from './auth/service.js';
 import { clinicRoutes } from './clinic/routes.js';
+import { contactRoutes } from './contacts/routes.js';
 import { ContactService } from './contacts/service.js';
 import { Timeline } from './contacts/timeline.js';
 import { ClinicService } from './clinic/service.js';
 import { fileRoutes } from './files/routes.js';
 import { FileService } from './files/service.js';
 import { platformJobs } from './platform/jobs.js';
+import { createScheduling, type Scheduling } from './scheduling/index.js';
 import { teamRoutes } from './team/routes.js';
 import { TeamService } from './team/service.js';
 
@@ -26,6 +28,7 @@ export interface Services {
   files: FileService;
   contacts: ContactService;
   timeline: Timeline;
+  scheduling: Scheduling;
 }
 
 export interface Modules {
@@ -50,9 +53,10 @@ export function createModules(infra: Infra): Modules {
   // /auth/me is cached per user; these keep it true.
   team.onMemberChange((_clinicId, userId) => auth.forgetProfile(userId));
   clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
+  const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling },
     routes: [
       ...authRoutes(auth),
       ...clinicRoutes(clinic),
@@ -60,6 +64,8 @@ export function createModules(infra: Infra): Modules {
       ...apiKeyRoutes(apiKeys),
       ...fileRoutes(files, infra.storage),
       ...auditRoutes(audit),
+      ...contactRoutes(contacts, timeline),
+      ...schedulingRoutes,
     ],
     jobs: [...platformJobs(infra)],
   };

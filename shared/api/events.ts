@@ -2,12 +2,42 @@
  * Socket.IO events the server emits, `<entity>:<verb>`, to the rooms `clinic:<id>` and
  * `user:<id>`. Payloads carry what a screen needs to redraw, never clinical text.
  */
+export interface ContactEvent {
+  id: string;
+  name: string;
+  phone: string | null;
+  status: string;
+}
+
+/** What a calendar needs to draw the appointment; no notes (they may be clinical). */
+export interface AppointmentEvent {
+  id: string;
+  contactId: string;
+  contactName: string;
+  professionalId: string;
+  startsAt: string;
+  endsAt: string;
+  status: string;
+  type: string | null;
+  tagId: string | null;
+  overbooked: boolean;
+  seriesId: string | null;
+  /** Set when a reschedule moved the appointment to another professional: that calendar redraws too. */
+  previousProfessionalId?: string;
+}
+
 export interface ServerToClientEvents {
   'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
   'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
   'team:removed': (payload: { userId: string }) => void;
   'file:created': (payload: { id: string; filename: string; contentType: string; size: number }) => void;
   'file:deleted': (payload: { id: string }) => void;
+  'contact:created': (payload: ContactEvent) => void;
+  'contact:updated': (payload: ContactEvent) => void;
+  'contact:deleted': (payload: { id: string }) => void;
+  'appointment:created': (payload: AppointmentEvent) => void;
+  'appointment:updated': (payload: AppointmentEvent) => void;
+  'appointment:deleted': (payload: { id: string; professionalId: string; startsAt: string; endsAt: string }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
 }
 

@@ -17,6 +17,8 @@ export const contacts = pgTable(
     birthDate: date('birth_date'),
     status: contactStatusEnum('status').notNull().default('lead'),
     notes: text('notes'),
+    /** Lower-case, accent-free name, email, phone and CPF digits: what search matches (trigram index). */
+    searchText: text('search_text').notNull().default(''),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
     anonymizedAt: timestamp('anonymized_at', { withTimezone: true }),
@@ -25,6 +27,7 @@ export const contacts = pgTable(
   },
   (t) => [
     index('contacts_clinic_created_idx').on(t.clinicId, t.createdAt),
+    index('contacts_search_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
     uniqueIndex('contacts_clinic_cpf_unique').on(t.clinicId, t.cpf).where(sql`${t.cpf} is not null and ${t.deletedAt} is null`),
     uniqueIndex('contacts_clinic_phone_unique').on(t.clinicId, t.phone).where(sql`${t.phone} is not null and ${t.deletedAt} is null`),
   ],

@@ -1,16 +1,65 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, count, desc, eq, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { z } from 'zod';
+import { foldText, normalizePhone } from '../../../shared/api/brazil.js';
+import type { contactBody, contactListQuery, contactPatch } from '../../../shared/api/contacts.js';
+import type { ContactEvent } from '../../../shared/api/events.js';
 import { contacts } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
-import { notFound } from '../../http/errors.js';
+import type { Tx } from '../../infra/db.js';
+import type { TenantContext } from '../../http/context.js';
+import { conflict, notFound } from '../../http/errors.js';
+import { decodeCursor, page } from '../../lib/cursor.js';
+import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import type { AuditService } from '../audit/service.js';
 
 export type Contact = typeof contacts.$inferSelect;
+type ContactInput = z.infer<typeof contactBody>;
+type ContactPatch = z.infer<typeof contactPatch>;
+type ListQuery = z.infer<typeof contactListQuery>;
+
+/** Whether a feature holds data about the patient (appointments, records): deletion is then soft. */
+export type DependentsCheck = (clinicId: string, contactId: string) => Promise<boolean>;
+/** Told after a patient changes (caches that show the patient's name). */
+export type ContactChangeListener = (clinicId: string, contactId: string) => Promise<void>;
+
+const publicColumns = {
+  id: contacts.id,
+  name: contacts.name,
+  phone: contacts.phone,
+  email: contacts.email,
+  cpf: contacts.cpf,
+  birthDate: contacts.birthDate,
+  status: contacts.status,
+  notes: contacts.notes,
+  tags: contacts.tags,
+  createdAt: contacts.createdAt,
+  updatedAt: contacts.updatedAt,
+};
+
+/** What search matches: folded name and email, phone digits (with and without +55), CPF digits. */
+function searchTextOf(c: { name: string; email?: string | null; phone?: string | null; cpf?: string | null }): string {
+  const phoneDigits = c.phone?.replace(/\D/g, '') ?? '';
+  return foldText([c.name, c.email, phoneDigits, c.cpf].filter(Boolean).join(' '));
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 export class ContactService {
+  private readonly dependents: DependentsCheck[] = [];
+  private readonly listeners: ContactChangeListener[] = [];
+
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
   ) {}
+
+  registerDependents(check: DependentsCheck) {
+    this.dependents.push(check);
+  }
+
+  onChange(listener: ContactChangeListener) {
+    this.listeners.push(listener);
+  }
 
   /** A live patient of this clinic, or 404 (also for another clinic's or a deleted one). */
   async get(clinicId: string, id: string): Promise<Contact> {
@@ -20,5 +69,147 @@ export class ContactService {
       .where(and(eq(contacts.clinicId, clinicId), eq(contacts.id, id), isNull(contacts.deletedAt)));
     if (!row) throw notFound('Contact');
     return row;
+  }
+
+  async read(clinicId: string, id: string) {
+    return this.publicView(await this.get(clinicId, id));
+  }
+
+  async list(clinicId: string, q: ListQuery) {
+    const where: (SQL | undefined)[] = [eq(contacts.clinicId, clinicId), isNull(contacts.deletedAt)];
+    if (q.status) where.push(eq(contacts.status, q.status));
+    if (q.tag) where.push(sql`${q.tag} = any(${contacts.tags})`);
+    if (q.search) where.push(this.searchCondition(q.search));
+    const offsetPage = this.infra.config.enablePagination ? q.page : undefined;
+    if (offsetPage !== undefined) {
+      const [rows, [total]] = await Promise.all([
+        this.infra.db
+          .select(publicColumns)
+          .from(contacts)
+          .where(and(...where))
+          .orderBy(desc(contacts.createdAt), desc(contacts.id))
+          .limit(q.limit)
+          .offset((offsetPage - 1) * q.limit),
+        this.infra.db.select({ n: count() }).from(contacts).where(and(...where)),
+      ]);
+      const n = total?.n ?? 0;
+      return { items: rows.map((r) => this.publicView(r)), nextCursor: null, page: offsetPage, total: n };
+    }
+    const cursor = decodeCursor(q.cursor);
+    if (cursor) where.push(or(lt(contacts.createdAt, cursor.at), and(eq(contacts.createdAt, cursor.at), lt(contacts.id, cursor.id))));
+    const rows = await this.infra.db
+      .select(publicColumns)
+      .from(contacts)
+      .where(and(...where))
+      .orderBy(desc(contacts.createdAt), desc(contacts.id))
+      .limit(q.limit + 1);
+    const result = page(rows, q.limit);
+    return { items: result.items.map((r) => this.publicView(r)), nextCursor: result.nextCursor };
+  }
+
+  /** Every word must appear (accent- and case-insensitive); a number is matched by its digits, a phone in any form. */
+  private searchCondition(search: string): SQL {
+    const words = foldText(search).split(/\s+/).filter(Boolean);
+    const numeric = /^[\d\s().+-]+$/.test(search);
+    const parts = numeric
+      ? [search.replace(/\D/g, '')].filter((d) => d.length > 0)
+      : words.map((w) => w.replace(/[().,;]+/g, '')).filter((w) => w.length > 0);
+    const contains = parts.map((p) => sql`${contacts.searchText} like ${`%${escapeLike(p)}%`}`);
+    const phone = numeric ? normalizePhone(search) : null;
+    const all = contains.length > 0 ? and(...contains) : sql`true`;
+    return (phone ? or(all, eq(contacts.phone, phone)) : all) as SQL;
+  }
+
+  async create(ctx: TenantContext, input: ContactInput) {
+    await this.assertUnique(ctx.clinicId, input);
+    const row = await this.unique(ctx.clinicId, input, () =>
+      this.infra.db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(contacts)
+          .values({ ...input, clinicId: ctx.clinicId, searchText: searchTextOf(input) })
+          .returning(publicColumns);
+        if (!created) throw new Error('insert returned nothing');
+        await this.audit.record(ctx, { action: 'contact.created', entityType: 'contact', entityId: created.id, contactId: created.id }, tx);
+        return created;
+      }),
+    );
+    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:created', this.event(row));
+    return this.publicView(row);
+  }
+
+  async update(ctx: TenantContext, id: string, patch: ContactPatch) {
+    const current = await this.get(ctx.clinicId, id);
+    await this.assertUnique(ctx.clinicId, patch, id);
+    const merged = { ...current, ...patch };
+    const row = await this.unique(ctx.clinicId, patch, () =>
+      this.infra.db.transaction(async (tx) => {
+        const [updated] = await tx
+          .update(contacts)
+          .set({ ...patch, searchText: searchTextOf(merged), updatedAt: new Date() })
+          .where(and(eq(contacts.clinicId, ctx.clinicId), eq(contacts.id, id), isNull(contacts.deletedAt)))
+          .returning(publicColumns);
+        if (!updated) throw notFound('Contact');
+        await this.audit.record(ctx, { action: 'contact.updated', entityType: 'contact', entityId: id, contactId: id, details: { fields: Object.keys(patch) } }, tx);
+        return updated;
+      }),
+    );
+    await this.changed(ctx.clinicId, id);
+    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:updated', this.event(row));
+    return this.publicView(row);
+  }
+
+  /** Hard delete for a patient nobody recorded anything about; otherwise soft (history is kept). */
+  async remove(ctx: TenantContext, id: string) {
+    await this.get(ctx.clinicId, id);
+    const checks = await Promise.all(this.dependents.map((check) => check(ctx.clinicId, id)));
+    const soft = checks.some(Boolean);
+    await this.infra.db.transaction(async (tx: Tx) => {
+      const where = and(eq(contacts.clinicId, ctx.clinicId), eq(contacts.id, id), isNull(contacts.deletedAt));
+      const [row] = soft
+        ? await tx.update(contacts).set({ deletedAt: new Date(), updatedAt: new Date() }).where(where).returning({ id: contacts.id })
+        : await tx.delete(contacts).where(where).returning({ id: contacts.id });
+      if (!row) throw notFound('Contact');
+      await this.audit.record(ctx, { action: 'contact.deleted', entityType: 'contact', entityId: id, contactId: id, details: { soft } }, tx);
+    });
+    await this.changed(ctx.clinicId, id);
+    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:deleted', { id });
+  }
+
+  /** 409 with the existing patient's id when the CPF or phone is already taken in this clinic. */
+  private async assertUnique(clinicId: string, input: { cpf?: string | null; phone?: string | null }, exceptId?: string) {
+    for (const field of ['cpf', 'phone'] as const) {
+      const value = input[field];
+      if (!value) continue;
+      const [existing] = await this.infra.db
+        .select({ id: contacts.id })
+        .from(contacts)
+        .where(and(eq(contacts.clinicId, clinicId), eq(contacts[field], value), isNull(contacts.deletedAt)));
+      if (existing && existing.id !== exceptId) {
+        throw conflict('contact_duplicate', `A patient with this ${field === 'cpf' ? 'CPF' : 'phone'} already exists`, { field, existingId: existing.id });
+      }
+    }
+  }
+
+  /** The unique indexes settle a race between two identical creations; the loser gets the same 409. */
+  private async unique<T>(clinicId: string, input: { cpf?: string | null; phone?: string | null }, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (pgErrorCode(err) === UNIQUE_VIOLATION) await this.assertUnique(clinicId, input);
+      throw err;
+    }
+  }
+
+  private async changed(clinicId: string, id: string) {
+    for (const listener of this.listeners) await listener(clinicId, id);
+  }
+
+  private event(c: { id: string; name: string; phone: string | null; status: string }): ContactEvent {
+    return { id: c.id, name: c.name, phone: c.phone, status: c.status };
+  }
+
+  private publicView<T extends { createdAt: Date; updatedAt: Date }>(c: T) {
+    const { id, name, phone, email, cpf, birthDate, status, notes, tags, createdAt, updatedAt } = c as unknown as Contact;
+    return { id, name, phone, email, cpf, birthDate, status, notes, tags, createdAt, updatedAt };
   }
 }

@@ -1,0 +1,295 @@
+import { and, eq, gt, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { appointmentBody, appointmentListQuery, appointmentPatch, statusChange } from '../../../shared/api/scheduling.js';
+import { appointments } from '../../../shared/schema/index.js';
+import type { Infra } from '../../infra/index.js';
+import type { Tx } from '../../infra/db.js';
+import { actorUserId, type TenantContext } from '../../http/context.js';
+import { AppError, conflict, forbidden, notFound } from '../../http/errors.js';
+import { can } from '../../http/permissions.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { EXCLUSION_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
+import type { AuditService } from '../audit/service.js';
+import type { ContactService } from '../contacts/service.js';
+import type { TeamService } from '../team/service.js';
+import type { CalendarCache } from './calendar-cache.js';
+import { slotTaken, timeRange } from './booking-rules.js';
+import { canMove, isMovable } from './status.js';
+import type { TagService } from './tags.js';
+import { overlapping, selectViews, startsAfterFor, toEvent, viewsByIds, type AppointmentRow, type AppointmentView } from './views.js';
+
+type Body = z.infer<typeof appointmentBody>;
+type Patch = z.infer<typeof appointmentPatch>;
+type StatusChange = z.infer<typeof statusChange>;
+type ListQuery = z.infer<typeof appointmentListQuery>;
+
+export class AppointmentService {
+  constructor(
+    private readonly infra: Infra,
+    private readonly audit: AuditService,
+    private readonly contacts: ContactService,
+    private readonly team: TeamService,
+    private readonly tags: TagService,
+    private readonly calendars: CalendarCache,
+  ) {}
+
+  private get db() {
+    return this.infra.db;
+  }
+
+  async get(clinicId: string, id: string): Promise<AppointmentView> {
+    const [view] = await viewsByIds(this.db, clinicId, [id]);
+    if (!view) throw notFound('Appointment');
+    return view;
+  }
+
+  private async row(clinicId: string, id: string): Promise<AppointmentRow> {
+    const [row] = await this.db.select().from(appointments).where(and(eq(appointments.clinicId, clinicId), eq(appointments.id, id)));
+    if (!row) throw notFound('Appointment');
+    return row;
+  }
+
+  async list(clinicId: string, q: ListQuery) {
+    // A professional's week (the calendar view) is cached; everything else reads through.
+    if (q.professionalId && q.from && q.to && !q.cursor) {
+      const key = `week:${JSON.stringify(q)}`;
+      return this.calendars.wrap(clinicId, q.professionalId, key, () => this.query(clinicId, q));
+    }
+    return this.query(clinicId, q);
+  }
+
+  private async query(clinicId: string, q: ListQuery) {
+    const where: (SQL | undefined)[] = [eq(appointments.clinicId, clinicId)];
+    if (q.from) where.push(gt(appointments.endsAt, q.from), gt(appointments.startsAt, startsAfterFor(q.from)));
+    if (q.to) where.push(lt(appointments.startsAt, q.to));
+    if (q.professionalId) where.push(eq(appointments.professionalId, q.professionalId));
+    if (q.contactId) where.push(eq(appointments.contactId, q.contactId));
+    if (q.status) where.push(eq(appointments.status, q.status));
+    if (q.tagId) where.push(eq(appointments.tagId, q.tagId));
+    const cursor = decodeCursor(q.cursor);
+    if (cursor) where.push(or(gt(appointments.startsAt, cursor.at), and(eq(appointments.startsAt, cursor.at), gt(appointments.id, cursor.id))));
+    const rows = await selectViews(this.db, and(...where), q.limit + 1);
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.startsAt, id: last.id }) : null };
+  }
+
+  /** 404 for a patient, professional or tag that is not this clinic's; 403 for an encaixe by a non-admin. */
+  async checkReferences(ctx: TenantContext, refs: { contactId?: string; professionalId?: string; tagId?: string | null; overbook?: boolean }) {
+    if (refs.overbook && !can(ctx.actor, 'appointments:overbook')) throw forbidden('Only admins may book over another appointment (encaixe)');
+    await Promise.all([
+      refs.contactId ? this.contacts.get(ctx.clinicId, refs.contactId) : undefined,
+      refs.professionalId ? this.team.professional(ctx.clinicId, refs.professionalId) : undefined,
+      refs.tagId ? this.tags.get(ctx.clinicId, refs.tagId) : undefined,
+    ]);
+  }
+
+  async create(ctx: TenantContext, body: Omit<Body, 'recurrence'>) {
+    await this.checkReferences(ctx, body);
+    const { startsAt, endsAt } = timeRange(body.startsAt, body.durationMinutes, body.endsAt);
+    const { overbook, durationMinutes: _d, endsAt: _e, ...fields } = body;
+    const id = await this.write(ctx, body.professionalId, startsAt, endsAt, [], overbook ?? false, async (tx, overbooked) => {
+      const [row] = await tx
+        .insert(appointments)
+        .values({ ...fields, startsAt, endsAt, overbooked, clinicId: ctx.clinicId, createdBy: actorUserId(ctx) })
+        .returning({ id: appointments.id });
+      if (!row) throw new Error('insert returned nothing');
+      await this.audit.record(
+        ctx,
+        { action: 'appointment.created', entityType: 'appointment', entityId: row.id, contactId: body.contactId, details: { professionalId: body.professionalId, startsAt, endsAt, overbooked } },
+        tx,
+      );
+      return row.id;
+    });
+    const view = await this.get(ctx.clinicId, id);
+    await this.announce(ctx.clinicId, 'appointment:created', [view]);
+    return view;
+  }
+
+  /**
+   * Runs a write that puts an appointment at [start, end). Without an encaixe, any active overlap
+   * (encaixes included) is a 409; the exclusion constraint settles races between writers. With an
+   * encaixe the row is flagged only when it really overlaps, and the override is audited.
+   */
+  async write<T>(
+    ctx: TenantContext,
+    professionalId: string,
+    start: Date,
+    end: Date,
+    exceptIds: string[],
+    overbook: boolean,
+    run: (tx: Tx, overbooked: boolean) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const clashes = await overlapping(tx, ctx.clinicId, professionalId, start, end, exceptIds);
+        if (clashes.length > 0 && !overbook) throw slotTaken(clashes.map((c) => c.id));
+        const result = await run(tx, clashes.length > 0);
+        if (clashes.length > 0) {
+          await this.audit.record(
+            ctx,
+            { action: 'appointment.overbooked', entityType: 'appointment', entityId: typeof result === 'string' ? result : (exceptIds[0] ?? null), details: { professionalId, conflictingIds: clashes.map((c) => c.id) } },
+            tx,
+          );
+        }
+        return result;
+      });
+    } catch (err) {
+      if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
+      const clashes = await overlapping(this.db, ctx.clinicId, professionalId, start, end, exceptIds);
+      throw slotTaken(clashes.map((c) => c.id));
+    }
+  }
+
+  /** The appointment, or with scope `following` it and the later movable occurrences of its series. */
+  private async targets(clinicId: string, current: AppointmentRow, scope: 'this' | 'following' | undefined, filter?: (r: AppointmentRow) => boolean) {
+    if (scope !== 'following' || !current.seriesId) return [current];
+    const rows = await this.db
+      .select()
+      .from(appointments)
+      .where(and(eq(appointments.clinicId, clinicId), eq(appointments.seriesId, current.seriesId), gte(appointments.startsAt, current.startsAt)));
+    return rows.filter((r) => r.id === current.id || !filter || filter(r)).sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime());
+  }
+
+  async update(ctx: TenantContext, id: string, patch: Patch) {
+    const current = await this.row(ctx.clinicId, id);
+    const { scope, overbook, durationMinutes, endsAt: newEnd, startsAt: newStart, ...fields } = patch;
+    const moves = newStart !== undefined || durationMinutes !== undefined || newEnd !== undefined || (fields.professionalId !== undefined && fields.professionalId !== current.professionalId);
+    if ((moves || fields.contactId !== undefined) && !isMovable(current.status)) {
+      throw conflict('appointment_locked', `An appointment that is ${current.status} cannot be moved`);
+    }
+    await this.checkReferences(ctx, { ...fields, overbook });
+    const targets = await this.targets(ctx.clinicId, current, scope, (r) => isMovable(r.status));
+    const delta = newStart ? newStart.getTime() - current.startsAt.getTime() : 0;
+    const start0 = new Date(current.startsAt.getTime() + delta);
+    const length = newEnd
+      ? timeRange(start0, undefined, newEnd).endsAt.getTime() - start0.getTime()
+      : durationMinutes !== undefined
+        ? durationMinutes * 60_000
+        : undefined;
+    const professionalId = fields.professionalId ?? current.professionalId;
+    const changes = targets.map((t) => {
+      const startsAt = new Date(t.startsAt.getTime() + delta);
+      return { row: t, ...timeRange(startsAt, undefined, new Date(startsAt.getTime() + (length ?? t.endsAt.getTime() - t.startsAt.getTime()))) };
+    });
+    const ids = changes.map((c) => c.row.id);
+    const writeOne = async (tx: Tx, c: (typeof changes)[number], overbooked: boolean | undefined) => {
+      await tx
+        .update(appointments)
+        .set({ ...fields, startsAt: c.startsAt, endsAt: c.endsAt, ...(overbooked === undefined ? {} : { overbooked }), updatedAt: new Date() })
+        .where(and(eq(appointments.clinicId, ctx.clinicId), eq(appointments.id, c.row.id)));
+      await this.audit.record(
+        ctx,
+        {
+          action: moves ? 'appointment.rescheduled' : 'appointment.updated',
+          entityType: 'appointment',
+          entityId: c.row.id,
+          contactId: fields.contactId ?? c.row.contactId,
+          details: { fields: Object.keys(patch), ...(moves ? { from: c.row.startsAt, to: c.startsAt, professionalId } : {}) },
+        },
+        tx,
+      );
+    };
+    if (!moves) {
+      await this.db.transaction(async (tx) => {
+        for (const c of changes) await writeOne(tx, c, undefined);
+      });
+    } else {
+      // One transaction for the whole series: a conflict on any occurrence changes none.
+      await this.db.transaction(async (tx) => {
+        for (const c of changes) {
+          await this.writeNested(ctx, tx, professionalId, c.startsAt, c.endsAt, ids, overbook ?? false, (overbooked) => writeOne(tx, c, overbooked));
+        }
+      }).catch(async (err: unknown) => {
+        if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
+        throw slotTaken([]);
+      });
+    }
+    const views = await viewsByIds(this.db, ctx.clinicId, ids);
+    await this.announce(ctx.clinicId, 'appointment:updated', views, current.professionalId);
+    return views.find((v) => v.id === id) as AppointmentView;
+  }
+
+  /** `write` inside an outer transaction (series edits). */
+  private async writeNested(ctx: TenantContext, tx: Tx, professionalId: string, start: Date, end: Date, exceptIds: string[], overbook: boolean, run: (overbooked: boolean) => Promise<void>) {
+    const clashes = await overlapping(tx, ctx.clinicId, professionalId, start, end, exceptIds);
+    if (clashes.length > 0 && !overbook) throw slotTaken(clashes.map((c) => c.id), { startsAt: start });
+    await run(clashes.length > 0);
+    if (clashes.length > 0) {
+      await this.audit.record(ctx, { action: 'appointment.overbooked', entityType: 'appointment', details: { professionalId, conflictingIds: clashes.map((c) => c.id) } }, tx);
+    }
+  }
+
+  async changeStatus(ctx: TenantContext, id: string, change: StatusChange) {
+    const current = await this.row(ctx.clinicId, id);
+    if (!canMove(current.status, change.status)) {
+      throw new AppError(409, 'invalid_status_transition', `An appointment cannot go from ${current.status} to ${change.status}`, { from: current.status, to: change.status });
+    }
+    const targets = await this.targets(ctx.clinicId, current, change.scope, (r) => canMove(r.status, change.status));
+    const ids = targets.map((t) => t.id);
+    try {
+      await this.db.transaction(async (tx) => {
+        for (const t of targets) {
+          await tx
+            .update(appointments)
+            .set({
+              status: change.status,
+              cancellationReason: change.status === 'cancelled' ? (change.reason ?? null) : t.cancellationReason,
+              // Back into the calendar: it must fit like a new booking.
+              ...(change.status === 'scheduled' && t.status === 'no_show' ? { overbooked: false } : {}),
+              updatedAt: new Date(),
+            })
+            .where(and(eq(appointments.clinicId, ctx.clinicId), eq(appointments.id, t.id)));
+          await this.audit.record(
+            ctx,
+            { action: 'appointment.status_changed', entityType: 'appointment', entityId: t.id, contactId: t.contactId, details: { from: t.status, to: change.status, withReason: Boolean(change.reason) } },
+            tx,
+          );
+        }
+      });
+    } catch (err) {
+      if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
+      const clashes = await overlapping(this.db, ctx.clinicId, current.professionalId, current.startsAt, current.endsAt, ids);
+      throw slotTaken(clashes.map((c) => c.id));
+    }
+    const views = await viewsByIds(this.db, ctx.clinicId, ids);
+    await this.announce(ctx.clinicId, 'appointment:updated', views);
+    return views.find((v) => v.id === id) as AppointmentView;
+  }
+
+  async remove(ctx: TenantContext, id: string, scope?: 'this' | 'following') {
+    const current = await this.row(ctx.clinicId, id);
+    const targets = await this.targets(ctx.clinicId, current, scope);
+    await this.db.transaction(async (tx) => {
+      await tx.delete(appointments).where(and(eq(appointments.clinicId, ctx.clinicId), inArray(appointments.id, targets.map((t) => t.id))));
+      for (const t of targets) {
+        await this.audit.record(ctx, { action: 'appointment.deleted', entityType: 'appointment', entityId: t.id, contactId: t.contactId, details: { professionalId: t.professionalId, startsAt: t.startsAt } }, tx);
+      }
+    });
+    await this.calendars.invalidate(ctx.clinicId, [current.professionalId]);
+    for (const t of targets) {
+      this.infra.realtime.emitToClinic(ctx.clinicId, 'appointment:deleted', { id: t.id, professionalId: t.professionalId, startsAt: t.startsAt.toISOString(), endsAt: t.endsAt.toISOString() });
+    }
+  }
+
+  /** After commit: drop the cached calendars the change touches, then tell every screen of the clinic. */
+  async announce(clinicId: string, event: 'appointment:created' | 'appointment:updated', views: AppointmentView[], previousProfessionalId?: string) {
+    const professionals = views.map((v) => v.professionalId);
+    if (previousProfessionalId) professionals.push(previousProfessionalId);
+    await this.calendars.invalidate(clinicId, professionals);
+    for (const v of views) this.infra.realtime.emitToClinic(clinicId, event, toEvent(v, previousProfessionalId));
+  }
+
+  async hasAppointments(clinicId: string, contactId: string) {
+    const [row] = await this.db
+      .select({ id: appointments.id })
+      .from(appointments)
+      .where(and(eq(appointments.clinicId, clinicId), eq(appointments.contactId, contactId)))
+      .limit(1);
+    return Boolean(row);
+  }
+
+  forContact(clinicId: string, contactId: string) {
+    return selectViews(this.db, and(eq(appointments.clinicId, clinicId), eq(appointments.contactId, contactId)));
+  }
+}

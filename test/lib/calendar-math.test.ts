@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeCpf, normalizePhone } from '../../shared/api/brazil.js';
+import { easter, nationalHolidays } from '../../server/modules/scheduling/holidays.js';
+import { formatInZone, zonedToUtc } from '../../server/lib/zoned-time.js';
+
+describe('calendar math', () => {
+  it('computes Easter and the holidays that hang on it', () => {
+    expect([2024, 2025, 2026, 2027].map(easter)).toEqual(['2024-03-31', '2025-04-20', '2026-04-05', '2027-03-28']);
+    const h2026 = nationalHolidays(2026);
+    expect(h2026.find((h) => h.name === 'Sexta-feira Santa')?.date).toBe('2026-04-03');
+    expect(h2026.find((h) => h.name === 'Corpus Christi')?.date).toBe('2026-06-04');
+    expect(h2026.filter((h) => h.name.startsWith('Carnaval')).map((h) => h.date)).toEqual(['2026-02-16', '2026-02-17']);
+    expect(nationalHolidays(2023).some((h) => h.date === '2023-11-20')).toBe(false);
+  });
+
+  it('converts wall-clock times of the four Brazilian zones', () => {
+    expect(zonedToUtc('2030-03-11', 8 * 60, 'America/Sao_Paulo').toISOString()).toBe('2030-03-11T11:00:00.000Z');
+    expect(zonedToUtc('2030-03-11', 8 * 60, 'America/Manaus').toISOString()).toBe('2030-03-11T12:00:00.000Z');
+    expect(zonedToUtc('2030-03-11', 8 * 60, 'America/Rio_Branco').toISOString()).toBe('2030-03-11T13:00:00.000Z');
+    expect(zonedToUtc('2030-03-11', 8 * 60, 'America/Noronha').toISOString()).toBe('2030-03-11T10:00:00.000Z');
+    expect(formatInZone(new Date('2030-03-11T12:00:00Z'), 'America/Manaus')).toBe('2030-03-11T08:00:00-04:00');
+  });
+
+  it('validates CPF check digits and Brazilian phone numbers', () => {
+    expect(normalizeCpf('529.982.247-25')).toBe('52998224725');
+    expect(normalizeCpf('529.982.247-24')).toBeNull();
+    expect(normalizeCpf('000.000.000-00')).toBeNull();
+    expect(normalizePhone('(11) 8765-4321')).toBe('+5511987654321');
+    expect(normalizePhone('+1 415 555 0100')).toBeNull();
+    expect(normalizePhone('(11) 1234-5678')).toBeNull();
+  });
+});
