@@ -13,6 +13,8 @@ import { Timeline } from './contacts/timeline.js';
 import { ClinicService } from './clinic/service.js';
 import { fileRoutes } from './files/routes.js';
 import { FileService } from './files/service.js';
+import { recordRoutes } from './records/routes.js';
+import { RecordService } from './records/service.js';
 import { platformJobs } from './platform/jobs.js';
 import { teamRoutes } from './team/routes.js';
 import { TeamService } from './team/service.js';
@@ -26,6 +28,7 @@ export interface Services {
   files: FileService;
   contacts: ContactService;
   timeline: Timeline;
+  records: RecordService;
 }
 
 export interface Modules {
@@ -47,9 +50,11 @@ export function createModules(infra: Infra): Modules {
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
+  const records = new RecordService(infra, audit, contacts, files);
+  timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, records },
     routes: [
       ...authRoutes(auth),
       ...clinicRoutes(clinic),
@@ -57,6 +62,7 @@ export function createModules(infra: Infra): Modules {
       ...apiKeyRoutes(apiKeys),
       ...fileRoutes(files, infra.storage),
       ...auditRoutes(audit),
+      ...recordRoutes(records),
     ],
     jobs: [...platformJobs(infra)],
   };

@@ -8,6 +8,9 @@ export interface ServerToClientEvents {
   'team:removed': (payload: { userId: string }) => void;
   'file:created': (payload: { id: string; filename: string; contentType: string; size: number }) => void;
   'file:deleted': (payload: { id: string }) => void;
+  // Ids only: clinical content never travels over sockets.
+  'medical_record:signed': (payload: { id: string; contactId: string }) => void;
+  'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
 }
 

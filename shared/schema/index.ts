@@ -1,2 +1,3 @@
 export * from './core.js';
 export * from './contacts.js';
+export * from './clinical.js';
