@@ -13,6 +13,9 @@ import { Timeline } from './contacts/timeline.js';
 import { ClinicService } from './clinic/service.js';
 import { fileRoutes } from './files/routes.js';
 import { FileService } from './files/service.js';
+import { anamnesisRoutes } from './anamnesis/routes.js';
+import { AnamnesisService } from './anamnesis/service.js';
+import { TemplateService } from './anamnesis/templates.js';
 import { recordRoutes } from './records/routes.js';
 import { RecordService } from './records/service.js';
 import { platformJobs } from './platform/jobs.js';
@@ -29,6 +32,8 @@ export interface Services {
   contacts: ContactService;
   timeline: Timeline;
   records: RecordService;
+  anamnesisTemplates: TemplateService;
+  anamnesis: AnamnesisService;
 }
 
 export interface Modules {
@@ -52,9 +57,12 @@ export function createModules(infra: Infra): Modules {
   const timeline = new Timeline();
   const records = new RecordService(infra, audit, contacts, files);
   timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));
+  const anamnesisTemplates = new TemplateService(infra, audit);
+  const anamnesis = new AnamnesisService(infra, audit, contacts, anamnesisTemplates, clinic);
+  timeline.register('anamnesis', (ctx, contactId) => anamnesis.timelineItems(ctx, contactId));
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, records },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, records, anamnesisTemplates, anamnesis },
     routes: [
       ...authRoutes(auth),
       ...clinicRoutes(clinic),
@@ -63,6 +71,7 @@ export function createModules(infra: Infra): Modules {
       ...fileRoutes(files, infra.storage),
       ...auditRoutes(audit),
       ...recordRoutes(records),
+      ...anamnesisRoutes(anamnesisTemplates, anamnesis),
     ],
     jobs: [...platformJobs(infra)],
   };

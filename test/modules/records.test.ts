@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { auditLog, medicalRecords } from '../../shared/schema/index.js';
+import { getTestApp } from '../helpers/app.js';
 import { createClinic, type TestClinic } from '../helpers/clinic.js';
 import { createPatient } from '../helpers/patients.js';
 
@@ -24,6 +25,9 @@ const refusedWith = (message: string) => (err: unknown) => String((err as { caus
 
 const auditActions = async (clinic: TestClinic, contactId: string) =>
   (await clinic.app.infra.db.select({ action: auditLog.action, actorId: auditLog.actorId }).from(auditLog).where(and(eq(auditLog.clinicId, clinic.id), eq(auditLog.contactId, contactId)))).map((r) => r.action);
+
+// The worker's app (and its embedded database) is created once, outside the tests' time budget.
+beforeAll(() => getTestApp());
 
 describe('medical records', () => {
   it('lets the author edit a draft, sign it, and then refuses every change with 409 record_signed', async () => {
