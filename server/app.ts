@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Infra } from './infra/index.js';
 import { Metrics } from './infra/metrics.js';
+import { loggableUrl } from './infra/logger.js';
 import { SESSION_COOKIE, createSessionMiddleware } from './infra/sessions.js';
 import { Authenticator } from './http/auth.js';
 import { requireTrustedOrigin } from './http/csrf.js';
@@ -79,7 +80,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       // Health checks every few seconds would drown the log.
       autoLogging: { ignore: (req) => req.url === '/api/health' },
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

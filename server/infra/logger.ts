@@ -21,6 +21,12 @@ export const REDACT_PATHS = [
   '*.body',
 ];
 
+/** Paths whose segment after the prefix is a bearer token (public forms, invitations, signed files). */
+const TOKEN_IN_PATH = /^(\/api\/(?:public\/[^/]+|files\/content))\/[^/?]+/;
+
+/** The URL as logged: no query string, no token in the path. */
+export const loggableUrl = (url: string) => (url.split('?')[0] ?? '').replace(TOKEN_IN_PATH, '$1/[redacted]');
+
 export function createLogger(opts: { level: string; destination?: DestinationStream }): Logger {
   return pino(
     {

@@ -16,6 +16,8 @@ import { FileService } from './files/service.js';
 import { anamnesisRoutes } from './anamnesis/routes.js';
 import { AnamnesisService } from './anamnesis/service.js';
 import { TemplateService } from './anamnesis/templates.js';
+import { lgpdRoutes } from './lgpd/routes.js';
+import { LgpdService } from './lgpd/service.js';
 import { recordRoutes } from './records/routes.js';
 import { RecordService } from './records/service.js';
 import { platformJobs } from './platform/jobs.js';
@@ -34,6 +36,7 @@ export interface Services {
   records: RecordService;
   anamnesisTemplates: TemplateService;
   anamnesis: AnamnesisService;
+  lgpd: LgpdService;
 }
 
 export interface Modules {
@@ -60,9 +63,10 @@ export function createModules(infra: Infra): Modules {
   const anamnesisTemplates = new TemplateService(infra, audit);
   const anamnesis = new AnamnesisService(infra, audit, contacts, anamnesisTemplates, clinic);
   timeline.register('anamnesis', (ctx, contactId) => anamnesis.timelineItems(ctx, contactId));
+  const lgpd = new LgpdService(infra, audit, contacts, records, anamnesis);
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, records, anamnesisTemplates, anamnesis },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, records, anamnesisTemplates, anamnesis, lgpd },
     routes: [
       ...authRoutes(auth),
       ...clinicRoutes(clinic),
@@ -72,6 +76,7 @@ export function createModules(infra: Infra): Modules {
       ...auditRoutes(audit),
       ...recordRoutes(records),
       ...anamnesisRoutes(anamnesisTemplates, anamnesis),
+      ...lgpdRoutes(lgpd),
     ],
     jobs: [...platformJobs(infra)],
   };
