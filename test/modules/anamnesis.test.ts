@@ -134,6 +134,7 @@ describe('anamnesis', () => {
     const wrong = await anonymous(clinic.app).get(`/api/public/anamnesis/${'x'.repeat(43)}`);
     expect(wrong.status).toBe(404);
     expect(JSON.stringify(wrong.body)).not.toContain('Primeira consulta');
+    expect((await anonymous(clinic.app).get('/api/public/anamnesis/curto')).status).toBe(404);
     await clinic.app.infra.db.update(anamnesisResponses).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(anamnesisResponses.id, sent.id));
     const expired = await anonymous(clinic.app).get(`/api/public/anamnesis/${sent.token}`);
     expect(expired.status).toBe(410);

@@ -5,7 +5,8 @@ import type { AnamnesisService } from './service.js';
 import type { TemplateService } from './templates.js';
 
 const tag = 'Clinical';
-const tokenParam = z.strictObject({ token: z.string().min(20).max(200) });
+// Any malformed token is simply unknown (404), like a wrong one: nothing is revealed by its shape.
+const tokenParam = z.strictObject({ token: z.string().min(1).max(200) });
 
 export const anamnesisRoutes = (templates: TemplateService, anamnesis: AnamnesisService) => [
   route({

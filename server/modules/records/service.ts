@@ -83,14 +83,18 @@ export class RecordService {
     const where: (SQL | undefined)[] = [eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.contactId, contactId)];
     const cursor = decodeCursor(opts.cursor);
     if (cursor) where.push(or(lt(medicalRecords.createdAt, cursor.at), and(eq(medicalRecords.createdAt, cursor.at), lt(medicalRecords.id, cursor.id))));
-    const rows = await this.infra.db
-      .select()
-      .from(medicalRecords)
-      .where(and(...where))
-      .orderBy(desc(medicalRecords.createdAt), desc(medicalRecords.id))
-      .limit(opts.limit + 1);
+    // The audit row (a durable commit, the slowest step) is written alongside the read; the answer
+    // leaves only once both succeeded, so no record is shown without its audit row.
+    const [rows] = await Promise.all([
+      this.infra.db
+        .select()
+        .from(medicalRecords)
+        .where(and(...where))
+        .orderBy(desc(medicalRecords.createdAt), desc(medicalRecords.id))
+        .limit(opts.limit + 1),
+      this.audit.record(ctx, { action: 'medical_record.listed', entityType: 'medical_record', contactId, details: { cursor: opts.cursor ?? null } }),
+    ]);
     const result = page(rows, opts.limit);
-    await this.audit.record(ctx, { action: 'medical_record.listed', entityType: 'medical_record', contactId, details: { count: result.items.length } });
     return { items: await this.present(result.items), nextCursor: result.nextCursor };
   }
 
