@@ -15,7 +15,9 @@ interface HttpishError {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof z.ZodError) return new AppError(400, 'validation_failed', 'Invalid request', z.flattenError(err));
-  const e = (err ?? {}) as HttpishError;
+  // drizzle wraps driver errors (DrizzleQueryError): the SQLSTATE is on the cause.
+  const raw = (err ?? {}) as HttpishError & { cause?: unknown };
+  const e = (raw.code === undefined && raw.cause && typeof raw.cause === 'object' ? raw.cause : raw) as HttpishError & { message?: string };
   // body-parser
   if (e.type === 'entity.parse.failed') return new AppError(400, 'invalid_json', 'The request body is not valid JSON');
   if (e.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'The request body is too large');
@@ -25,6 +27,8 @@ function toAppError(err: unknown): AppError {
   if (e.code === 'LIMIT_FILE_SIZE') return new AppError(413, 'payload_too_large', 'The file is too large');
   if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) return new AppError(400, 'invalid_upload', 'Invalid multipart upload');
   // postgres (defensive: services should have turned these into meaningful errors already)
+  // Our triggers (immutable signed records, append-only audit) raise OB409 with the code as message.
+  if (e.code === 'OB409') return new AppError(409, e.message ?? 'immutable', 'This record can no longer be changed');
   if (e.code === '23505') return new AppError(409, 'conflict', 'This conflicts with an existing record');
   if (e.code === '22P02' || e.code === '22007' || e.code === '22008') return new AppError(400, 'invalid_value', 'A value has an invalid format');
   const status = e.status ?? e.statusCode;

@@ -13,6 +13,7 @@ interface Rule {
 
 const everyone = ROLES;
 const admin = ['admin'] as const;
+const staffWhoSeePatients = ['admin', 'professional'] as const;
 
 /** The one permission table. Every check in the API goes through `can`. */
 export const PERMISSIONS = {
@@ -34,6 +35,18 @@ export const PERMISSIONS = {
   'appointments:overbook': { roles: admin, apiKey: false },
   /** Appointment tags and the clinic's holiday calendar. */
   'schedule:manage': { roles: ['admin', 'receptionist'], apiKey: true },
+  // Clinical data (LGPD art. 11): members who are professionals, never API keys.
+  'records:read': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
+  'records:write': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
+  'anamnesis:read': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
+  'contacts:export': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
+  // Who read a patient's clinical data: professionals and the clinic's admins.
+  'clinical_access_log:read': { roles: staffWhoSeePatients, apiKey: false },
+  // Templates hold questions, not answers; sending a form exposes no answers.
+  'anamnesis_templates:read': { roles: everyone, apiKey: false },
+  'anamnesis_templates:manage': { roles: staffWhoSeePatients, apiKey: false },
+  'anamnesis:send': { roles: everyone, apiKey: false },
+  'contacts:anonymize': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Logger } from '../infra/logger.js';
+import { loggableUrl, type Logger } from '../infra/logger.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -24,7 +24,7 @@ export function requestLogger(log: Logger, opts: { quietPaths: readonly string[]
       const line = {
         reqId: id,
         method: req.method,
-        url: req.originalUrl.split('?')[0],
+        url: loggableUrl(req.originalUrl),
         status: res.statusCode,
         ms: Math.round((performance.now() - start) * 10) / 10,
       };

@@ -23,6 +23,12 @@ export const REDACT_PATHS = [
 
 const FLUSH_EVERY_MS = 500;
 
+/** Paths whose segment after the prefix is a bearer token (public forms, invitations, signed files). */
+const TOKEN_IN_PATH = /^(\/api\/(?:public\/[^/]+|files\/content))\/[^/?]+/;
+
+/** The URL as logged: no query string, no token in the path. */
+export const loggableUrl = (url: string) => (url.split('?')[0] ?? '').replace(TOKEN_IN_PATH, '$1/[redacted]');
+
 export function createLogger(opts: { level: string; destination?: DestinationStream }): Logger {
   // Asynchronous, batched writes keep logging off the request's hot path: one write of ~4 KB
   // instead of a system call per line (a tenth of a request's CPU, bench/auth-me.ts). A timer

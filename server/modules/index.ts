@@ -14,6 +14,13 @@ import { Timeline } from './contacts/timeline.js';
 import { ClinicService } from './clinic/service.js';
 import { fileRoutes } from './files/routes.js';
 import { FileService } from './files/service.js';
+import { anamnesisRoutes } from './anamnesis/routes.js';
+import { AnamnesisService } from './anamnesis/service.js';
+import { TemplateService } from './anamnesis/templates.js';
+import { lgpdRoutes } from './lgpd/routes.js';
+import { LgpdService } from './lgpd/service.js';
+import { recordRoutes } from './records/routes.js';
+import { RecordService } from './records/service.js';
 import { platformJobs } from './platform/jobs.js';
 import { createScheduling, type Scheduling } from './scheduling/index.js';
 import { teamRoutes } from './team/routes.js';
@@ -29,6 +36,10 @@ export interface Services {
   contacts: ContactService;
   timeline: Timeline;
   scheduling: Scheduling;
+  records: RecordService;
+  anamnesisTemplates: TemplateService;
+  anamnesis: AnamnesisService;
+  lgpd: LgpdService;
 }
 
 export interface Modules {
@@ -54,9 +65,15 @@ export function createModules(infra: Infra): Modules {
   team.onMemberChange((_clinicId, userId) => auth.forgetProfile(userId));
   clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
   const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
+  const records = new RecordService(infra, audit, contacts, files);
+  timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));
+  const anamnesisTemplates = new TemplateService(infra, audit);
+  const anamnesis = new AnamnesisService(infra, audit, contacts, anamnesisTemplates, clinic);
+  timeline.register('anamnesis', (ctx, contactId) => anamnesis.timelineItems(ctx, contactId));
+  const lgpd = new LgpdService(infra, audit, contacts, records, anamnesis);
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd },
     routes: [
       ...authRoutes(auth),
       ...clinicRoutes(clinic),
@@ -66,6 +83,9 @@ export function createModules(infra: Infra): Modules {
       ...auditRoutes(audit),
       ...contactRoutes(contacts, timeline),
       ...schedulingRoutes,
+      ...recordRoutes(records),
+      ...anamnesisRoutes(anamnesisTemplates, anamnesis),
+      ...lgpdRoutes(lgpd),
     ],
     jobs: [...platformJobs(infra)],
   };

@@ -38,6 +38,9 @@ export interface ServerToClientEvents {
   'appointment:created': (payload: AppointmentEvent) => void;
   'appointment:updated': (payload: AppointmentEvent) => void;
   'appointment:deleted': (payload: { id: string; professionalId: string; startsAt: string; endsAt: string }) => void;
+  // Ids only: clinical content never travels over sockets.
+  'medical_record:signed': (payload: { id: string; contactId: string }) => void;
+  'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
 }
 

@@ -4,6 +4,7 @@ import { loadConfig } from '../../server/config.js';
 import { createApp, type App } from '../../server/app.js';
 import { createInfra, type Infra } from '../../server/infra/index.js';
 import { openDatabase } from '../../server/infra/db.js';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../server/infra/logger.js';
 import { createModules, type Modules } from '../../server/modules/index.js';
 import type { RateLimits } from '../../server/http/rate-limit.js';
@@ -39,9 +40,12 @@ export function testConfig(env: Record<string, string> = {}) {
 const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset: 10_000, public: 10_000 };
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
-export async function buildTestApp(opts: { env?: Record<string, string>; rateLimits?: RateLimits; realMailer?: boolean } = {}): Promise<TestApp> {
+export async function buildTestApp(
+  opts: { env?: Record<string, string>; rateLimits?: RateLimits; realMailer?: boolean; logTo?: DestinationStream } = {},
+): Promise<TestApp> {
   const config = testConfig(opts.env);
-  const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  // `logTo` captures every log line (at trace level) so a test can check what reaches the logs.
+  const log = opts.logTo ? createLogger({ level: 'trace', destination: opts.logTo }) : createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const mail = new RecordingMailer();
   const database = await sharedDatabase();
   // realMailer: the mailer the config chooses (SMTP_URL), as in production; app.mail stays empty.

@@ -3,7 +3,7 @@ import { isoTimestamp } from '../../../shared/api/common.js';
 import { listOf, listQuery, route } from '../../http/route.js';
 import type { AuditService } from './service.js';
 
-const auditEntry = z.object({
+export const auditEntry = z.object({
   id: z.uuid(),
   actorType: z.string(),
   actorId: z.uuid().nullable(),

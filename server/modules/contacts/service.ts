@@ -37,6 +37,8 @@ const publicColumns = {
 };
 
 /** What search matches: folded name and email, phone digits (with and without +55), CPF digits. */
+const ANONYMIZED = { name: 'Paciente anonimizado', phone: null, email: null, cpf: null, birthDate: null, notes: null };
+
 function searchTextOf(c: { name: string; email?: string | null; phone?: string | null; cpf?: string | null }): string {
   const phoneDigits = c.phone?.replace(/\D/g, '') ?? '';
   return foldText([c.name, c.email, phoneDigits, c.cpf].filter(Boolean).join(' '));
@@ -211,5 +213,22 @@ export class ContactService {
   private publicView<T extends { createdAt: Date; updatedAt: Date }>(c: T) {
     const { id, name, phone, email, cpf, birthDate, status, notes, tags, createdAt, updatedAt } = c as unknown as Contact;
     return { id, name, phone, email, cpf, birthDate, status, notes, tags, createdAt, updatedAt };
+  }
+
+  /**
+   * LGPD erasure, irreversible: identifying and marketing data (tags) are wiped and the patient is
+   * marked anonymised. Clinical rows elsewhere keep the id. Returns false when already anonymised.
+   */
+  async anonymize(ctx: TenantContext, id: string, tx: Tx): Promise<boolean> {
+    const now = new Date();
+    const [row] = await tx
+      .update(contacts)
+      // The search column is rebuilt too, or the old name would stay findable.
+      .set({ ...ANONYMIZED, searchText: searchTextOf(ANONYMIZED), tags: [], status: 'inactive', anonymizedAt: now, updatedAt: now })
+      .where(and(eq(contacts.clinicId, ctx.clinicId), eq(contacts.id, id), isNull(contacts.deletedAt), isNull(contacts.anonymizedAt)))
+      .returning({ id: contacts.id });
+    if (!row) return false;
+    await this.audit.record(ctx, { action: 'contact.anonymized', entityType: 'contact', entityId: id, contactId: id }, tx);
+    return true;
   }
 }

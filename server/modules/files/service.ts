@@ -30,6 +30,12 @@ export interface UploadedFile {
   buffer: Buffer;
 }
 
+/**
+ * A feature that links files to its rows (medical records) may refuse reading or deleting them;
+ * it throws an AppError to refuse. Files do not know which features use them.
+ */
+export type FileAccessGuard = (ctx: TenantContext, fileId: string, operation: 'read' | 'delete') => Promise<void>;
+
 const columns = {
   id: files.id,
   filename: files.filename,
@@ -40,10 +46,20 @@ const columns = {
 };
 
 export class FileService {
+  private readonly guards: FileAccessGuard[] = [];
+
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
   ) {}
+
+  addAccessGuard(guard: FileAccessGuard) {
+    this.guards.push(guard);
+  }
+
+  private async checkGuards(ctx: TenantContext, fileId: string, operation: 'read' | 'delete') {
+    for (const guard of this.guards) await guard(ctx, fileId, operation);
+  }
 
   async upload(ctx: TenantContext, file: UploadedFile) {
     const id = randomUUID();
@@ -84,12 +100,14 @@ export class FileService {
 
   async downloadUrl(ctx: TenantContext, id: string): Promise<string> {
     const file = await this.get(ctx.clinicId, id);
+    await this.checkGuards(ctx, id, 'read');
     await this.audit.record(ctx, { action: 'file.downloaded', entityType: 'file', entityId: id });
     return this.infra.storage.signedUrl(file.storageKey, SIGNED_URL_SECONDS, file.filename);
   }
 
   async remove(ctx: TenantContext, id: string) {
     const file = await this.get(ctx.clinicId, id);
+    await this.checkGuards(ctx, id, 'delete');
     await this.infra.db.transaction(async (tx) => {
       await tx.delete(files).where(and(eq(files.clinicId, ctx.clinicId), eq(files.id, id)));
       await this.audit.record(ctx, { action: 'file.deleted', entityType: 'file', entityId: id }, tx);

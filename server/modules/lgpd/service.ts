@@ -1,0 +1,85 @@
+import type { Infra } from '../../infra/index.js';
+import type { Tx } from '../../infra/db.js';
+import type { TenantContext } from '../../http/context.js';
+import { conflict } from '../../http/errors.js';
+import type { AnamnesisService } from '../anamnesis/service.js';
+import type { AuditService } from '../audit/service.js';
+import type { ContactService } from '../contacts/service.js';
+import type { RecordService } from '../records/service.js';
+
+/** A part of the export that another feature owns (appointments, messages, pipeline...). */
+export type ExportSection = (ctx: TenantContext, contactId: string) => Promise<unknown>;
+/** Wipes a feature's identifying or marketing data of a patient, inside the anonymisation transaction. */
+export type AnonymizeHook = (tx: Tx, ctx: TenantContext, contactId: string) => Promise<void>;
+
+const AUDIT_PAGE = 200;
+
+export const ANONYMIZED_MESSAGE =
+  'Os dados de identificação do paciente foram apagados definitivamente e não podem ser recuperados. ' +
+  'Prontuários e anamneses foram mantidos pelo prazo legal de 20 anos.';
+
+/** LGPD rights of the patient: the whole export and the irreversible anonymisation. */
+export class LgpdService {
+  private readonly sections = new Map<string, ExportSection>();
+  private readonly hooks: AnonymizeHook[] = [];
+
+  constructor(
+    private readonly infra: Infra,
+    private readonly audit: AuditService,
+    private readonly contacts: ContactService,
+    private readonly records: RecordService,
+    private readonly anamnesis: AnamnesisService,
+  ) {}
+
+  registerSection(name: string, section: ExportSection) {
+    if (this.sections.has(name)) throw new Error(`Export section "${name}" registered twice`);
+    this.sections.set(name, section);
+  }
+
+  onAnonymize(hook: AnonymizeHook) {
+    this.hooks.push(hook);
+  }
+
+  private async accessLog(clinicId: string, contactId: string) {
+    const rows = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.audit.list(clinicId, { contactId, limit: AUDIT_PAGE, ...(cursor ? { cursor } : {}) });
+      rows.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return rows;
+  }
+
+  async export(ctx: TenantContext, contactId: string) {
+    const { clinicId: _clinic, ...contact } = await this.contacts.get(ctx.clinicId, contactId);
+    await this.audit.record(ctx, { action: 'contact.exported', entityType: 'contact', entityId: contactId, contactId });
+    const [medicalRecords, anamneses, accessLog] = await Promise.all([
+      this.records.exportFor(ctx, contactId),
+      this.anamnesis.exportFor(ctx, contactId),
+      this.accessLog(ctx.clinicId, contactId),
+    ]);
+    const extra: Record<string, unknown> = {};
+    for (const [name, section] of this.sections) extra[name] = await section(ctx, contactId);
+    return {
+      exportedAt: new Date().toISOString(),
+      contact,
+      ...extra,
+      medicalRecords,
+      anamneses,
+      files: medicalRecords.flatMap((r) => r.attachments.map((f) => ({ ...f, recordId: r.id }))),
+      accessLog,
+    };
+  }
+
+  async anonymize(ctx: TenantContext, contactId: string) {
+    await this.contacts.get(ctx.clinicId, contactId);
+    const anonymizedAt = new Date();
+    await this.infra.db.transaction(async (tx) => {
+      if (!(await this.contacts.anonymize(ctx, contactId, tx))) throw conflict('already_anonymized', 'This patient was already anonymised');
+      await this.anamnesis.revokeLinks(tx, ctx.clinicId, contactId);
+      for (const hook of this.hooks) await hook(tx, ctx, contactId);
+    });
+    return { id: contactId, anonymizedAt: anonymizedAt.toISOString(), irreversible: true, message: ANONYMIZED_MESSAGE };
+  }
+}
