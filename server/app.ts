@@ -5,7 +5,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Infra } from './infra/index.js';
 import { Metrics } from './infra/metrics.js';
-import { loggableUrl } from './infra/logger.js';
 import { SESSION_COOKIE, createSessionMiddleware } from './infra/sessions.js';
 import { Authenticator } from './http/auth.js';
 import { requireTrustedOrigin } from './http/csrf.js';
