@@ -1,17 +1,28 @@
-// `npm run bench`: runs every benchmark script in bench/ (all bench/*.ts but this one; helpers
-// live in bench/lib/), one after another, each in its own process so none inherits another's
-// heap or JIT state. `npm run bench -- auth-me records` runs only the scripts whose name matches.
+// `npm run bench`: runs every benchmark script in bench/, one after another, each in its own
+// process so none inherits another's heap or JIT state. A script is a bench/*.ts file that no
+// other bench file imports (helpers live in bench/lib/ or are imported by their benchmark, like
+// scheduling-seed.ts by scheduling.ts). `npm run bench -- auth-me records` runs only the scripts
+// whose name matches; `npm run bench -- --list` prints them.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = path.dirname(new URL(import.meta.url).pathname);
-const filters = process.argv.slice(2);
-const scripts = readdirSync(dir)
-  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+const args = process.argv.slice(2);
+const filters = args.filter((a) => !a.startsWith('--'));
+const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts');
+const imported = new Set(
+  files.flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/from\s+['"]\.\/([\w.-]+)\.js['"]/g)].map((m) => `${m[1]}.ts`)),
+);
+const scripts = files
+  .filter((f) => !imported.has(f))
   .filter((f) => filters.length === 0 || filters.some((want) => f.includes(want)))
   .sort();
 
+if (args.includes('--list')) {
+  console.log(scripts.join('\n'));
+  process.exit(0);
+}
 if (scripts.length === 0) {
   console.error(`no benchmark matches ${filters.join(', ')}`);
   process.exit(1);

@@ -5,6 +5,9 @@ export interface Stage {
   rps: number;
   p50: number;
   p99: number;
+  requests: number;
+  /** CPU the server process spent, in seconds: per request, it holds up on a noisy host where req/s does not. */
+  serverCpu: number;
 }
 
 /**
@@ -12,14 +15,16 @@ export interface Stage {
  * connections a second; opening hundreds at once measures the accept queue, not the server).
  * Every answer must be 2xx: a fast 401 would flatter the figure.
  */
-export async function ramp(url: string, headers: Record<string, string>, stages: number[], seconds: number): Promise<Stage[]> {
+export async function ramp(url: string, headers: Record<string, string>, stages: number[], seconds: number, serverCpu: () => number): Promise<Stage[]> {
   const out: Stage[] = [];
   for (const connections of stages) {
+    const cpuBefore = serverCpu();
     const result = await autocannon({ url, connections, duration: seconds, headers, pipelining: 1 });
+    const cpu = serverCpu() - cpuBefore;
     if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
       throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts at ${connections} connections`);
     }
-    out.push({ connections, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
+    out.push({ connections, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, serverCpu: cpu });
   }
   return out;
 }

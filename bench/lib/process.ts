@@ -71,6 +71,14 @@ export function rssMiB(pid: number): number {
   return all.reduce((sum, p) => sum + kib(p), 0) / 1024;
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: state is field 3, utime 14 and stime 15 (in clock ticks, 100 a second).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** nproc, CPU model and Node version, printed with every figure. */
 export function machine(): string {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
