@@ -71,6 +71,9 @@ export function createModules(infra: Infra): Modules {
   const anamnesis = new AnamnesisService(infra, audit, contacts, anamnesisTemplates, clinic);
   timeline.register('anamnesis', (ctx, contactId) => anamnesis.timelineItems(ctx, contactId));
   const lgpd = new LgpdService(infra, audit, contacts, records, anamnesis);
+  lgpd.registerSection('appointments', (ctx, contactId) => scheduling.appointments.forContact(ctx.clinicId, contactId));
+  contacts.registerDependents((clinicId, contactId) => records.hasRecords(clinicId, contactId));
+  contacts.registerDependents((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
 
   return {
     services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd },

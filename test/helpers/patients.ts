@@ -1,16 +1,41 @@
-import { contacts } from '../../shared/schema/index.js';
 import type { TestClinic } from './clinic.js';
 
+let phoneSeq = 0;
+
+/** A fresh valid CPF (check digits computed). */
+export function randomCpf(): string {
+  const base = Array.from({ length: 9 }, () => Math.floor(Math.random() * 10));
+  const digit = (ds: number[]) => {
+    const sum = ds.reduce((acc, d, i) => acc + d * (ds.length + 1 - i), 0);
+    const rest = (sum * 10) % 11;
+    return rest === 10 ? 0 : rest;
+  };
+  const d1 = digit(base);
+  const d2 = digit([...base, d1]);
+  return [...base, d1, d2].join('');
+}
+
+export interface Patient {
+  id: string;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  cpf: string | null;
+}
+
 /**
- * A patient of `clinic`, inserted directly (POST /contacts belongs to the scheduling module).
- * Names are unique so a test can look for them in exports and logs.
+ * A patient created through the API by the receptionist, with a unique name and phone so a test
+ * can look for them in exports and logs.
  */
-export async function createPatient(clinic: TestClinic, fields: Partial<typeof contacts.$inferInsert> = {}) {
+export async function createPatient(clinic: TestClinic, body: Record<string, unknown> = {}): Promise<Patient> {
+  phoneSeq++;
   const tag = Math.random().toString(36).slice(2, 8);
-  const [row] = await clinic.app.infra.db
-    .insert(contacts)
-    .values({ clinicId: clinic.id, name: `Paciente ${tag}`, phone: `+55119${Math.floor(10_000_000 + Math.random() * 89_999_999)}`, email: `paciente-${tag}@example.com`, status: 'active', ...fields })
-    .returning();
-  if (!row) throw new Error('no contact');
-  return row;
+  const res = await clinic.receptionist.agent.post('/api/contacts').send({
+    name: `Paciente ${tag}`,
+    phone: `(11) 9${String(1000_0000 + ((Date.now() + phoneSeq) % 9000_0000)).slice(0, 8)}`,
+    status: 'active',
+    ...body,
+  });
+  if (res.status !== 201) throw new Error(`patient: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as Patient;
 }

@@ -145,6 +145,16 @@ export class AnamnesisService {
   }
 
   /** Every response with its answers, for the LGPD export (the caller audits). */
+  /** Whether the patient was ever sent a form: such a patient is only ever soft-deleted. */
+  async hasResponses(clinicId: string, contactId: string): Promise<boolean> {
+    const [row] = await this.infra.db
+      .select({ id: anamnesisResponses.id })
+      .from(anamnesisResponses)
+      .where(and(eq(anamnesisResponses.clinicId, clinicId), eq(anamnesisResponses.contactId, contactId)))
+      .limit(1);
+    return Boolean(row);
+  }
+
   async exportFor(ctx: TenantContext, contactId: string) {
     const rows = await this.joined().where(and(eq(anamnesisResponses.clinicId, ctx.clinicId), eq(anamnesisResponses.contactId, contactId))).orderBy(desc(anamnesisResponses.createdAt));
     return rows.map(detail);

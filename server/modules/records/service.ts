@@ -221,6 +221,16 @@ export class RecordService {
   }
 
   /** Every signed record of a patient with addenda and attachments, for the LGPD export (the caller audits). */
+  /** Whether the patient has any record: such a patient is only ever soft-deleted. */
+  async hasRecords(clinicId: string, contactId: string): Promise<boolean> {
+    const [row] = await this.infra.db
+      .select({ id: medicalRecords.id })
+      .from(medicalRecords)
+      .where(and(eq(medicalRecords.clinicId, clinicId), eq(medicalRecords.contactId, contactId)))
+      .limit(1);
+    return Boolean(row);
+  }
+
   async exportFor(ctx: TenantContext, contactId: string) {
     const rows = await this.infra.db
       .select()
