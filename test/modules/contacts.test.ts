@@ -66,6 +66,7 @@ describe('patients', () => {
       { name: 'X', status: 'vip' },
       { name: 'X', clinicId: clinic.id },
       { name: 'x'.repeat(5000) },
+      { name: 'Ana\u0000' },
     ];
     for (const body of bad) {
       const res = await clinic.receptionist.agent.post('/api/contacts').send(body);
@@ -74,6 +75,7 @@ describe('patients', () => {
     const rows = await clinic.app.infra.db.select().from(contacts).where(eq(contacts.clinicId, clinic.id));
     expect(rows).toHaveLength(0);
     expect((await clinic.receptionist.agent.get('/api/contacts/not-a-uuid')).status).toBe(400);
+    expect((await clinic.receptionist.agent.get('/api/contacts').query({ search: 'a\u0000' })).status).toBe(400);
   });
 
   it('searches by name without accents or case, partial words, phone in any form, email and CPF', async () => {
