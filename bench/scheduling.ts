@@ -101,7 +101,7 @@ async function main() {
     const t0 = Date.now();
     const data = await seed(sql);
     await sql.end();
-    console.log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${os.cpus().length} x ${os.cpus()[0]?.model}, Node ${process.version}`);
+    console.log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${os.cpus().length} x ${os.cpus()[0]?.model}, Node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}`);
 
     const weekPath = `/api/appointments?professionalId=${data.professionalIds[3]}&from=${encodeURIComponent(WEEK.from)}&to=${encodeURIComponent(WEEK.to)}`;
     const results: Record<string, { rps: number; p50: number; p99: number }> = {};
@@ -121,6 +121,7 @@ async function main() {
         server.proc.kill('SIGTERM');
       }
     }
+    console.log(`load average at the end: ${os.loadavg()[0]?.toFixed(1)} (figures from a shared host are only comparable within one run)`);
     const ratio = (a: string, b: string) => `${((results[a]!.rps / results[b]!.rps) * 100).toFixed(0)}%`;
     console.log('\nGET /api/appointments (one week of one professional), same run:');
     for (const [kind, r] of Object.entries(results)) console.log(`  ${kind.padEnd(12)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms`);

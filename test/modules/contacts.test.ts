@@ -51,6 +51,18 @@ describe('patients', () => {
     expect((await other.receptionist.agent.post('/api/contacts').send({ name: 'Maria', cpf })).status).toBe(201);
   });
 
+  it('lets only one of several simultaneous registrations of one CPF through', async () => {
+    const clinic = await createClinic();
+    const cpf = randomCpf();
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => clinic.receptionist.agent.post('/api/contacts').send({ name: `Paciente ${i}`, cpf })));
+    const created = results.filter((r) => r.status === 201);
+    expect(created).toHaveLength(1);
+    for (const r of results.filter((x) => x.status !== 201)) {
+      expect(r.status).toBe(409);
+      expect(r.body.error.details.existingId).toBe(created[0]?.body.id);
+    }
+  });
+
   it('refuses bad input with a 4xx and creates nothing', async () => {
     const clinic = await createClinic();
     const bad = [

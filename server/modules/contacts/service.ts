@@ -128,7 +128,7 @@ export class ContactService {
 
   async create(ctx: TenantContext, input: ContactInput) {
     await this.assertUnique(ctx.clinicId, input);
-    const row = await this.unique(ctx.clinicId, input, () =>
+    const row = await this.unique(ctx.clinicId, input, undefined, () =>
       this.infra.db.transaction(async (tx) => {
         const [created] = await tx
           .insert(contacts)
@@ -147,7 +147,7 @@ export class ContactService {
     const current = await this.get(ctx.clinicId, id);
     await this.assertUnique(ctx.clinicId, patch, id);
     const merged = { ...current, ...patch };
-    const row = await this.unique(ctx.clinicId, patch, () =>
+    const row = await this.unique(ctx.clinicId, patch, id, () =>
       this.infra.db.transaction(async (tx) => {
         const [updated] = await tx
           .update(contacts)
@@ -197,11 +197,11 @@ export class ContactService {
   }
 
   /** The unique indexes settle a race between two identical creations; the loser gets the same 409. */
-  private async unique<T>(clinicId: string, input: { cpf?: string | null; phone?: string | null }, write: () => Promise<T>): Promise<T> {
+  private async unique<T>(clinicId: string, input: { cpf?: string | null; phone?: string | null }, exceptId: string | undefined, write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (err) {
-      if (pgErrorCode(err) === UNIQUE_VIOLATION) await this.assertUnique(clinicId, input);
+      if (pgErrorCode(err) === UNIQUE_VIOLATION) await this.assertUnique(clinicId, input, exceptId);
       throw err;
     }
   }
