@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { normalizeCpf, normalizePhone } from './brazil.js';
-import { email, isoTimestamp, personName } from './common.js';
+import { email, isoTimestamp } from './common.js';
+import { line, text } from './text.js';
+
+const personName = line(200);
 
 export const contactStatus = z.enum(['lead', 'active', 'inactive']);
 
@@ -33,8 +36,8 @@ const contactFields = {
   cpf: cpf.nullable().optional(),
   birthDate: birthDate.nullable().optional(),
   status: contactStatus.optional(),
-  notes: z.string().max(10_000).nullable().optional(),
-  tags: z.array(z.string().trim().min(1).max(50)).max(20).optional(),
+  notes: text(10_000).nullable().optional(),
+  tags: z.array(line(50)).max(20).optional(),
 };
 
 export const contactBody = z.strictObject(contactFields);
@@ -43,9 +46,9 @@ export const contactPatch = z
   .refine((v) => Object.keys(v).length > 0, 'Nothing to change');
 
 export const contactListQuery = z.strictObject({
-  search: z.string().trim().min(1).max(200).optional(),
+  search: line(200).optional(),
   status: contactStatus.optional(),
-  tag: z.string().trim().min(1).max(50).optional(),
+  tag: line(50).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
   /** Offset page (1-based), honoured when the server runs with ENABLE_PAGINATION. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { APPOINTMENT_STATUSES, APPOINTMENT_TYPES, PAYMENT_STATUSES } from '../schema/scheduling.js';
 import { isoTimestamp } from './common.js';
+import { line, text } from './text.js';
 
 export const appointmentStatus = z.enum(APPOINTMENT_STATUSES);
 export const appointmentType = z.enum(APPOINTMENT_TYPES);
@@ -15,8 +16,8 @@ const ordered = (from: unknown, to: unknown) => !isDate(from) || !isDate(to) || 
 const spanAtMost = (from: unknown, to: unknown, ms: number) => !isDate(from) || !isDate(to) || to.getTime() - from.getTime() <= ms;
 
 export const durationMinutes = z.number().int().min(5).max(24 * 60);
-const notes = z.string().max(10_000).nullable().optional();
-const reason = z.string().trim().min(1).max(500);
+const notes = text(10_000).nullable().optional();
+const reason = line(500);
 /** `this` acts on one occurrence; `following` on it and every later one of its series. */
 export const seriesScope = z.enum(['this', 'following']);
 
@@ -114,9 +115,9 @@ export const occurrenceReport = z.object({
 });
 
 export const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'Use a hex color like #1a2b3c').transform((c) => c.toLowerCase());
-export const tagBody = z.strictObject({ name: z.string().trim().min(1).max(60), color: hexColor });
+export const tagBody = z.strictObject({ name: line(60), color: hexColor });
 export const tagPatch = z
-  .strictObject({ name: z.string().trim().min(1).max(60).optional(), color: hexColor.optional() })
+  .strictObject({ name: line(60).optional(), color: hexColor.optional() })
   .refine((v) => Object.keys(v).length > 0, 'Nothing to change');
 export const tagResponse = z.object({ id: z.uuid(), name: z.string(), color: z.string(), createdAt: isoTimestamp, updatedAt: isoTimestamp });
 
@@ -126,7 +127,7 @@ export const blockBody = z
     professionalId: z.uuid().nullable().optional(),
     startsAt: instant,
     endsAt: instant,
-    reason: z.string().trim().max(200).nullable().optional(),
+    reason: text(200).nullable().optional(),
   })
   .refine((b) => ordered(b.startsAt, b.endsAt), 'endsAt must be after startsAt')
   .refine((b) => spanAtMost(b.startsAt, b.endsAt, 366 * 24 * 3600_000), 'A block lasts at most a year');
@@ -144,7 +145,7 @@ export const blockListQuery = z
 
 export const holidayBody = z.strictObject({
   date: z.iso.date(),
-  name: z.string().trim().min(1).max(120),
+  name: line(120),
   /** true reopens a national holiday; false (default) closes the clinic on a local holiday. */
   open: z.boolean().default(false),
 });

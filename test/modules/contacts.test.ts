@@ -51,6 +51,18 @@ describe('patients', () => {
     expect((await other.receptionist.agent.post('/api/contacts').send({ name: 'Maria', cpf })).status).toBe(201);
   });
 
+  it('lets only one of several simultaneous registrations of one CPF through', async () => {
+    const clinic = await createClinic();
+    const cpf = randomCpf();
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => clinic.receptionist.agent.post('/api/contacts').send({ name: `Paciente ${i}`, cpf })));
+    const created = results.filter((r) => r.status === 201);
+    expect(created).toHaveLength(1);
+    for (const r of results.filter((x) => x.status !== 201)) {
+      expect(r.status).toBe(409);
+      expect(r.body.error.details.existingId).toBe(created[0]?.body.id);
+    }
+  });
+
   it('refuses bad input with a 4xx and creates nothing', async () => {
     const clinic = await createClinic();
     const bad = [
@@ -66,6 +78,7 @@ describe('patients', () => {
       { name: 'X', status: 'vip' },
       { name: 'X', clinicId: clinic.id },
       { name: 'x'.repeat(5000) },
+      { name: 'Ana\u0000' },
     ];
     for (const body of bad) {
       const res = await clinic.receptionist.agent.post('/api/contacts').send(body);
@@ -74,6 +87,7 @@ describe('patients', () => {
     const rows = await clinic.app.infra.db.select().from(contacts).where(eq(contacts.clinicId, clinic.id));
     expect(rows).toHaveLength(0);
     expect((await clinic.receptionist.agent.get('/api/contacts/not-a-uuid')).status).toBe(400);
+    expect((await clinic.receptionist.agent.get('/api/contacts').query({ search: 'a\u0000' })).status).toBe(400);
   });
 
   it('searches by name without accents or case, partial words, phone in any form, email and CPF', async () => {

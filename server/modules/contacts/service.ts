@@ -1,6 +1,6 @@
 import { and, count, desc, eq, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
-import { foldText, normalizePhone } from '../../../shared/api/brazil.js';
+import { foldText, normalizeCpf, normalizePhone } from '../../../shared/api/brazil.js';
 import type { contactBody, contactListQuery, contactPatch } from '../../../shared/api/contacts.js';
 import type { ContactEvent } from '../../../shared/api/events.js';
 import { contacts } from '../../../shared/schema/index.js';
@@ -109,22 +109,28 @@ export class ContactService {
     return { items: result.items.map((r) => this.publicView(r)), nextCursor: result.nextCursor };
   }
 
-  /** Every word must appear (accent- and case-insensitive); a number is matched by its digits, a phone in any form. */
+  /**
+   * Every word must appear (accent- and case-insensitive). A whole phone (any form) or CPF is an
+   * exact, indexed match; other numbers match by their digits.
+   */
   private searchCondition(search: string): SQL {
-    const words = foldText(search).split(/\s+/).filter(Boolean);
-    const numeric = /^[\d\s().+-]+$/.test(search);
-    const parts = numeric
-      ? [search.replace(/\D/g, '')].filter((d) => d.length > 0)
-      : words.map((w) => w.replace(/[().,;]+/g, '')).filter((w) => w.length > 0);
-    const contains = parts.map((p) => sql`${contacts.searchText} like ${`%${escapeLike(p)}%`}`);
-    const phone = numeric ? normalizePhone(search) : null;
-    const all = contains.length > 0 ? and(...contains) : sql`true`;
-    return (phone ? or(all, eq(contacts.phone, phone)) : all) as SQL;
+    if (/^[\d\s().+-]+$/.test(search)) {
+      const phone = normalizePhone(search);
+      const cpf = normalizeCpf(search);
+      if (phone || cpf) return or(phone ? eq(contacts.phone, phone) : undefined, cpf ? eq(contacts.cpf, cpf) : undefined) as SQL;
+      const digits = search.replace(/\D/g, '');
+      return digits ? sql`${contacts.searchText} like ${`%${escapeLike(digits)}%`}` : sql`true`;
+    }
+    const words = foldText(search)
+      .split(/\s+/)
+      .map((w) => w.replace(/[().,;]+/g, ''))
+      .filter((w) => w.length > 0);
+    return words.length > 0 ? (and(...words.map((w) => sql`${contacts.searchText} like ${`%${escapeLike(w)}%`}`)) as SQL) : sql`true`;
   }
 
   async create(ctx: TenantContext, input: ContactInput) {
     await this.assertUnique(ctx.clinicId, input);
-    const row = await this.unique(ctx.clinicId, input, () =>
+    const row = await this.unique(ctx.clinicId, input, undefined, () =>
       this.infra.db.transaction(async (tx) => {
         const [created] = await tx
           .insert(contacts)
@@ -143,7 +149,7 @@ export class ContactService {
     const current = await this.get(ctx.clinicId, id);
     await this.assertUnique(ctx.clinicId, patch, id);
     const merged = { ...current, ...patch };
-    const row = await this.unique(ctx.clinicId, patch, () =>
+    const row = await this.unique(ctx.clinicId, patch, id, () =>
       this.infra.db.transaction(async (tx) => {
         const [updated] = await tx
           .update(contacts)
@@ -193,11 +199,11 @@ export class ContactService {
   }
 
   /** The unique indexes settle a race between two identical creations; the loser gets the same 409. */
-  private async unique<T>(clinicId: string, input: { cpf?: string | null; phone?: string | null }, write: () => Promise<T>): Promise<T> {
+  private async unique<T>(clinicId: string, input: { cpf?: string | null; phone?: string | null }, exceptId: string | undefined, write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (err) {
-      if (pgErrorCode(err) === UNIQUE_VIOLATION) await this.assertUnique(clinicId, input);
+      if (pgErrorCode(err) === UNIQUE_VIOLATION) await this.assertUnique(clinicId, input, exceptId);
       throw err;
     }
   }

@@ -157,6 +157,7 @@ describe('appointments', () => {
       [{ endsAt: at('11:00') }, 400],
       [{ clinicId: other.id }, 400],
       [{ notes: 'x'.repeat(20_000) }, 400],
+      [{ notes: 'nul\u0000' }, 400],
       [{ tagId: 'not-a-uuid' }, 400],
       [{ contactId: zero }, 404],
       [{ contactId: await createPatient(other) }, 404],
