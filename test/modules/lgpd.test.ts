@@ -71,4 +71,25 @@ describe('LGPD', () => {
     const log = await clinic.admin.agent.get(`/api/contacts/${h.patient.id}/access-log`);
     expect(log.body.items.map((i: { action: string }) => i.action)).toContain('contact.anonymized');
   });
+
+  it('exports the patient’s appointments, and deleting a patient with clinical history only hides them', async () => {
+    const clinic = await createClinic();
+    const h = await patientWithHistory(clinic);
+    const startsAt = new Date(Date.now() + 7 * 24 * 3600_000);
+    startsAt.setUTCHours(13, 0, 0, 0);
+    const booked = await clinic.receptionist.agent
+      .post('/api/appointments')
+      .send({ contactId: h.patient.id, professionalId: clinic.professional.id, startsAt: startsAt.toISOString(), durationMinutes: 30 });
+    expect(booked.status).toBe(201);
+    const exported = await clinic.doctorAdmin.agent.get(`/api/contacts/${h.patient.id}/export`);
+    expect(exported.body.appointments.map((a: { id: string }) => a.id)).toEqual([booked.body.id]);
+
+    const records = await createPatient(clinic);
+    const draft = await clinic.professional.agent.post('/api/medical-records').send({ contactId: records.id, type: 'note', content: 'Rascunho.' });
+    expect(draft.status).toBe(201);
+    expect((await clinic.receptionist.agent.delete(`/api/contacts/${records.id}`)).status).toBe(204);
+    const [kept] = await clinic.app.infra.db.select().from(contacts).where(eq(contacts.id, records.id));
+    expect(kept?.deletedAt).toBeInstanceOf(Date);
+    expect((await clinic.receptionist.agent.get(`/api/contacts/${records.id}`)).status).toBe(404);
+  });
 });
