@@ -9,6 +9,7 @@ export default defineConfig({
     // every test makes its own clinic, so no data is shared between tests.
     isolate: false,
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Creating the embedded database takes seconds alone but a minute or more on a busy 2-core host.
+    hookTimeout: 180_000,
   },
 });
