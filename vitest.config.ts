@@ -8,8 +8,7 @@ export default defineConfig({
     // Files in one worker share the app and its embedded database (created once, ~5 s);
     // every test makes its own clinic, so no data is shared between tests.
     isolate: false,
-    testTimeout: 30_000,
-    // Creating the embedded database takes seconds alone but a minute or more on a busy 2-core host.
-    hookTimeout: 180_000,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });
