@@ -85,7 +85,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   mountRoutes(api, routes, {
     authenticator,
     session: sessionMiddleware,
-    rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix),
+    rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
   });
   app.use('/api', api);
   app.use(notFoundHandler);

@@ -30,7 +30,7 @@ describe('process lifecycle', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const base = `http://127.0.0.1:${port}`;
     try {
-      const deadline = Date.now() + 90_000;
+      const deadline = Date.now() + 150_000;
       for (;;) {
         const ok = await fetch(`${base}/api/health`).then((r) => r.ok, () => false);
         if (ok) break;
@@ -54,5 +54,5 @@ describe('process lifecycle', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  }, 120_000);
+  }, 200_000);
 });

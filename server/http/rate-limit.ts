@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { rateLimit, ipKeyGenerator, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
 import type { RateLimitName } from './route.js';
 import { AppError } from './errors.js';
@@ -15,7 +16,12 @@ const WINDOW_MS: Record<RateLimitName, number> = {
 };
 
 /** One limiter per name; counters live in Redis when it is configured so every instance shares them. */
-export function createRateLimiters(limits: RateLimits, redis: Redis | undefined, prefix: string): Record<RateLimitName, RequestHandler> {
+export function createRateLimiters(limits: RateLimits, redis: Redis | undefined, prefix: string, log: Logger): Record<RateLimitName, RequestHandler> {
+  // Store errors (Redis down) go to the structured log, once per request, instead of the console.
+  const logger = {
+    error: (err: unknown, message?: string) => log.warn({ err: { message: (err as Error)?.message } }, message ?? 'rate limit store error'),
+    warn: (err: unknown, message?: string) => log.warn({ err: { message: (err as Error)?.message } }, message ?? 'rate limit warning'),
+  };
   const make = (name: RateLimitName): RequestHandler => {
     const store: Store | undefined = redis
       ? new RedisStore({
@@ -30,6 +36,7 @@ export function createRateLimiters(limits: RateLimits, redis: Redis | undefined,
       legacyHeaders: false,
       // A Redis outage must not lock everyone out.
       passOnStoreError: true,
+      logger,
       store,
       keyGenerator: (req) => {
         const ip = ipKeyGenerator(req.ip ?? 'unknown');

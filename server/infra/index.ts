@@ -32,6 +32,8 @@ export interface InfraOverrides {
   database?: Database;
   mailer?: Mailer;
   queueBackoffMs?: number;
+  /** Key prefix of the queue alone (tests: apps sharing one Redis must not take each other's jobs). */
+  queuePrefix?: string;
 }
 
 /** Ordered start: database (migrated) -> Redis -> cache, sessions, queue, storage, mail. */
@@ -60,7 +62,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     redis,
     cache,
     sessionStore: createSessionStore({ redis, prefix: config.redisPrefix }),
-    queue: createQueue({ log, redisUrl: config.redisUrl, prefix: config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
+    queue: createQueue({ log, redisUrl: config.redisUrl, prefix: overrides.queuePrefix ?? config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
     realtime: new Realtime(),
     storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),

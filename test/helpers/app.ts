@@ -26,9 +26,7 @@ export function testConfig(env: Record<string, string> = {}) {
     NODE_ENV: 'test',
     DATA_DIR: `/tmp/opb-test-${process.pid}`,
     CORS_ORIGINS: `${TEST_ORIGIN},https://*.vercel.app`,
-    // Each app its own keys: apps share one Redis, and a queue worker of one app must not take
-    // (and send with its own mailer) the jobs of another. Tests of a cluster pass REDIS_PREFIX.
-    REDIS_PREFIX: `${inject('redisPrefix')}${randomUUID().slice(0, 8)}:`,
+    REDIS_PREFIX: inject('redisPrefix'),
     ENABLE_TEST_ROUTES: 'true',
     PUBLIC_APP_URL: 'http://app.test',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
@@ -49,7 +47,14 @@ export async function buildTestApp(
   const mail = new RecordingMailer();
   const database = await sharedDatabase();
   // realMailer: the mailer the config chooses (SMTP_URL), as in production; app.mail stays empty.
-  const infra = await createInfra(config, log, { database, mailer: opts.realMailer ? undefined : mail, queueBackoffMs: 10 });
+  // Apps of a run share sessions and cache like a cluster, but each has its own queue: a worker of
+  // one app must not take (and send with its own mailer) the jobs of another.
+  const infra = await createInfra(config, log, {
+    database,
+    mailer: opts.realMailer ? undefined : mail,
+    queueBackoffMs: 10,
+    queuePrefix: `${config.redisPrefix}q${randomUUID().slice(0, 8)}:`,
+  });
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
   const app = createApp({ infra, modules, rateLimits: opts.rateLimits ?? HIGH_LIMITS });

@@ -105,5 +105,8 @@ describe.runIf(hasRedis)('when Redis goes away and comes back', () => {
     // The sessions went with that Redis; signing in again works.
     const again = await anonymous(app).post('/api/auth/login').send({ email: clinic.receptionist.email, password: PASSWORD });
     expect(again.status).toBe(200);
+    // The queue works again: a job added now is delivered by the reconnected worker.
+    expect((await anonymous(app).post('/api/auth/password-reset').send({ email: clinic.admin.email })).status).toBe(202);
+    expect((await app.mail.waitFor(clinic.admin.email, 20_000)).text).toContain('redefinir-senha?token=');
   }, 60_000);
 });

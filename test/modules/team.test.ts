@@ -1,7 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import request from 'supertest';
 import { eq } from 'drizzle-orm';
 import { invitations, memberships } from '../../shared/schema/index.js';
-import { getTestApp, type TestApp } from '../helpers/app.js';
+import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, signIn, type TestClinic } from '../helpers/clinic.js';
 
 let app: TestApp;
@@ -138,5 +139,39 @@ describe('team management', () => {
     expect(ids).toEqual([clinic.professional.id, clinic.doctorAdmin.id].sort());
     expect(res.body.items.find((p: { userId: string }) => p.userId === clinic.professional.id).timezone).toBe('America/Manaus');
     expect(res.body.items.find((p: { userId: string }) => p.userId === clinic.doctorAdmin.id).timezone).toBe('America/Sao_Paulo');
+  });
+});
+
+describe.runIf(inject('redisUrl'))('two instances on one Redis', () => {
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    const prefix = `${inject('redisPrefix')}pair${Math.random().toString(36).slice(2, 8)}:`;
+    [a, b] = await Promise.all([buildTestApp({ env: { REDIS_PREFIX: prefix } }), buildTestApp({ env: { REDIS_PREFIX: prefix } })]);
+  });
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a role change made on one instance takes effect on the other at the next request', async () => {
+    const clinic = await createClinic({ app: a });
+    // The same session cookie, presented to instance B.
+    const login = await anonymous(a).post('/api/auth/login').send({ email: clinic.receptionist.email, password: PASSWORD });
+    const cookie = String(login.headers['set-cookie']).split(';')[0] as string;
+    const onB = () => request(b.app).get('/api/audit-log').set('Cookie', cookie);
+    expect((await onB()).status).toBe(403);
+    expect((await clinic.admin.agent.patch(`/api/team/${clinic.receptionist.id}`).send({ role: 'admin' })).status).toBe(200);
+    expect((await onB()).status).toBe(200);
+    expect((await clinic.admin.agent.patch(`/api/team/${clinic.receptionist.id}`).send({ active: false })).status).toBe(200);
+    expect((await onB()).status).toBe(401);
+  });
+
+  it('an API key revoked on one instance is refused by the other at once', async () => {
+    const clinic = await createClinic({ app: a });
+    const created = (await clinic.admin.agent.post('/api/api-keys').send({ name: 'n8n', scopes: ['clinic:read'] })).body;
+    const onB = () => request(b.app).get('/api/clinic').set('Authorization', `Bearer ${created.key}`);
+    expect((await onB()).status).toBe(200);
+    expect((await clinic.admin.agent.delete(`/api/api-keys/${created.id}`)).status).toBe(204);
+    expect((await onB()).status).toBe(401);
   });
 });
