@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { buildTestApp, TEST_ORIGIN, type TestApp } from '../helpers/app.js';
@@ -88,9 +87,7 @@ describe.skipIf(!inject('redisUrl'))('two instances on one Redis', () => {
   let instanceB: RunningServer;
 
   beforeAll(async () => {
-    // One cluster: both instances share the key prefix (sessions, adapter channels).
-    const env = { REDIS_PREFIX: `${inject('redisPrefix')}cluster-${randomUUID().slice(0, 8)}:` };
-    [first, second] = await Promise.all([buildTestApp({ env }), buildTestApp({ env })]);
+    [first, second] = await Promise.all([buildTestApp(), buildTestApp()]);
     [instanceA, instanceB] = await Promise.all([listen(first), listen(second)]);
   });
   afterAll(async () => {
