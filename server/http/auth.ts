@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
 import { and, eq, isNull } from 'drizzle-orm';
-import { apiKeys, memberships } from '../../shared/schema/index.js';
+import { apiKeys, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
 import type { Db } from '../infra/db.js';
 import type { BaseContext, TenantContext } from './context.js';
@@ -15,6 +15,8 @@ export const apiKeyCacheKey = (hash: string) => `apikey:${hash}`;
 interface CachedMembership {
   role: Role;
   isProfessional: boolean;
+  /** Epoch ms (cached as JSON, so not a Date). */
+  sessionsValidAfter: number | null;
 }
 /** What a request or socket handshake presents. */
 export interface Credentials {
@@ -46,10 +48,13 @@ export class Authenticator {
       if (opts.userOnly) throw new AppError(403, 'user_session_required', 'This action needs a signed-in user, not an API key');
       return this.fromApiKey(base, header.slice(7).trim());
     }
-    const { userId, clinicId } = credentials.session ?? {};
+    const { userId, clinicId, startedAt } = credentials.session ?? {};
     if (!userId || !clinicId) throw unauthorized();
     const membership = await this.membership(clinicId, userId);
     if (!membership) throw new AppError(401, 'session_invalid', 'Your access to this clinic has ended; sign in again');
+    if (membership.sessionsValidAfter !== null && (startedAt ?? 0) < membership.sessionsValidAfter) {
+      throw new AppError(401, 'session_expired', 'Your password was changed; sign in again');
+    }
     return {
       ...base,
       clinicId,
@@ -64,10 +69,11 @@ export class Authenticator {
       CACHE_TTL_SECONDS,
       async () => {
         const [row] = await this.db
-          .select({ role: memberships.role, isProfessional: memberships.isProfessional })
+          .select({ role: memberships.role, isProfessional: memberships.isProfessional, sessionsValidAfter: users.sessionsValidAfter })
           .from(memberships)
+          .innerJoin(users, eq(users.id, memberships.userId))
           .where(and(eq(memberships.clinicId, clinicId), eq(memberships.userId, userId), eq(memberships.active, true)));
-        return row ?? null;
+        return row ? { role: row.role, isProfessional: row.isProfessional, sessionsValidAfter: row.sessionsValidAfter?.getTime() ?? null } : null;
       },
       membershipCacheGroup(clinicId),
     );

@@ -31,6 +31,8 @@ declare module 'express-session' {
   interface SessionData {
     userId: string;
     clinicId: string;
+    /** Epoch ms of sign-in; sessions older than the user's last password change are refused. */
+    startedAt: number;
   }
 }
 

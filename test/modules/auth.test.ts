@@ -122,4 +122,28 @@ describe('auth', () => {
     expect(denied.status).toBe(404);
     expect((await agent.get('/api/clinic')).body.id).toBe(b.id);
   });
+
+  it('a password change ends the user’s other sessions and keeps the one that made it', async () => {
+    const clinic = await createClinic();
+    const { agent: laptop, email } = clinic.professional;
+    const phone = await signIn(clinic.app, email);
+    expect((await phone.get('/api/auth/me')).status).toBe(200);
+    const changed = await laptop.post('/api/auth/change-password').send({ currentPassword: PASSWORD, newPassword: 'trocada-321' });
+    expect(changed.status).toBe(204);
+    expect((await laptop.get('/api/auth/me')).status).toBe(200);
+    const old = await phone.get('/api/auth/me');
+    expect(old.status).toBe(401);
+    expect(old.body.error.code).toBe('session_expired');
+    expect((await clinic.receptionist.agent.get('/api/auth/me')).status).toBe(200);
+  });
+
+  it('a password reset ends every session of the user', async () => {
+    const clinic = await createClinic();
+    const app = clinic.app;
+    await anonymous(app).post('/api/auth/password-reset').send({ email: clinic.admin.email }).expect(202);
+    const token = /token=([\w-]+)/.exec((await app.mail.waitFor(clinic.admin.email)).text)?.[1];
+    await anonymous(app).post('/api/auth/password-reset/confirm').send({ token, newPassword: 'redefinida-654' }).expect(200);
+    expect((await clinic.admin.agent.get('/api/auth/me')).status).toBe(401);
+    expect((await (await signIn(app, clinic.admin.email, 'redefinida-654')).get('/api/auth/me')).status).toBe(200);
+  });
 });

@@ -96,7 +96,13 @@ export const authRoutes = (auth: AuthService) => [
     access: 'authenticated',
     userOnly: true,
     schemas: { body: changePasswordBody },
-    handler: async ({ body, ctx }) => auth.changePassword(ctx, actorUserId(ctx) as string, body.currentPassword, body.newPassword),
+    // Every other session of the user ends; this one carries on under a new session id.
+    handler: async ({ body, ctx, req }) => {
+      const userId = actorUserId(ctx) as string;
+      await auth.changePassword(ctx, userId, body.currentPassword, body.newPassword);
+      await startSession(req, { userId, clinicId: ctx.clinicId });
+      return undefined;
+    },
   }),
   publicRoute({
     method: 'post',

@@ -3,6 +3,7 @@ import { clinics, memberships, passwordResetTokens, users } from '../../../share
 import type { MeResponse } from '../../../shared/api/auth.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
+import { membershipCacheGroup } from '../../http/auth.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditScope, AuditService } from '../audit/service.js';
@@ -133,8 +134,16 @@ export class AuthService {
     if (!user || !(await verifyPassword(user.hash, currentPassword))) {
       throw new AppError(400, 'invalid_current_password', 'The current password is incorrect');
     }
-    await this.db.update(users).set({ passwordHash: await hashPassword(newPassword), updatedAt: new Date() }).where(eq(users.id, userId));
+    const now = new Date();
+    await this.db.update(users).set({ passwordHash: await hashPassword(newPassword), sessionsValidAfter: now, updatedAt: now }).where(eq(users.id, userId));
     await this.audit.record(ctx, { action: 'auth.password_changed', entityType: 'user', entityId: userId });
+    await this.forgetSessions(userId);
+  }
+
+  /** Cached memberships carry the sessions' cut-off: drop them so other sessions end at once. */
+  private async forgetSessions(userId: string) {
+    const rows = await this.db.select({ clinicId: memberships.clinicId }).from(memberships).where(eq(memberships.userId, userId));
+    await Promise.all(rows.map((r) => this.infra.cache.invalidateGroup(membershipCacheGroup(r.clinicId))));
   }
 
   /** Always succeeds from the caller's point of view: whether the email exists is never revealed. */
@@ -153,18 +162,21 @@ export class AuthService {
 
   async confirmPasswordReset(token: string, newPassword: string, info: RequestInfo): Promise<void> {
     const passwordHash = await hashPassword(newPassword);
-    await this.db.transaction(async (tx) => {
+    const userId = await this.db.transaction(async (tx) => {
       const [row] = await tx
         .update(passwordResetTokens)
         .set({ usedAt: new Date() })
         .where(and(eq(passwordResetTokens.tokenHash, hashToken(token)), isNull(passwordResetTokens.usedAt), gt(passwordResetTokens.expiresAt, new Date())))
         .returning({ userId: passwordResetTokens.userId });
       if (!row) throw new AppError(400, 'invalid_token', 'This link is invalid or has expired');
-      await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, row.userId));
+      const now = new Date();
+      await tx.update(users).set({ passwordHash, sessionsValidAfter: now, updatedAt: now }).where(eq(users.id, row.userId));
       const [membership] = await tx.select({ clinicId: memberships.clinicId }).from(memberships).where(eq(memberships.userId, row.userId));
       if (membership) {
         await this.audit.record({ clinicId: membership.clinicId, actor: null, ...info }, { action: 'auth.password_reset', entityType: 'user', entityId: row.userId }, tx);
       }
+      return row.userId;
     });
+    await this.forgetSessions(userId);
   }
 }

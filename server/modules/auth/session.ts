@@ -7,6 +7,7 @@ export async function startSession(req: Request, who: SignedIn): Promise<void> {
   await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(sessionStoreUnavailable()) : resolve())));
   req.session.userId = who.userId;
   req.session.clinicId = who.clinicId;
+  req.session.startedAt = Date.now();
   await saveSession(req);
 }
 
