@@ -1,6 +1,5 @@
 // Step runner for the deploy rehearsal: each step prints PASS or FAIL with its evidence;
 // cleanups run in reverse order whatever happens.
-import { createServer } from 'node:net';
 
 export class CheckFailed extends Error {}
 
@@ -55,18 +54,6 @@ export class Harness {
   }
 }
 
-/** A port that was free a moment ago (the OS picks it), so parallel runs do not collide. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

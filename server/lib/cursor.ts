@@ -1,3 +1,4 @@
+import { and, eq, lt, or, type AnyColumn, type SQL } from 'drizzle-orm';
 import { AppError } from '../http/errors.js';
 
 /** Keyset cursor over (created_at desc, id desc): stable under inserts, no offsets. */
@@ -22,4 +23,10 @@ export function page<T extends { createdAt: Date; id: string }>(rows: T[], limit
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
+/** Rows after the cursor in (created_at desc, id desc) order; undefined on the first page. */
+export function afterCursor(createdAt: AnyColumn, id: AnyColumn, cursor: string | undefined): SQL | undefined {
+  const c = decodeCursor(cursor);
+  return c ? or(lt(createdAt, c.at), and(eq(createdAt, c.at), lt(id, c.id))) : undefined;
 }

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
+import { freePort } from '../../scripts/lib/free-port.js';
 
 /**
  * A Redis of our own (so it can be stopped and started again), on a free port; skipped where no
@@ -11,13 +11,6 @@ import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/c
  */
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });

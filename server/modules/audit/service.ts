@@ -1,8 +1,8 @@
-import { and, desc, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
 import { auditLog } from '../../../shared/schema/index.js';
 import type { Db, Tx } from '../../infra/db.js';
 import type { Actor } from '../../http/permissions.js';
-import { decodeCursor, page } from '../../lib/cursor.js';
+import { afterCursor, page } from '../../lib/cursor.js';
 
 /** Who did it: a request's tenant context fits this shape. */
 export interface AuditScope {
@@ -61,8 +61,7 @@ export class AuditService {
     if (f.contactId) where.push(eq(auditLog.contactId, f.contactId));
     if (f.from) where.push(gte(auditLog.createdAt, f.from));
     if (f.to) where.push(lte(auditLog.createdAt, f.to));
-    const cursor = decodeCursor(f.cursor);
-    if (cursor) where.push(or(lt(auditLog.createdAt, cursor.at), and(eq(auditLog.createdAt, cursor.at), lt(auditLog.id, cursor.id))));
+    where.push(afterCursor(auditLog.createdAt, auditLog.id, f.cursor));
     const rows = await this.db
       .select()
       .from(auditLog)

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import { foldText, normalizeCpf, normalizePhone } from '../../../shared/api/brazil.js';
 import type { contactBody, contactListQuery, contactPatch } from '../../../shared/api/contacts.js';
@@ -8,7 +8,7 @@ import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
 import { conflict, notFound } from '../../http/errors.js';
-import { decodeCursor, page } from '../../lib/cursor.js';
+import { afterCursor, page } from '../../lib/cursor.js';
 import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import type { AuditService } from '../audit/service.js';
 
@@ -97,8 +97,7 @@ export class ContactService {
       const n = total?.n ?? 0;
       return { items: rows.map((r) => this.publicView(r)), nextCursor: null, page: offsetPage, total: n };
     }
-    const cursor = decodeCursor(q.cursor);
-    if (cursor) where.push(or(lt(contacts.createdAt, cursor.at), and(eq(contacts.createdAt, cursor.at), lt(contacts.id, cursor.id))));
+    where.push(afterCursor(contacts.createdAt, contacts.id, q.cursor));
     const rows = await this.infra.db
       .select(publicColumns)
       .from(contacts)

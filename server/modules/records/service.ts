@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { addendumCreate, recordCreate, recordPatch } from '../../../shared/api/records.js';
 import { medicalRecords } from '../../../shared/schema/index.js';
@@ -7,7 +7,7 @@ import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
 import { AppError, conflict, forbidden, notFound } from '../../http/errors.js';
 import { can } from '../../http/permissions.js';
-import { decodeCursor, page } from '../../lib/cursor.js';
+import { afterCursor, page } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { FileService } from '../files/service.js';
@@ -81,8 +81,7 @@ export class RecordService {
   async list(ctx: TenantContext, contactId: string, opts: { limit: number; cursor?: string | undefined }) {
     await this.contacts.get(ctx.clinicId, contactId);
     const where: (SQL | undefined)[] = [eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.contactId, contactId)];
-    const cursor = decodeCursor(opts.cursor);
-    if (cursor) where.push(or(lt(medicalRecords.createdAt, cursor.at), and(eq(medicalRecords.createdAt, cursor.at), lt(medicalRecords.id, cursor.id))));
+    where.push(afterCursor(medicalRecords.createdAt, medicalRecords.id, opts.cursor));
     // The audit row (a durable commit, the slowest step) is written alongside the read; the answer
     // leaves only once both succeeded, so no record is shown without its audit row.
     const [rows] = await Promise.all([

@@ -1,15 +1,15 @@
-import { and, eq, gt, inArray, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, gt, isNull, lt, or } from 'drizzle-orm';
 import type { z } from 'zod';
 import { DEFAULT_WORKING_HOURS } from '../../../shared/api/common.js';
 import type { availabilityQuery } from '../../../shared/api/scheduling.js';
-import { ACTIVE_APPOINTMENT_STATUSES, appointments, scheduleBlocks, type WorkingHours } from '../../../shared/schema/index.js';
+import { scheduleBlocks, type WorkingHours } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
 import { addDays, formatInZone, minutesOf, weekday, zonedDate, zonedToUtc } from '../../lib/zoned-time.js';
 import type { ClinicService } from '../clinic/service.js';
 import type { TeamService } from '../team/service.js';
 import type { CalendarCache } from './calendar-cache.js';
 import type { HolidayService } from './holiday-service.js';
-import { startsAfterFor } from './views.js';
+import { overlapping } from './views.js';
 
 export interface BusyInterval {
   start: Date;
@@ -113,19 +113,7 @@ export class AvailabilityService {
   /** Active appointments (encaixes included), blocks and every registered source, as epoch-ms intervals. */
   private async busy(clinicId: string, professionalId: string, from: Date, to: Date): Promise<Slot[]> {
     const [booked, blocks, ...external] = await Promise.all([
-      this.infra.db
-        .select({ start: appointments.startsAt, end: appointments.endsAt })
-        .from(appointments)
-        .where(
-          and(
-            eq(appointments.clinicId, clinicId),
-            eq(appointments.professionalId, professionalId),
-            inArray(appointments.status, [...ACTIVE_APPOINTMENT_STATUSES]),
-            lt(appointments.startsAt, to),
-            gt(appointments.startsAt, startsAfterFor(from)),
-            gt(appointments.endsAt, from),
-          ),
-        ),
+      overlapping(this.infra.db, clinicId, professionalId, from, to),
       this.infra.db
         .select({ start: scheduleBlocks.startsAt, end: scheduleBlocks.endsAt })
         .from(scheduleBlocks)
@@ -139,6 +127,7 @@ export class AvailabilityService {
         ),
       ...this.sources.map((s) => s.busy(clinicId, professionalId, from, to)),
     ]);
-    return [...booked, ...blocks, ...external.flat()].map((b) => ({ start: b.start.getTime(), end: b.end.getTime() }));
+    const appointmentsBusy = booked.map((a) => ({ start: a.startsAt, end: a.endsAt }));
+    return [...appointmentsBusy, ...blocks, ...external.flat()].map((b) => ({ start: b.start.getTime(), end: b.end.getTime() }));
   }
 }
