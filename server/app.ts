@@ -1,11 +1,11 @@
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express } from 'express';
 import helmet from 'helmet';
 import cors from 'cors';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Infra } from './infra/index.js';
 import { Metrics } from './infra/metrics.js';
-import { SESSION_COOKIE, createSessionMiddleware } from './infra/sessions.js';
+import { SESSION_COOKIE } from './infra/sessions.js';
 import { Authenticator } from './http/auth.js';
 import { requireTrustedOrigin } from './http/csrf.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -29,7 +29,6 @@ export interface AppOptions {
 export interface App {
   app: Express;
   routes: RouteDef[];
-  sessionMiddleware: RequestHandler;
   authenticator: Authenticator;
   isAllowedOrigin: (origin: string | undefined) => boolean;
   metrics: Metrics;
@@ -46,10 +45,6 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
 
   const isAllowedOrigin = originMatcher(config.corsOrigins);
   const authenticator = new Authenticator(infra.db, infra.cache);
-  const sessionMiddleware = createSessionMiddleware(
-    { secret: config.sessionSecret, production: config.production, prefix: config.redisPrefix },
-    infra.sessionStore,
-  );
   const metrics = new Metrics({
     cacheStats: () => infra.cache.stats,
     dbPoolMax: () => infra.database.poolMax,
@@ -84,12 +79,12 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   const api = express.Router();
   mountRoutes(api, routes, {
     authenticator,
-    session: sessionMiddleware,
+    sessions: infra.sessions,
     rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
   });
   app.use('/api', api);
   app.use(notFoundHandler);
   app.use(errorHandler);
 
-  return { app, routes, sessionMiddleware, authenticator, isAllowedOrigin, metrics };
+  return { app, routes, authenticator, isAllowedOrigin, metrics };
 }

@@ -12,14 +12,13 @@ export interface StartServerOptions {
  * The HTTP server with Socket.IO attached on the same port, listening. The process entry and the
  * tests that need a real port (sockets, browser) both start the API through this one function.
  */
-export async function startServer(infra: Infra, { app, sessionMiddleware, authenticator, isAllowedOrigin }: App, opts: StartServerOptions): Promise<Server> {
+export async function startServer(infra: Infra, { app, authenticator, isAllowedOrigin }: App, opts: StartServerOptions): Promise<Server> {
   const server = createServer(app);
   // Longer than the ALB/nginx idle timeouts, so the proxy closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   infra.realtime.attach(server, {
-    sessionMiddleware,
-    identify: identifySocket(authenticator, infra.log),
+    identify: identifySocket(authenticator, infra.sessions, infra.log),
     isAllowedOrigin,
     redis: infra.redis,
     log: infra.log,

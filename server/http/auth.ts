@@ -1,8 +1,8 @@
-import type { SessionData } from 'express-session';
 import { and, eq, isNull } from 'drizzle-orm';
 import { apiKeys, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
 import type { Db } from '../infra/db.js';
+import type { SessionData } from '../infra/sessions.js';
 import type { BaseContext, TenantContext } from './context.js';
 import { AppError, unauthorized } from './errors.js';
 import type { Role } from './permissions.js';
@@ -21,7 +21,7 @@ interface CachedMembership {
 /** What a request or socket handshake presents. */
 export interface Credentials {
   authorization: string | undefined;
-  session: Partial<SessionData> | undefined;
+  session: SessionData | undefined;
 }
 
 interface CachedKey {

@@ -27,15 +27,6 @@ declare module 'express-serve-static-core' {
   }
 }
 
-declare module 'express-session' {
-  interface SessionData {
-    userId: string;
-    clinicId: string;
-    /** Epoch ms of sign-in; sessions older than the user's last password change are refused. */
-    startedAt: number;
-  }
-}
-
 export function baseContext(req: Request): BaseContext {
   return { requestId: req.id, log: req.log, ip: req.ip, userAgent: req.get('user-agent') };
 }

@@ -3,13 +3,14 @@ import multer from 'multer';
 import { z } from 'zod';
 import type { Authenticator } from './auth.js';
 import { baseContext, type TenantContext } from './context.js';
-import { AppError, sessionStoreUnavailable } from './errors.js';
+import type { Sessions } from '../infra/sessions.js';
+import { AppError } from './errors.js';
 import { can } from './permissions.js';
 import type { RateLimitName, RouteDef, UploadSpec } from './route.js';
 
 export interface MountDeps {
   authenticator: Authenticator;
-  session: RequestHandler;
+  sessions: Sessions;
   rateLimiters: Record<RateLimitName, RequestHandler>;
 }
 
@@ -37,15 +38,8 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string) {
   return result.data;
 }
 
-/** The only errors express-session passes on are its store's: while Redis is down, answer 503, not 500. */
-const withStoreOutageAs503 =
-  (session: RequestHandler): RequestHandler =>
-  (req, res, next) =>
-    session(req, res, (err?: unknown) => next(err === undefined ? undefined : sessionStoreUnavailable()));
-
 /** Builds the Express chain of each route: rate limit -> auth -> permission -> upload -> validation -> handler. */
 export function mountRoutes(router: Router, routes: readonly RouteDef[], deps: MountDeps): void {
-  const session = withStoreOutageAs503(deps.session);
   for (const def of routes) {
     // The template, for metrics: once an error leaves the router, Express has reset req.baseUrl.
     const chain: RequestHandler[] = [
@@ -55,11 +49,17 @@ export function mountRoutes(router: Router, routes: readonly RouteDef[], deps: M
       },
     ];
     if (def.rateLimit) chain.push(deps.rateLimiters[def.rateLimit]);
-    if (def.access !== 'public' || def.session) chain.push(session);
+    if (def.access === 'public' && def.session) {
+      chain.push(async (req, _res, next) => {
+        await deps.sessions.load(req);
+        next();
+      });
+    }
     if (def.access !== 'public') {
       const access = def.access;
       const userOnly = 'userOnly' in def && def.userOnly === true;
       chain.push(async (req, _res, next) => {
+        await deps.sessions.load(req);
         const ctx = await deps.authenticator.authenticate({ authorization: req.headers.authorization, session: req.session }, baseContext(req), { userOnly });
         if (access !== 'authenticated' && !can(ctx.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
         req.tenant = ctx;

@@ -6,9 +6,8 @@ import { createMailer, type Mailer } from './mailer.js';
 import { createQueue, type Queue } from './queue.js';
 import { Realtime } from './realtime.js';
 import { connectRedis, createRedis, type Redis } from './redis.js';
-import { createSessionStore } from './sessions.js';
+import { Sessions, createSessionStore } from './sessions.js';
 import { createStorage, type Storage } from './storage.js';
-import type { Store } from 'express-session';
 import { SecretBox } from '../lib/crypto.js';
 
 /** Everything that talks to the outside, built once per process and handed to the app and modules. */
@@ -19,7 +18,7 @@ export interface Infra {
   db: Db;
   redis?: Redis;
   cache: Cache;
-  sessionStore: Store;
+  sessions: Sessions;
   queue: Queue;
   realtime: Realtime;
   storage: Storage;
@@ -61,7 +60,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     db: database.db,
     redis,
     cache,
-    sessionStore: createSessionStore({ redis, prefix: config.redisPrefix }),
+    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secret: config.sessionSecret, production: config.production }),
     queue: createQueue({ log, redisUrl: config.redisUrl, prefix: overrides.queuePrefix ?? config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
     realtime: new Realtime(),
     storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
@@ -75,6 +74,7 @@ export async function closeInfra(infra: Infra): Promise<void> {
   await infra.queue.close();
   await infra.realtime.close();
   infra.mailer.close();
+  infra.sessions.store.close();
   infra.redis?.disconnect();
   await infra.database.close();
 }

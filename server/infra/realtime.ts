@@ -1,7 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import type { RequestHandler } from 'express';
 import type { ClientToServerEvents, EventPayload, ServerEvent, ServerToClientEvents } from '../../shared/api/events.js';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
@@ -14,7 +13,6 @@ export interface SocketIdentity {
 }
 
 export interface RealtimeAttachOptions {
-  sessionMiddleware: RequestHandler;
   /** Resolves the handshake to a clinic (same code as HTTP); throws when anonymous. */
   identify: (req: IncomingMessage, token: string | undefined, socketId: string) => Promise<SocketIdentity>;
   isAllowedOrigin: (origin: string | undefined) => boolean;
@@ -61,7 +59,6 @@ export class Realtime {
       this.subscriber.on('error', () => {});
       io.adapter(createAdapter(opts.redis, this.subscriber));
     }
-    io.engine.use(opts.sessionMiddleware);
     io.use((socket: Socket, next) => {
       const token = bearer(socket);
       opts

@@ -1,51 +1,178 @@
-import session, { type Store } from 'express-session';
-import createMemoryStore from 'memorystore';
-import RedisStore from 'connect-redis';
-import type { RequestHandler } from 'express';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { sessionStoreUnavailable } from '../http/errors.js';
 import type { Redis } from './redis.js';
 
 export const SESSION_COOKIE = 'opb.sid';
 export const SESSION_TTL_SECONDS = 12 * 3600;
 
-export interface SessionOptions {
-  secret: string;
-  production: boolean;
-  redis?: Redis;
-  prefix: string;
+/** What a signed-in session holds: identity only, never health data. */
+export interface SessionData {
+  userId: string;
+  clinicId: string;
+  /** Epoch ms of sign-in; sessions older than the user's last password change are refused. */
+  startedAt: number;
 }
+
+export interface SessionStore {
+  get(id: string): Promise<SessionData | null>;
+  set(id: string, data: SessionData, ttlSeconds: number): Promise<void>;
+  destroy(id: string): Promise<void>;
+  close(): void;
+}
+
+/** Sessions of one process (embedded mode); expired entries are swept every ten minutes. */
+export class MemorySessionStore implements SessionStore {
+  private readonly sessions = new Map<string, { data: SessionData; expiresAt: number }>();
+  private readonly sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const [id, entry] of this.sessions) if (entry.expiresAt <= now) this.sessions.delete(id);
+  }, 10 * 60_000).unref();
+
+  async get(id: string) {
+    const entry = this.sessions.get(id);
+    if (!entry) return null;
+    if (entry.expiresAt > Date.now()) return entry.data;
+    this.sessions.delete(id);
+    return null;
+  }
+
+  async set(id: string, data: SessionData, ttlSeconds: number) {
+    // A frozen copy: the caller's object and later readers never share a mutable one.
+    this.sessions.set(id, { data: Object.freeze({ ...data }), expiresAt: Date.now() + ttlSeconds * 1000 });
+  }
+
+  async destroy(id: string) {
+    this.sessions.delete(id);
+  }
+
+  close() {
+    clearInterval(this.sweeper);
+  }
+}
+
+/** Sessions shared by every instance; Redis expires them. Errors reach the caller (503). */
+export class RedisSessionStore implements SessionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async get(id: string) {
+    const raw = await this.redis.get(this.prefix + id);
+    return raw === null ? null : (JSON.parse(raw) as SessionData);
+  }
+
+  async set(id: string, data: SessionData, ttlSeconds: number) {
+    await this.redis.set(this.prefix + id, JSON.stringify(data), 'EX', ttlSeconds);
+  }
+
+  async destroy(id: string) {
+    await this.redis.del(this.prefix + id);
+  }
+
+  close() {}
+}
+
+export function createSessionStore(opts: { redis?: Redis; prefix: string }): SessionStore {
+  return opts.redis ? new RedisSessionStore(opts.redis, `${opts.prefix}sess:`) : new MemorySessionStore();
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set on the routes that load the session (every tenant route, and sign-in routes). */
+    session?: SessionData;
+    sessionId?: string;
+  }
+}
+
+/** The store did not answer (Redis down): a retryable 503, never a 500. */
+const storeCall = <T>(call: Promise<T>): Promise<T> => call.catch(() => Promise.reject(sessionStoreUnavailable()));
 
 /**
- * Sessions end SESSION_TTL_SECONDS after sign-in, whatever the activity: the cookie is not rolling,
- * so the stores are not "touched" either (a touch per request would cost a Redis round trip and
- * would keep a copied cookie alive past the browser's expiry).
+ * Cookie sessions: a random 256-bit id, signed with SESSION_SECRET, naming a store entry. A
+ * session ends SESSION_TTL_SECONDS after sign-in whatever the activity (no rolling cookie), so
+ * reading one costs one store read and never a write. Written instead of express-session, whose
+ * per-request hashing and bookkeeping were a tenth of the CPU of `GET /api/auth/me`.
  */
-export function createSessionStore(opts: Pick<SessionOptions, 'redis' | 'prefix'>): Store {
-  if (opts.redis) {
-    // connect-redis 7 speaks to ioredis; 9+ only to node-redis (see STACK.md).
-    return new RedisStore({ client: opts.redis, prefix: `${opts.prefix}sess:`, ttl: SESSION_TTL_SECONDS, disableTouch: true });
-  }
-  const MemoryStore = createMemoryStore(session);
-  const store = new MemoryStore({ checkPeriod: 10 * 60_000, ttl: SESSION_TTL_SECONDS * 1000 });
-  // express-session touches only stores that have a touch method.
-  Object.defineProperty(store, 'touch', { value: undefined });
-  return store;
-}
+export class Sessions {
+  constructor(
+    readonly store: SessionStore,
+    private readonly opts: { secret: string; production: boolean },
+  ) {}
 
-export function createSessionMiddleware(opts: SessionOptions, store: Store): RequestHandler {
-  return session({
-    name: SESSION_COOKIE,
-    secret: opts.secret,
-    store,
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    proxy: true,
-    cookie: {
+  /** The session the cookie names, or null (no cookie, bad signature, expired, ended). */
+  async read(cookieHeader: string | undefined): Promise<{ id: string; data: SessionData } | null> {
+    const id = this.unsign(readCookie(cookieHeader, SESSION_COOKIE));
+    if (!id) return null;
+    const data = await storeCall(this.store.get(id));
+    return data ? { id, data } : null;
+  }
+
+  /** Sets req.session and req.sessionId when the request carries a live session. */
+  async load(req: Request): Promise<void> {
+    const found = await this.read(req.headers.cookie);
+    req.session = found?.data;
+    req.sessionId = found?.id;
+  }
+
+  /** Signs in under a new session id (no fixation): the request's previous session ends. */
+  async start(req: Request, res: Response, who: { userId: string; clinicId: string }): Promise<void> {
+    await this.end(req, res);
+    // A Secure cookie cannot travel over plain http: production signs in only behind https.
+    if (this.opts.production && !req.secure) return;
+    const id = randomBytes(32).toString('base64url');
+    const data: SessionData = { userId: who.userId, clinicId: who.clinicId, startedAt: Date.now() };
+    await storeCall(this.store.set(id, data, SESSION_TTL_SECONDS));
+    req.session = data;
+    req.sessionId = id;
+    res.cookie(SESSION_COOKIE, `${id}.${this.sign(id)}`, {
       httpOnly: true,
       // The web app lives on another site (Vercel): production cookies must be cross-site.
-      secure: opts.production,
-      sameSite: opts.production ? 'none' : 'lax',
+      secure: this.opts.production,
+      sameSite: this.opts.production ? 'none' : 'lax',
       maxAge: SESSION_TTL_SECONDS * 1000,
-    },
-  });
+      path: '/',
+    });
+  }
+
+  /** Another clinic of the same user becomes the active one; the session keeps its expiry. */
+  async switchClinic(req: Request, clinicId: string): Promise<void> {
+    if (!req.session || !req.sessionId) return;
+    const data = { ...req.session, clinicId };
+    const secondsLeft = Math.ceil((data.startedAt + SESSION_TTL_SECONDS * 1000 - Date.now()) / 1000);
+    if (secondsLeft > 0) await storeCall(this.store.set(req.sessionId, data, secondsLeft));
+    req.session = data;
+  }
+
+  /** Ends the request's session, if any, and clears its cookie. */
+  async end(req: Request, res: Response): Promise<void> {
+    if (req.sessionId) await storeCall(this.store.destroy(req.sessionId));
+    if (req.sessionId || req.headers.cookie?.includes(`${SESSION_COOKIE}=`)) res.clearCookie(SESSION_COOKIE, { path: '/' });
+    req.session = undefined;
+    req.sessionId = undefined;
+  }
+
+  private sign(id: string) {
+    return createHmac('sha256', this.opts.secret).update(id).digest('base64url');
+  }
+
+  private unsign(value: string | undefined): string | null {
+    const dot = value?.lastIndexOf('.') ?? -1;
+    if (!value || dot <= 0) return null;
+    const id = value.slice(0, dot);
+    const given = Buffer.from(value.slice(dot + 1));
+    const expected = Buffer.from(this.sign(id));
+    return given.length === expected.length && timingSafeEqual(given, expected) ? id : null;
+  }
+}
+
+/** One cookie's raw value (ours are base64url and never URI-encoded). */
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }

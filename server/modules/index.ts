@@ -78,9 +78,9 @@ export function createModules(infra: Infra): Modules {
   return {
     services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd },
     routes: [
-      ...authRoutes(auth),
+      ...authRoutes(auth, infra.sessions),
       ...clinicRoutes(clinic),
-      ...teamRoutes(team, auth),
+      ...teamRoutes(team, auth, infra.sessions),
       ...apiKeyRoutes(apiKeys),
       ...fileRoutes(files, infra.storage),
       ...auditRoutes(audit),

@@ -10,14 +10,13 @@ import {
 } from '../../../shared/api/auth.js';
 import { actorUserId } from '../../http/context.js';
 import { publicRoute, route } from '../../http/route.js';
-import { SESSION_COOKIE } from '../../infra/sessions.js';
+import type { Sessions } from '../../infra/sessions.js';
 import type { AuthService } from './service.js';
-import { destroySession, saveSession, startSession } from './session.js';
 
 const ok = z.object({ ok: z.literal(true) });
 const tag = 'Auth';
 
-export const authRoutes = (auth: AuthService) => [
+export const authRoutes = (auth: AuthService, sessions: Sessions) => [
   publicRoute({
     method: 'post',
     path: '/auth/register',
@@ -28,9 +27,9 @@ export const authRoutes = (auth: AuthService) => [
     status: 201,
     schemas: { body: registerBody },
     response: meResponse,
-    handler: async ({ body, ctx, req }) => {
+    handler: async ({ body, ctx, req, res }) => {
       const who = await auth.register(body, ctx);
-      await startSession(req, who);
+      await sessions.start(req, res, who);
       return auth.me(who.userId, who.clinicId);
     },
   }),
@@ -43,9 +42,9 @@ export const authRoutes = (auth: AuthService) => [
     rateLimit: 'login',
     schemas: { body: loginBody },
     response: ok,
-    handler: async ({ body, ctx, req }) => {
+    handler: async ({ body, ctx, req, res }) => {
       const who = await auth.login(body.email, body.password, ctx);
-      await startSession(req, who);
+      await sessions.start(req, res, who);
       return { ok: true };
     },
   }),
@@ -56,8 +55,7 @@ export const authRoutes = (auth: AuthService) => [
     summary: 'End the session',
     tag,
     handler: async ({ req, res }) => {
-      await destroySession(req);
-      res.clearCookie(SESSION_COOKIE);
+      await sessions.end(req, res);
       return undefined;
     },
   }),
@@ -83,8 +81,7 @@ export const authRoutes = (auth: AuthService) => [
     handler: async ({ body, ctx, req }) => {
       const userId = actorUserId(ctx) as string;
       await auth.switchClinic(ctx, userId, body.clinicId);
-      req.session.clinicId = body.clinicId;
-      await saveSession(req);
+      await sessions.switchClinic(req, body.clinicId);
       return auth.me(userId, body.clinicId);
     },
   }),
@@ -97,10 +94,10 @@ export const authRoutes = (auth: AuthService) => [
     userOnly: true,
     schemas: { body: changePasswordBody },
     // Every other session of the user ends; this one carries on under a new session id.
-    handler: async ({ body, ctx, req }) => {
+    handler: async ({ body, ctx, req, res }) => {
       const userId = actorUserId(ctx) as string;
       await auth.changePassword(ctx, userId, body.currentPassword, body.newPassword);
-      await startSession(req, { userId, clinicId: ctx.clinicId });
+      await sessions.start(req, res, { userId, clinicId: ctx.clinicId });
       return undefined;
     },
   }),

@@ -3,14 +3,14 @@ import { invitationAccept, invitationBody, invitationCreated, invitationPublic, 
 import { meResponse } from '../../../shared/api/auth.js';
 import { publicRoute, route } from '../../http/route.js';
 import type { AuthService } from '../auth/service.js';
-import { startSession } from '../auth/session.js';
 import type { TeamService } from './service.js';
+import type { Sessions } from '../../infra/sessions.js';
 
 const userParam = z.strictObject({ userId: z.uuid() });
 const tokenParam = z.strictObject({ token: z.string().min(10).max(200) });
 const tag = 'Team';
 
-export const teamRoutes = (team: TeamService, auth: AuthService) => [
+export const teamRoutes = (team: TeamService, auth: AuthService, sessions: Sessions) => [
   route({
     method: 'get',
     path: '/team',
@@ -69,9 +69,9 @@ export const teamRoutes = (team: TeamService, auth: AuthService) => [
     rateLimit: 'public',
     schemas: { params: tokenParam, body: invitationAccept },
     response: meResponse,
-    handler: async ({ params, body, ctx, req }) => {
+    handler: async ({ params, body, ctx, req, res }) => {
       const who = await team.acceptInvitation(params.token, body, { ip: ctx.ip, userAgent: ctx.userAgent });
-      await startSession(req, who);
+      await sessions.start(req, res, who);
       return auth.me(who.userId, who.clinicId);
     },
   }),

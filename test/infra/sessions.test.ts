@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import request from 'supertest';
+import { MemorySessionStore, SESSION_COOKIE, SESSION_TTL_SECONDS } from '../../server/infra/sessions.js';
+import { TEST_ORIGIN, getTestApp } from '../helpers/app.js';
+import { PASSWORD, createClinic } from '../helpers/clinic.js';
+
+async function login(email: string) {
+  const app = await getTestApp();
+  const res = await request(app.app).post('/api/auth/login').set('Origin', TEST_ORIGIN).send({ email, password: PASSWORD });
+  expect(res.status).toBe(200);
+  const cookie = String(res.headers['set-cookie']).split(';')[0] as string;
+  return { app, cookie, me: () => request(app.app).get('/api/auth/me').set('Cookie', cookie) };
+}
+
+describe('sessions', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('refuse a cookie whose signature was changed, or that names no session', async () => {
+    const clinic = await createClinic();
+    const { app, cookie, me } = await login(clinic.receptionist.email);
+    expect((await me()).status).toBe(200);
+    const [id, signature] = cookie.slice(SESSION_COOKIE.length + 1).split('.') as [string, string];
+    const forged = `${SESSION_COOKIE}=${id}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    expect((await request(app.app).get('/api/auth/me').set('Cookie', forged)).status).toBe(401);
+    expect((await request(app.app).get('/api/auth/me').set('Cookie', `${SESSION_COOKIE}=${id}`)).status).toBe(401);
+    expect((await request(app.app).get('/api/auth/me').set('Cookie', `${SESSION_COOKIE}=.${signature}`)).status).toBe(401);
+  });
+
+  it('end at logout, which clears the cookie; the old cookie stays refused', async () => {
+    const clinic = await createClinic();
+    const { app, cookie, me } = await login(clinic.professional.email);
+    const logout = await request(app.app).post('/api/auth/logout').set('Origin', TEST_ORIGIN).set('Cookie', cookie);
+    expect(logout.status).toBe(204);
+    expect(String(logout.headers['set-cookie'])).toMatch(new RegExp(`^${SESSION_COOKIE.replace('.', '\\.')}=;.*Expires=Thu, 01 Jan 1970`));
+    expect((await me()).status).toBe(401);
+  });
+
+  it('expire in memory after their lifetime, whatever the activity', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const store = new MemorySessionStore();
+    await store.set('abc', { userId: 'u', clinicId: 'c', startedAt: Date.now() }, SESSION_TTL_SECONDS);
+    vi.setSystemTime(Date.now() + (SESSION_TTL_SECONDS - 1) * 1000);
+    expect(await store.get('abc')).toMatchObject({ userId: 'u' });
+    vi.setSystemTime(Date.now() + 2000);
+    expect(await store.get('abc')).toBeNull();
+    store.close();
+  });
+});
