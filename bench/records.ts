@@ -42,7 +42,7 @@ if (!clinic || !user) throw new Error('seed failed');
 await db.insert(memberships).values({ clinicId: clinic.id, userId: user.id, role: 'professional', isProfessional: true });
 const [patient] = await db.insert(contacts).values({ clinicId: clinic.id, name: 'Paciente Bench', status: 'active' }).returning();
 if (!patient) throw new Error('seed failed');
-const ctx: TenantContext = { clinicId: clinic.id, actor: { type: 'user', userId: user.id, role: 'professional', isProfessional: true }, requestId: 'bench', log, ip: '127.0.0.1', userAgent: 'bench' };
+const ctx: TenantContext = { clinicId: clinic.id, actor: { type: 'user', userId: user.id, role: 'professional', isProfessional: true }, requestId: 'bench', ip: '127.0.0.1', userAgent: 'bench' };
 const seedStart = performance.now();
 for (let i = 0; i < RECORDS; i++) {
   const record = await modules.services.records.create(ctx, {

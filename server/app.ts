@@ -9,7 +9,8 @@ import { SESSION_COOKIE } from './infra/sessions.js';
 import { Authenticator } from './http/auth.js';
 import { requireTrustedOrigin } from './http/csrf.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
-import { jsonBody, mountRoutes } from './http/mount.js';
+import { compose } from './http/compose.js';
+import { apiRouter } from './http/mount.js';
 import { buildOpenApi } from './http/openapi.js';
 import { originMatcher } from './http/origins.js';
 import { createRateLimiters, type RateLimits } from './http/rate-limit.js';
@@ -59,13 +60,17 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   ];
   const openapi = buildOpenApi(routes, { version: config.version });
 
-  // Health checks every few seconds would drown the log.
-  app.use(requestLogger(infra.log, { quietPaths: ['/api/health'] }));
-  app.use(metrics.middleware());
-  app.use(helmet({ crossOriginResourcePolicy: { policy: 'same-site' } }));
-  app.use(cors({ origin: (origin, cb) => cb(null, isAllowedOrigin(origin)), credentials: true, exposedHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }));
-  app.use(requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin));
-  app.use(jsonBody('1mb'));
+  // What every request goes through, as one layer (see compose).
+  app.use(
+    compose([
+      // Health checks every few seconds would drown the log.
+      requestLogger(app, infra.log, { quietPaths: ['/api/health'] }),
+      metrics.middleware(),
+      helmet({ crossOriginResourcePolicy: { policy: 'same-site' } }),
+      cors({ origin: (origin, cb) => cb(null, isAllowedOrigin(origin)), credentials: true, exposedHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }),
+      requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin),
+    ]),
+  );
 
   app.get('/metrics', async (req, res) => {
     if (config.metricsToken && req.get('authorization') !== `Bearer ${config.metricsToken}`) {
@@ -76,13 +81,14 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   });
   app.use('/api/docs', docsRouter(path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))));
 
-  const api = express.Router();
-  mountRoutes(api, routes, {
-    authenticator,
-    sessions: infra.sessions,
-    rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
-  });
-  app.use('/api', api);
+  app.use(
+    '/api',
+    apiRouter(routes, {
+      authenticator,
+      sessions: infra.sessions,
+      rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
+    }),
+  );
   app.use(notFoundHandler);
   app.use(errorHandler);
 

@@ -5,7 +5,6 @@ import type { Actor } from './permissions.js';
 /** Built once per request; services receive it instead of req. */
 export interface BaseContext {
   requestId: string;
-  log: Logger;
   ip: string | undefined;
   userAgent: string | undefined;
 }
@@ -28,5 +27,5 @@ declare module 'express-serve-static-core' {
 }
 
 export function baseContext(req: Request): BaseContext {
-  return { requestId: req.id, log: req.log, ip: req.ip, userAgent: req.get('user-agent') };
+  return { requestId: req.id, ip: req.ip, userAgent: req.get('user-agent') };
 }

@@ -2,6 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import type { Authenticator } from './auth.js';
+import { compose } from './compose.js';
 import { baseContext, type TenantContext } from './context.js';
 import type { Sessions } from '../infra/sessions.js';
 import { AppError } from './errors.js';
@@ -38,49 +39,74 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string) {
   return result.data;
 }
 
-/** Builds the Express chain of each route: rate limit -> auth -> permission -> upload -> validation -> handler. */
-export function mountRoutes(router: Router, routes: readonly RouteDef[], deps: MountDeps): void {
+/** The first segment of a path under /api (`/contacts/:id` -> `contacts`), lower-cased as Express matches. */
+const firstSegment = (path: string) => {
+  const end = path.indexOf('/', 1);
+  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();
+};
+
+/**
+ * The handler of every route under /api. Routes are grouped by their first path segment into one
+ * router each, so a request is matched against its own feature's routes, not against all of them.
+ */
+export function apiRouter(routes: readonly RouteDef[], deps: MountDeps): RequestHandler {
+  const routers = new Map<string, Router>();
   for (const def of routes) {
-    // The template, for metrics: once an error leaves the router, Express has reset req.baseUrl.
-    const chain: RequestHandler[] = [
-      (req, res, next) => {
-        res.locals.routeTemplate = `${req.baseUrl}${def.path}`;
-        next();
-      },
-    ];
-    if (def.rateLimit) chain.push(deps.rateLimiters[def.rateLimit]);
-    if (def.access === 'public' && def.session) {
-      chain.push(async (req, _res, next) => {
-        await deps.sessions.load(req);
-        next();
-      });
-    }
-    if (def.access !== 'public') {
-      const access = def.access;
-      const userOnly = 'userOnly' in def && def.userOnly === true;
-      chain.push(async (req, _res, next) => {
-        await deps.sessions.load(req);
-        const ctx = await deps.authenticator.authenticate({ authorization: req.headers.authorization, session: req.session }, baseContext(req), { userOnly });
-        if (access !== 'authenticated' && !can(ctx.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
-        req.tenant = ctx;
-        next();
-      });
-    }
-    if (def.upload) chain.push(uploader(def.upload));
-    chain.push(async (req, res) => {
-      const params = parse(def.schemas?.params, req.params, 'params');
-      const query = parse(def.schemas?.query, req.query, 'query');
-      // A multipart body carries form fields; a JSON body must be an object when a schema expects one.
-      const body = def.method === 'get' || def.method === 'delete' ? {} : parse(def.schemas?.body, req.body, 'body');
-      const ctx = (req.tenant ?? baseContext(req)) as TenantContext;
-      const result = await def.handler({ params, query, body, ctx, req, res } as never);
-      if (res.headersSent) return;
-      const status = def.status ?? 200;
-      if (result === undefined) res.status(status === 200 ? 204 : status).end();
-      else res.status(status).json(result);
-    });
-    router[def.method](def.path, ...chain);
+    const segment = firstSegment(def.path);
+    if (segment === '' || segment.startsWith(':')) throw new Error(`route ${def.path} must start with a fixed segment`);
+    let router = routers.get(segment);
+    if (!router) routers.set(segment, (router = express.Router()));
+    router[def.method](def.path, routeHandler(def, deps));
   }
+  return (req, res, next) => {
+    const router = routers.get(firstSegment(req.path));
+    if (router) router(req, res, next);
+    else next();
+  };
 }
 
-export const jsonBody = (limit: string) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
+/** One route as one Express layer: body -> rate limit -> auth -> permission -> upload -> validation -> handler. */
+function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
+  // The template, for metrics: once an error leaves the router, Express has reset req.baseUrl.
+  const chain: RequestHandler[] = [
+    (req, res, next) => {
+      res.locals.routeTemplate = `${req.baseUrl}${def.path}`;
+      next();
+    },
+  ];
+  if (def.method !== 'get' && def.method !== 'delete') chain.push(jsonBody);
+  if (def.rateLimit) chain.push(deps.rateLimiters[def.rateLimit]);
+  if (def.access === 'public' && def.session) {
+    chain.push(async (req, _res, next) => {
+      await deps.sessions.load(req);
+      next();
+    });
+  }
+  if (def.access !== 'public') {
+    const access = def.access;
+    const userOnly = 'userOnly' in def && def.userOnly === true;
+    chain.push(async (req, _res, next) => {
+      await deps.sessions.load(req);
+      const ctx = await deps.authenticator.authenticate({ authorization: req.headers.authorization, session: req.session }, baseContext(req), { userOnly });
+      if (access !== 'authenticated' && !can(ctx.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
+      req.tenant = ctx;
+      next();
+    });
+  }
+  if (def.upload) chain.push(uploader(def.upload));
+  chain.push(async (req, res) => {
+    const params = parse(def.schemas?.params, req.params, 'params');
+    const query = parse(def.schemas?.query, req.query, 'query');
+    // A multipart body carries form fields; a JSON body must be an object when a schema expects one.
+    const body = def.method === 'get' || def.method === 'delete' ? {} : parse(def.schemas?.body, req.body, 'body');
+    const ctx = (req.tenant ?? baseContext(req)) as TenantContext;
+    const result = await def.handler({ params, query, body, ctx, req, res } as never);
+    if (res.headersSent) return;
+    const status = def.status ?? 200;
+    if (result === undefined) res.status(status === 200 ? 204 : status).end();
+    else res.status(status).json(result);
+  });
+  return compose(chain);
+}
+
+const jsonBody = express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] });

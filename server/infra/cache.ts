@@ -42,6 +42,14 @@ abstract class BaseCache implements Cache {
   }
 }
 
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 export class MemoryCache extends BaseCache {
   private readonly entries = new Map<string, { value: unknown; expiresAt: number }>();
   private readonly versions = new Map<string, number>();
@@ -60,8 +68,7 @@ export class MemoryCache extends BaseCache {
     const hit = entry !== undefined && entry.expiresAt > Date.now();
     if (entry && !hit) this.entries.delete(k);
     this.count(hit);
-    // Values are stored as JSON so callers never share (and mutate) one object.
-    return hit ? (JSON.parse(entry.value as string) as T) : undefined;
+    return hit ? (entry.value as T) : undefined;
   }
 
   async set(key: string, value: unknown, ttlSeconds: number, group?: string) {
@@ -69,7 +76,10 @@ export class MemoryCache extends BaseCache {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(this.fullKey(key, group), { value: JSON.stringify(value), expiresAt: Date.now() + ttlSeconds * 1000 });
+    // Through JSON, as Redis would store it (a Date comes back a string in both modes), then frozen:
+    // readers share one object and none can change it for the others.
+    const stored = value === undefined ? undefined : deepFreeze(JSON.parse(JSON.stringify(value)));
+    this.entries.set(this.fullKey(key, group), { value: stored, expiresAt: Date.now() + ttlSeconds * 1000 });
   }
 
   async del(key: string, group?: string) {

@@ -2,23 +2,15 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
-/** Paths that may hold secrets or health data; their values never reach the log. */
-export const REDACT_PATHS = [
+/** Keys that may hold secrets or health data; their values never reach the log, at the top or one level down. */
+const SENSITIVE_KEYS = ['password', 'newPassword', 'currentPassword', 'token', 'secret', 'apiKey', 'cpf', 'content', 'text', 'answers', 'body'];
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.newPassword',
-  '*.currentPassword',
-  '*.token',
-  '*.secret',
-  '*.apiKey',
-  '*.cpf',
-  '*.content',
-  '*.text',
-  '*.answers',
-  '*.body',
+  ...SENSITIVE_KEYS,
+  ...SENSITIVE_KEYS.map((key) => `*.${key}`),
 ];
 
 const FLUSH_EVERY_MS = 500;

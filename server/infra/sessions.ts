@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { sessionStoreUnavailable } from '../http/errors.js';
 import type { Redis } from './redis.js';
@@ -96,10 +96,14 @@ const storeCall = <T>(call: Promise<T>): Promise<T> => call.catch(() => Promise.
  * per-request hashing and bookkeeping were a tenth of the CPU of `GET /api/auth/me`.
  */
 export class Sessions {
+  private readonly key: KeyObject;
+
   constructor(
     readonly store: SessionStore,
     private readonly opts: { secret: string; production: boolean },
-  ) {}
+  ) {
+    this.key = createSecretKey(Buffer.from(opts.secret));
+  }
 
   /** The session the cookie names, or null (no cookie, bad signature, expired, ended). */
   async read(cookieHeader: string | undefined): Promise<{ id: string; data: SessionData } | null> {
@@ -154,7 +158,7 @@ export class Sessions {
   }
 
   private sign(id: string) {
-    return createHmac('sha256', this.opts.secret).update(id).digest('base64url');
+    return createHmac('sha256', this.key).update(id).digest('base64url');
   }
 
   private unsign(value: string | undefined): string | null {

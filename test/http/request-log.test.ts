@@ -14,7 +14,7 @@ function appWithCapturedLog() {
     },
   });
   const app = express();
-  app.use(requestLogger(createLogger({ level: 'info', destination }), { quietPaths: ['/api/health'] }));
+  app.use(requestLogger(app, createLogger({ level: 'info', destination }), { quietPaths: ['/api/health'] }));
   app.get('/api/health', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/work', (req, res) => {
     req.log.info({ step: 'inside' }, 'working');

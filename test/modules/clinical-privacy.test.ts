@@ -8,11 +8,10 @@ import { createPatient } from '../helpers/patients.js';
 
 beforeAll(() => getTestApp());
 
-const ctxOf = (app: TestApp, clinicId: string, m: Member): TenantContext => ({
+const ctxOf = (clinicId: string, m: Member): TenantContext => ({
   clinicId,
   actor: { type: 'user', userId: m.id, role: m.role, isProfessional: m.isProfessional },
   requestId: 'test',
-  log: app.infra.log,
   ip: '127.0.0.1',
   userAgent: 'vitest',
 });
@@ -26,11 +25,11 @@ describe('clinical data stays where it belongs', () => {
     const sent = await clinic.receptionist.agent.post(`/api/contacts/${patient.id}/anamnesis`).send({ templateId: tpl.id });
     const timeline = clinic.app.modules.services.timeline;
 
-    const seen = await timeline.for(ctxOf(clinic.app, clinic.id, clinic.professional), patient.id);
+    const seen = await timeline.for(ctxOf(clinic.id, clinic.professional), patient.id);
     expect(seen.map((i) => [i.type, i.id])).toEqual(expect.arrayContaining([['medical_record', record.body.id], ['anamnesis', sent.body.id]]));
     expect(seen.find((i) => i.type === 'medical_record')?.title).toBe('Evolução');
     expect(JSON.stringify(seen)).not.toContain('Evolução estável');
-    for (const member of [clinic.receptionist, clinic.admin]) expect(await timeline.for(ctxOf(clinic.app, clinic.id, member), patient.id)).toEqual([]);
+    for (const member of [clinic.receptionist, clinic.admin]) expect(await timeline.for(ctxOf(clinic.id, member), patient.id)).toEqual([]);
   });
 
   describe('logs', () => {
