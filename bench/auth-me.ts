@@ -1,8 +1,10 @@
 // GET /api/auth/me with a session cookie, on the memory and on the Redis session store, against
 // a bare node:http server and a minimal Express 5 route answering the same JSON. Every server is
-// its own process; the load comes from this one. Ratios are measured in the same run.
+// its own process; the load comes from this one. Ratios are measured in the same run. The API runs
+// as production runs it (Procfile): `node dist/index.js`, built first.
 //
 //   npx tsx bench/auth-me.ts      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_DATABASE_URL, BENCH_REDIS_URL)
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
@@ -68,8 +70,9 @@ async function main() {
     };
     await start('bare node:http', [...TSX, 'bench/lib/baseline-server.ts', 'bare'], {}, false);
     await start('minimal Express 5', [...TSX, 'bench/lib/baseline-server.ts', 'express'], {}, false);
-    await start('API, memory sessions', [...TSX, 'server/index.ts'], appEnv, true);
-    await start('API, Redis sessions', [...TSX, 'server/index.ts'], { ...appEnv, REDIS_URL }, true);
+    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'ignore' });
+    await start('API, memory sessions', ['dist/index.js'], appEnv, true);
+    await start('API, Redis sessions', ['dist/index.js'], { ...appEnv, REDIS_URL }, true);
 
     console.log(`auth-me: ${machine()}; ${ROUNDS} rounds, connections ramped ${STAGES.join(' -> ')}, ${SECONDS} s each`);
     for (const t of targets) await ramp(`${t.child.url}/api/auth/me`, t.headers, [8], 2, cpuOf(t)); // JIT warm-up

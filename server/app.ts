@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import cors from 'cors';
 import { createRequire } from 'node:module';
@@ -35,6 +35,27 @@ export interface App {
   metrics: Metrics;
 }
 
+/**
+ * The headers OWASP's REST Security Cheat Sheet asks of a JSON API: no framing, no sniffing, HSTS,
+ * no referrer, no caching of (health) data. Helmet's page-oriented headers are left off here; the
+ * HTML of /api/docs gets helmet's page policy in its own router.
+ */
+const helmetForApi = helmet({
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  crossOriginResourcePolicy: { policy: 'same-site' },
+  xFrameOptions: { action: 'deny' },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+});
+const apiSecurityHeaders: RequestHandler = (req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  helmetForApi(req, res, next);
+};
+
 /** The middleware chain and every feature's routes. No I/O happens here. */
 export function createApp({ infra, modules, draining = () => false, rateLimits }: AppOptions): App {
   const { config } = infra;
@@ -66,12 +87,19 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       // Health checks every few seconds would drown the log.
       requestLogger(app, infra.log, { quietPaths: ['/api/health'] }),
       metrics.middleware(),
-      helmet({ crossOriginResourcePolicy: { policy: 'same-site' } }),
+      apiSecurityHeaders,
       cors({ origin: (origin, cb) => cb(null, isAllowedOrigin(origin)), credentials: true, exposedHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }),
       requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin),
     ]),
   );
 
+  app.use(
+    apiRouter(routes, {
+      authenticator,
+      sessions: infra.sessions,
+      rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
+    }),
+  );
   app.get('/metrics', async (req, res) => {
     if (config.metricsToken && req.get('authorization') !== `Bearer ${config.metricsToken}`) {
       res.status(401).json({ error: { code: 'unauthorized', message: 'Metrics token required', requestId: req.id } });
@@ -81,14 +109,6 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   });
   app.use('/api/docs', docsRouter(path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))));
 
-  app.use(
-    '/api',
-    apiRouter(routes, {
-      authenticator,
-      sessions: infra.sessions,
-      rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
-    }),
-  );
   app.use(notFoundHandler);
   app.use(errorHandler);
 

@@ -1,4 +1,5 @@
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type RequestHandler } from 'express';
+import { match, type MatchFunction } from 'path-to-regexp';
 import multer from 'multer';
 import { z } from 'zod';
 import type { Authenticator } from './auth.js';
@@ -39,41 +40,72 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string) {
   return result.data;
 }
 
-/** The first segment of a path under /api (`/contacts/:id` -> `contacts`), lower-cased as Express matches. */
-const firstSegment = (path: string) => {
-  const end = path.indexOf('/', 1);
-  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();
+const API = '/api';
+
+/** The segment after /api (`/api/contacts/:id` -> `contacts`), lower-cased as Express matches; '' outside /api. */
+const apiSegment = (path: string) => {
+  if (!path.startsWith(`${API}/`)) return '';
+  const end = path.indexOf('/', API.length + 1);
+  return (end === -1 ? path.slice(API.length + 1) : path.slice(API.length + 1, end)).toLowerCase();
 };
 
+/** As Express decodes path parameters; a malformed escape is the client's error. */
+const decodeParam = (value: string) => {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new AppError(400, 'invalid_path', 'The request path is not valid');
+  }
+};
+
+interface MountedRoute {
+  method: string;
+  template: string;
+  match: MatchFunction<Partial<Record<string, string>>>;
+  handle: RequestHandler;
+}
+
 /**
- * The handler of every route under /api. Routes are grouped by their first path segment into one
- * router each, so a request is matched against its own feature's routes, not against all of them.
+ * The handler of every route under /api. Routes are grouped by their first segment, so a request
+ * is matched against its own feature's routes only, with the matcher Express itself uses
+ * (path-to-regexp, case-insensitive, optional trailing slash, HEAD served by GET); one router
+ * pass per request instead of a nested Express router per feature (bench/auth-me.ts).
  */
 export function apiRouter(routes: readonly RouteDef[], deps: MountDeps): RequestHandler {
-  const routers = new Map<string, Router>();
+  const bySegment = new Map<string, MountedRoute[]>();
   for (const def of routes) {
-    const segment = firstSegment(def.path);
+    const template = `${API}${def.path}`;
+    const segment = apiSegment(template);
     if (segment === '' || segment.startsWith(':')) throw new Error(`route ${def.path} must start with a fixed segment`);
-    let router = routers.get(segment);
-    if (!router) routers.set(segment, (router = express.Router()));
-    router[def.method](def.path, routeHandler(def, deps));
+    const mounted = bySegment.get(segment) ?? [];
+    bySegment.set(segment, mounted);
+    mounted.push({
+      method: def.method.toUpperCase(),
+      template,
+      match: match(template, { sensitive: false, end: true, trailing: true, decode: decodeParam }),
+      handle: routeHandler(def, deps),
+    });
   }
   return (req, res, next) => {
-    const router = routers.get(firstSegment(req.path));
-    if (router) router(req, res, next);
-    else next();
+    const candidates = bySegment.get(apiSegment(req.path));
+    if (!candidates) return next();
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    for (const route of candidates) {
+      if (route.method !== method) continue;
+      const found = route.match(req.path);
+      if (!found) continue;
+      req.params = found.params as Record<string, string>;
+      // The template, for metrics (`/api/contacts/:id`, never the raw path).
+      res.locals.routeTemplate = route.template;
+      return route.handle(req, res, next);
+    }
+    next();
   };
 }
 
 /** One route as one Express layer: body -> rate limit -> auth -> permission -> upload -> validation -> handler. */
 function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
-  // The template, for metrics: once an error leaves the router, Express has reset req.baseUrl.
-  const chain: RequestHandler[] = [
-    (req, res, next) => {
-      res.locals.routeTemplate = `${req.baseUrl}${def.path}`;
-      next();
-    },
-  ];
+  const chain: RequestHandler[] = [];
   if (def.method !== 'get' && def.method !== 'delete') chain.push(jsonBody);
   if (def.rateLimit) chain.push(deps.rateLimiters[def.rateLimit]);
   if (def.access === 'public' && def.session) {

@@ -86,6 +86,8 @@ declare module 'express-serve-static-core' {
   }
 }
 
+const MAX_VERIFIED = 10_000;
+
 /** The store did not answer (Redis down): a retryable 503, never a 500. */
 const storeCall = <T>(call: Promise<T>): Promise<T> => call.catch(() => Promise.reject(sessionStoreUnavailable()));
 
@@ -97,6 +99,8 @@ const storeCall = <T>(call: Promise<T>): Promise<T> => call.catch(() => Promise.
  */
 export class Sessions {
   private readonly key: KeyObject;
+  /** Cookie values whose signature checked out, and their ids: the HMAC runs once per cookie, not per request. */
+  private readonly verified = new Map<string, string>();
 
   constructor(
     readonly store: SessionStore,
@@ -162,12 +166,18 @@ export class Sessions {
   }
 
   private unsign(value: string | undefined): string | null {
-    const dot = value?.lastIndexOf('.') ?? -1;
-    if (!value || dot <= 0) return null;
+    if (!value) return null;
+    const known = this.verified.get(value);
+    if (known) return known;
+    const dot = value.lastIndexOf('.');
+    if (dot <= 0) return null;
     const id = value.slice(0, dot);
     const given = Buffer.from(value.slice(dot + 1));
     const expected = Buffer.from(this.sign(id));
-    return given.length === expected.length && timingSafeEqual(given, expected) ? id : null;
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    this.verified.set(value, id);
+    return id;
   }
 }
 

@@ -40,6 +40,16 @@ describe('bodies and errors', () => {
     }
   });
 
+  it('matches paths as Express does: any case, an optional trailing slash, HEAD as GET; a bad escape is a 400', async () => {
+    const agent = clinic.admin.agent;
+    expect((await agent.get('/api/Auth/ME/')).body.clinic.id).toBe(clinic.id);
+    expect((await agent.head('/api/auth/me')).status).toBe(200);
+    expect((await agent.delete('/api/auth/me')).status).toBe(404);
+    const badEscape = await agent.get('/api/contacts/%E0%A4%A');
+    expect(badEscape.status).toBe(400);
+    expect(badEscape.body.error.code).toBe('invalid_path');
+  });
+
   it('keeps an incoming X-Request-Id, generates one otherwise, and reports it in errors', async () => {
     const kept = await anonymous(app).get('/api/health').set('X-Request-Id', 'alb-trace-123');
     expect(kept.headers['x-request-id']).toBe('alb-trace-123');
@@ -50,13 +60,17 @@ describe('bodies and errors', () => {
     expect(hostile.headers['x-request-id']).not.toBe('a b<script>');
   });
 
-  it('sends helmet’s security headers and no X-Powered-By', async () => {
+  it('sends an API’s security headers (OWASP REST), the docs page its own policy, and no X-Powered-By', async () => {
     const res = await anonymous(app).get('/api/health');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['strict-transport-security']).toContain('max-age=');
-    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['x-powered-by']).toBeUndefined();
+    const docs = await anonymous(app).get('/api/docs/');
+    expect(docs.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(docs.headers['x-frame-options']).toBe('SAMEORIGIN');
   });
 
   it('a clinicId in a body or query is rejected, never obeyed', async () => {

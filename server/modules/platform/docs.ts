@@ -1,4 +1,5 @@
 import express, { type Router } from 'express';
+import helmet from 'helmet';
 
 const PAGE = `<!doctype html>
 <html lang="pt-BR">
@@ -20,6 +21,8 @@ const INIT = `window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#
 /** Interactive reference served from the installed swagger-ui-dist package: works with no network. */
 export function docsRouter(assetsDir: string): Router {
   const router = express.Router();
+  // A page, unlike the API's JSON: helmet's default page policy (scripts and styles from here only).
+  router.use(helmet({ crossOriginResourcePolicy: { policy: 'same-site' } }));
   router.get('/', (_req, res) => void res.type('html').send(PAGE));
   router.get('/init.js', (_req, res) => void res.type('application/javascript').send(INIT));
   router.use('/assets', express.static(assetsDir, { index: false, maxAge: '1d' }));
