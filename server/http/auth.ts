@@ -3,7 +3,7 @@ import { apiKeys, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
 import type { Db } from '../infra/db.js';
 import type { SessionData } from '../infra/sessions.js';
-import type { BaseContext, TenantContext } from './context.js';
+import type { Identity } from './context.js';
 import { AppError, unauthorized } from './errors.js';
 import type { Role } from './permissions.js';
 import { hashToken } from '../lib/tokens.js';
@@ -42,11 +42,11 @@ export class Authenticator {
     private readonly cache: Cache,
   ) {}
 
-  async authenticate(credentials: Credentials, base: BaseContext, opts: { userOnly?: boolean } = {}): Promise<TenantContext> {
+  async authenticate(credentials: Credentials, opts: { userOnly?: boolean } = {}): Promise<Identity> {
     const header = credentials.authorization;
     if (header?.startsWith('Bearer ')) {
       if (opts.userOnly) throw new AppError(403, 'user_session_required', 'This action needs a signed-in user, not an API key');
-      return this.fromApiKey(base, header.slice(7).trim());
+      return this.fromApiKey(header.slice(7).trim());
     }
     const { userId, clinicId, startedAt } = credentials.session ?? {};
     if (!userId || !clinicId) throw unauthorized();
@@ -55,11 +55,7 @@ export class Authenticator {
     if (membership.sessionsValidAfter !== null && (startedAt ?? 0) < membership.sessionsValidAfter) {
       throw new AppError(401, 'session_expired', 'Your password was changed; sign in again');
     }
-    return {
-      ...base,
-      clinicId,
-      actor: { type: 'user', userId, role: membership.role, isProfessional: membership.isProfessional },
-    };
+    return { clinicId, actor: { type: 'user', userId, role: membership.role, isProfessional: membership.isProfessional } };
   }
 
   /** Active membership of a user in a clinic, cached per clinic (team changes invalidate it). */
@@ -79,7 +75,7 @@ export class Authenticator {
     );
   }
 
-  private async fromApiKey(base: BaseContext, key: string): Promise<TenantContext> {
+  private async fromApiKey(key: string): Promise<Identity> {
     if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw new AppError(401, 'invalid_api_key', 'Invalid API key');
     const hash = hashToken(key);
     const found = await this.cache.wrap<CachedKey | null>(apiKeyCacheKey(hash), CACHE_TTL_SECONDS, async () => {
@@ -91,7 +87,7 @@ export class Authenticator {
     });
     if (!found) throw new AppError(401, 'invalid_api_key', 'Invalid API key');
     await this.touch(found.id);
-    return { ...base, clinicId: found.clinicId, actor: { type: 'api_key', apiKeyId: found.id, scopes: found.scopes } };
+    return { clinicId: found.clinicId, actor: { type: 'api_key', apiKeyId: found.id, scopes: found.scopes } };
   }
 
   /** Records last use at most once a minute per key per instance. */

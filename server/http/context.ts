@@ -9,11 +9,14 @@ export interface BaseContext {
   userAgent: string | undefined;
 }
 
-export interface TenantContext extends BaseContext {
+/** Who a request or socket is: what a session or API key proves. */
+export interface Identity {
   /** The clinic of the session or API key; the only clinic a request can touch. */
   clinicId: string;
   actor: Actor;
 }
+
+export interface TenantContext extends BaseContext, Identity {}
 
 /** The user id behind the request, or null for an API key. */
 export const actorUserId = (ctx: TenantContext): string | null => (ctx.actor.type === 'user' ? ctx.actor.userId : null);
@@ -26,6 +29,17 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** ip and userAgent are read when a service asks (audit): resolving the proxy chain costs on every request. */
 export function baseContext(req: Request): BaseContext {
-  return { requestId: req.id, ip: req.ip, userAgent: req.get('user-agent') };
+  return {
+    requestId: req.id,
+    get ip() {
+      return req.ip;
+    },
+    get userAgent() {
+      return req.get('user-agent');
+    },
+  };
 }
+
+export const tenantContext = (req: Request, { clinicId, actor }: Identity): TenantContext => Object.assign(baseContext(req), { clinicId, actor });

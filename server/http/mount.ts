@@ -4,7 +4,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import type { Authenticator } from './auth.js';
 import { compose } from './compose.js';
-import { baseContext, type TenantContext } from './context.js';
+import { baseContext, tenantContext, type TenantContext } from './context.js';
 import type { Sessions } from '../infra/sessions.js';
 import { AppError } from './errors.js';
 import { can } from './permissions.js';
@@ -119,9 +119,9 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
     const userOnly = 'userOnly' in def && def.userOnly === true;
     chain.push(async (req, _res, next) => {
       await deps.sessions.load(req);
-      const ctx = await deps.authenticator.authenticate({ authorization: req.headers.authorization, session: req.session }, baseContext(req), { userOnly });
-      if (access !== 'authenticated' && !can(ctx.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
-      req.tenant = ctx;
+      const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, session: req.session }, { userOnly });
+      if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
+      req.tenant = tenantContext(req, identity);
       next();
     });
   }

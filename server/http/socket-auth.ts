@@ -6,13 +6,10 @@ import type { Authenticator } from './auth.js';
 /** Socket handshakes are authenticated by the same code as HTTP requests: session cookie or API key. */
 export const identifySocket =
   (authenticator: Authenticator, sessions: Sessions) =>
-  async (req: IncomingMessage, token: string | undefined, socketId: string): Promise<SocketIdentity> => {
-    const ctx = await authenticator.authenticate(
-      {
-        authorization: token ? `Bearer ${token}` : req.headers.authorization,
-        session: (await sessions.read(req.headers.cookie))?.data,
-      },
-      { requestId: socketId, ip: req.socket.remoteAddress, userAgent: req.headers['user-agent'] },
-    );
-    return { clinicId: ctx.clinicId, userId: ctx.actor.type === 'user' ? ctx.actor.userId : null };
+  async (req: IncomingMessage, token: string | undefined): Promise<SocketIdentity> => {
+    const { clinicId, actor } = await authenticator.authenticate({
+      authorization: token ? `Bearer ${token}` : req.headers.authorization,
+      session: (await sessions.read(req.headers.cookie))?.data,
+    });
+    return { clinicId, userId: actor.type === 'user' ? actor.userId : null };
   };

@@ -14,7 +14,7 @@ export interface SocketIdentity {
 
 export interface RealtimeAttachOptions {
   /** Resolves the handshake to a clinic (same code as HTTP); throws when anonymous. */
-  identify: (req: IncomingMessage, token: string | undefined, socketId: string) => Promise<SocketIdentity>;
+  identify: (req: IncomingMessage, token: string | undefined) => Promise<SocketIdentity>;
   isAllowedOrigin: (origin: string | undefined) => boolean;
   redis?: Redis;
   log: Logger;
@@ -62,7 +62,7 @@ export class Realtime {
     io.use((socket: Socket, next) => {
       const token = bearer(socket);
       opts
-        .identify(socket.request, token, socket.id)
+        .identify(socket.request, token)
         .then((identity) => {
           socket.data = identity;
           void socket.join(clinicRoom(identity.clinicId));

@@ -14,6 +14,8 @@ export function createRedis(url: string, log: Logger, name: string): Redis {
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     lazyConnect: true,
+    // Commands issued in the same tick by concurrent requests share one socket write.
+    enableAutoPipelining: true,
   });
   let down = false;
   redis.on('error', (err: Error) => {
