@@ -1,23 +1,16 @@
-import { and, eq, isNull } from 'drizzle-orm';
-import { apiKeys, memberships, users } from '../../shared/schema/index.js';
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import { apiKeys, clinics, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
 import type { Db } from '../infra/db.js';
 import type { SessionData } from '../infra/sessions.js';
-import type { Identity } from './context.js';
+import type { Account, Identity } from './context.js';
 import { AppError, unauthorized } from './errors.js';
-import type { Role } from './permissions.js';
 import { hashToken } from '../lib/tokens.js';
 
 export const API_KEY_PREFIX = 'opb_';
-export const membershipCacheGroup = (clinicId: string) => `team:${clinicId}`;
+/** Dropped whenever the user, a membership of theirs or one of their clinics changes. */
+export const accountCacheGroup = (userId: string) => `account:${userId}`;
 export const apiKeyCacheKey = (hash: string) => `apikey:${hash}`;
-
-interface CachedMembership {
-  role: Role;
-  isProfessional: boolean;
-  /** Epoch ms (cached as JSON, so not a Date). */
-  sessionsValidAfter: number | null;
-}
 /** What a request or socket handshake presents. */
 export interface Credentials {
   authorization: string | undefined;
@@ -32,6 +25,30 @@ interface CachedKey {
 
 const CACHE_TTL_SECONDS = 60;
 const LAST_USED_EVERY_MS = 60_000;
+
+/**
+ * The user and their active memberships, one cache entry per user: every session-authenticated
+ * request reads it, and `GET /api/auth/me` answers from the same entry.
+ */
+export function loadAccount(db: Db, cache: Cache, userId: string): Promise<Account | null> {
+  return cache.wrap(
+    'account',
+    CACHE_TTL_SECONDS,
+    async () => {
+      const [user] = await db.select({ id: users.id, name: users.name, email: users.email, sessionsValidAfter: users.sessionsValidAfter }).from(users).where(eq(users.id, userId));
+      if (!user) return null;
+      const active = await db
+        .select({ clinicId: memberships.clinicId, clinicName: clinics.name, clinicTimezone: clinics.timezone, role: memberships.role, isProfessional: memberships.isProfessional })
+        .from(memberships)
+        .innerJoin(clinics, eq(clinics.id, memberships.clinicId))
+        .where(and(eq(memberships.userId, userId), eq(memberships.active, true)))
+        .orderBy(asc(memberships.createdAt));
+      const { sessionsValidAfter, ...profile } = user;
+      return { user: profile, sessionsValidAfter: sessionsValidAfter?.getTime() ?? null, memberships: active };
+    },
+    accountCacheGroup(userId),
+  );
+}
 
 /** Turns a session cookie or an API key into the request's tenant context. */
 export class Authenticator {
@@ -50,29 +67,13 @@ export class Authenticator {
     }
     const { userId, clinicId, startedAt } = credentials.session ?? {};
     if (!userId || !clinicId) throw unauthorized();
-    const membership = await this.membership(clinicId, userId);
-    if (!membership) throw new AppError(401, 'session_invalid', 'Your access to this clinic has ended; sign in again');
-    if (membership.sessionsValidAfter !== null && (startedAt ?? 0) < membership.sessionsValidAfter) {
+    const account = await loadAccount(this.db, this.cache, userId);
+    const membership = account?.memberships.find((m) => m.clinicId === clinicId);
+    if (!account || !membership) throw new AppError(401, 'session_invalid', 'Your access to this clinic has ended; sign in again');
+    if (account.sessionsValidAfter !== null && (startedAt ?? 0) < account.sessionsValidAfter) {
       throw new AppError(401, 'session_expired', 'Your password was changed; sign in again');
     }
-    return { clinicId, actor: { type: 'user', userId, role: membership.role, isProfessional: membership.isProfessional } };
-  }
-
-  /** Active membership of a user in a clinic, cached per clinic (team changes invalidate it). */
-  async membership(clinicId: string, userId: string): Promise<CachedMembership | null> {
-    return this.cache.wrap(
-      `m:${userId}`,
-      CACHE_TTL_SECONDS,
-      async () => {
-        const [row] = await this.db
-          .select({ role: memberships.role, isProfessional: memberships.isProfessional, sessionsValidAfter: users.sessionsValidAfter })
-          .from(memberships)
-          .innerJoin(users, eq(users.id, memberships.userId))
-          .where(and(eq(memberships.clinicId, clinicId), eq(memberships.userId, userId), eq(memberships.active, true)));
-        return row ? { role: row.role, isProfessional: row.isProfessional, sessionsValidAfter: row.sessionsValidAfter?.getTime() ?? null } : null;
-      },
-      membershipCacheGroup(clinicId),
-    );
+    return { clinicId, actor: { type: 'user', userId, role: membership.role, isProfessional: membership.isProfessional }, account };
   }
 
   private async fromApiKey(key: string): Promise<Identity> {

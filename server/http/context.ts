@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { Logger } from '../infra/logger.js';
-import type { Actor } from './permissions.js';
+import type { Actor, Role } from './permissions.js';
 
 /** Built once per request; services receive it instead of req. */
 export interface BaseContext {
@@ -9,11 +9,21 @@ export interface BaseContext {
   userAgent: string | undefined;
 }
 
+/** A signed-in user and their active memberships, as cached (see loadAccount). */
+export interface Account {
+  user: { id: string; name: string; email: string };
+  /** Epoch ms of the last password change; sessions started before it are refused. */
+  sessionsValidAfter: number | null;
+  memberships: { clinicId: string; clinicName: string; clinicTimezone: string; role: Role; isProfessional: boolean }[];
+}
+
 /** Who a request or socket is: what a session or API key proves. */
 export interface Identity {
   /** The clinic of the session or API key; the only clinic a request can touch. */
   clinicId: string;
   actor: Actor;
+  /** Set for a signed-in user (not for an API key). */
+  account?: Account;
 }
 
 export interface TenantContext extends BaseContext, Identity {}
@@ -42,4 +52,4 @@ export function baseContext(req: Request): BaseContext {
   };
 }
 
-export const tenantContext = (req: Request, { clinicId, actor }: Identity): TenantContext => Object.assign(baseContext(req), { clinicId, actor });
+export const tenantContext = (req: Request, { clinicId, actor, account }: Identity): TenantContext => Object.assign(baseContext(req), { clinicId, actor, account });

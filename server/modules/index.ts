@@ -61,8 +61,7 @@ export function createModules(infra: Infra): Modules {
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
-  // /auth/me is cached per user; these keep it true.
-  team.onMemberChange((_clinicId, userId) => auth.forgetProfile(userId));
+  // Accounts (see loadAccount) carry clinic names and zones.
   clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
   const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
   const records = new RecordService(infra, audit, contacts, files);

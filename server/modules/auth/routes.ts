@@ -67,7 +67,7 @@ export const authRoutes = (auth: AuthService, sessions: Sessions) => [
     access: 'authenticated',
     userOnly: true,
     response: meResponse,
-    handler: async ({ ctx }) => auth.me(actorUserId(ctx) as string, ctx.clinicId),
+    handler: async ({ ctx }) => auth.me(actorUserId(ctx) as string, ctx.clinicId, ctx.account),
   }),
   route({
     method: 'post',

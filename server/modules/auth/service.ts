@@ -3,20 +3,14 @@ import { clinics, memberships, passwordResetTokens, users } from '../../../share
 import type { MeResponse } from '../../../shared/api/auth.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
-import { membershipCacheGroup } from '../../http/auth.js';
+import { accountCacheGroup, loadAccount } from '../../http/auth.js';
+import type { Account } from '../../http/context.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditScope, AuditService } from '../audit/service.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 const RESET_TTL_MS = 60 * 60_000;
-const PROFILE_TTL_SECONDS = 60;
-const profileCacheGroup = (userId: string) => `profile:${userId}`;
-
-interface CachedProfile {
-  user: MeResponse['user'];
-  memberships: (MeResponse['memberships'][number] & { clinicTimezone: string })[];
-}
 
 export interface SignedIn {
   userId: string;
@@ -83,40 +77,23 @@ export class AuthService {
    * active memberships (with clinic names and zones) in one entry per user, dropped when a
    * membership of the user or a clinic of theirs changes (see forgetProfile/forgetClinic).
    */
-  async me(userId: string, clinicId: string): Promise<MeResponse> {
-    const profile = await this.infra.cache.wrap('me', PROFILE_TTL_SECONDS, () => this.loadProfile(userId), profileCacheGroup(userId));
-    const current = profile?.memberships.find((m) => m.clinicId === clinicId);
-    if (!profile || !current) throw notFound('User');
+  async me(userId: string, clinicId: string, known?: Account): Promise<MeResponse> {
+    const account = known ?? (await loadAccount(this.db, this.infra.cache, userId));
+    const current = account?.memberships.find((m) => m.clinicId === clinicId);
+    if (!account || !current) throw notFound('User');
     return {
-      user: profile.user,
+      user: account.user,
       clinic: { id: current.clinicId, name: current.clinicName, timezone: current.clinicTimezone },
       role: current.role,
       isProfessional: current.isProfessional,
-      memberships: profile.memberships.map(({ clinicId: id, clinicName, role, isProfessional }) => ({ clinicId: id, clinicName, role, isProfessional })),
+      memberships: account.memberships.map(({ clinicId: id, clinicName, role, isProfessional }) => ({ clinicId: id, clinicName, role, isProfessional })),
     };
   }
 
-  private async loadProfile(userId: string): Promise<CachedProfile | null> {
-    const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(eq(users.id, userId));
-    if (!user) return null;
-    const all = await this.db
-      .select({ clinicId: memberships.clinicId, clinicName: clinics.name, clinicTimezone: clinics.timezone, role: memberships.role, isProfessional: memberships.isProfessional })
-      .from(memberships)
-      .innerJoin(clinics, eq(clinics.id, memberships.clinicId))
-      .where(and(eq(memberships.userId, userId), eq(memberships.active, true)))
-      .orderBy(asc(memberships.createdAt));
-    return { user, memberships: all };
-  }
-
-  /** A membership of the user changed (role, status, joined, removed). */
-  async forgetProfile(userId: string): Promise<void> {
-    await this.infra.cache.invalidateGroup(profileCacheGroup(userId));
-  }
-
-  /** A clinic's name or zone changed: every member's cached profile shows it. */
+  /** A clinic's name or zone changed: every member's cached account shows it. */
   async forgetClinic(clinicId: string): Promise<void> {
     const members = await this.db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.clinicId, clinicId));
-    await Promise.all(members.map((m) => this.forgetProfile(m.userId)));
+    await Promise.all(members.map((m) => this.infra.cache.invalidateGroup(accountCacheGroup(m.userId))));
   }
 
   /** The clinic to switch to, if the user is an active member of it; otherwise 404. */
@@ -140,10 +117,9 @@ export class AuthService {
     await this.forgetSessions(userId);
   }
 
-  /** Cached memberships carry the sessions' cut-off: drop them so other sessions end at once. */
+  /** The cached account carries the sessions' cut-off: dropping it ends other sessions at once. */
   private async forgetSessions(userId: string) {
-    const rows = await this.db.select({ clinicId: memberships.clinicId }).from(memberships).where(eq(memberships.userId, userId));
-    await Promise.all(rows.map((r) => this.infra.cache.invalidateGroup(membershipCacheGroup(r.clinicId))));
+    await this.infra.cache.invalidateGroup(accountCacheGroup(userId));
   }
 
   /** Always succeeds from the caller's point of view: whether the email exists is never revealed. */

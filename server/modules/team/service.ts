@@ -6,7 +6,7 @@ import { clinics, invitations, memberships, users } from '../../../shared/schema
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
-import { membershipCacheGroup } from '../../http/auth.js';
+import { accountCacheGroup } from '../../http/auth.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditService } from '../audit/service.js';
@@ -122,7 +122,7 @@ export class TeamService {
   }
 
   private async changed(clinicId: string, userId: string) {
-    await this.infra.cache.invalidateGroup(membershipCacheGroup(clinicId));
+    await this.infra.cache.invalidateGroup(accountCacheGroup(userId));
     for (const listener of this.listeners) await listener(clinicId, userId);
   }
 
