@@ -1,6 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import cors from 'cors';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Infra } from './infra/index.js';
@@ -10,6 +9,7 @@ import { Authenticator } from './http/auth.js';
 import { requireTrustedOrigin } from './http/csrf.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { compose } from './http/compose.js';
+import { corsAllowlist } from './http/cors.js';
 import { apiRouter } from './http/mount.js';
 import { buildOpenApi } from './http/openapi.js';
 import { originMatcher } from './http/origins.js';
@@ -88,7 +88,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       requestLogger(app, infra.log, { quietPaths: ['/api/health'] }),
       metrics.middleware(),
       apiSecurityHeaders,
-      cors({ origin: (origin, cb) => cb(null, isAllowedOrigin(origin)), credentials: true, exposedHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }),
+      corsAllowlist(isAllowedOrigin),
       requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin),
     ]),
   );

@@ -2,7 +2,10 @@ import type { Request } from 'express';
 import type { Logger } from '../infra/logger.js';
 import type { Actor, Role } from './permissions.js';
 
-/** Built once per request; services receive it instead of req. */
+/**
+ * Built once per request; services receive it instead of req. ip and userAgent are getters (read
+ * on demand): pass them on by name, never by spreading the context.
+ */
 export interface BaseContext {
   requestId: string;
   ip: string | undefined;
@@ -39,17 +42,37 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** ip and userAgent are read when a service asks (audit): resolving the proxy chain costs on every request. */
-export function baseContext(req: Request): BaseContext {
-  return {
-    requestId: req.id,
-    get ip() {
-      return req.ip;
-    },
-    get userAgent() {
-      return req.get('user-agent');
-    },
-  };
+/** ip and userAgent are read when a service asks (audit): resolving the proxy chain on every request costs. */
+class RequestContext implements BaseContext {
+  readonly requestId: string;
+  readonly #req: Request;
+
+  constructor(req: Request) {
+    this.#req = req;
+    this.requestId = req.id;
+  }
+
+  get ip() {
+    return this.#req.ip;
+  }
+
+  get userAgent() {
+    return this.#req.get('user-agent');
+  }
 }
 
-export const tenantContext = (req: Request, { clinicId, actor, account }: Identity): TenantContext => Object.assign(baseContext(req), { clinicId, actor, account });
+class TenantRequestContext extends RequestContext implements TenantContext {
+  readonly clinicId: string;
+  readonly actor: Actor;
+  readonly account: Account | undefined;
+
+  constructor(req: Request, identity: Identity) {
+    super(req);
+    this.clinicId = identity.clinicId;
+    this.actor = identity.actor;
+    this.account = identity.account;
+  }
+}
+
+export const baseContext = (req: Request): BaseContext => new RequestContext(req);
+export const tenantContext = (req: Request, identity: Identity): TenantContext => new TenantRequestContext(req, identity);

@@ -128,7 +128,8 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
   if (def.upload) chain.push(uploader(def.upload));
   chain.push(async (req, res) => {
     const params = parse(def.schemas?.params, req.params, 'params');
-    const query = parse(def.schemas?.query, req.query, 'query');
+    // req.query parses the query string on every read: only routes that take a query read it.
+    const query = def.schemas?.query ? parse(def.schemas.query, req.query, 'query') : {};
     // A multipart body carries form fields; a JSON body must be an object when a schema expects one.
     const body = def.method === 'get' || def.method === 'delete' ? {} : parse(def.schemas?.body, req.body, 'body');
     const ctx = (req.tenant ?? baseContext(req)) as TenantContext;

@@ -181,12 +181,17 @@ export class Sessions {
   }
 }
 
-/** One cookie's raw value (ours are base64url and never URI-encoded). */
+/** One cookie's raw value (ours are base64url and never URI-encoded), found without splitting the header. */
 function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  const key = `${name}=`;
+  for (let at = header.indexOf(key); at !== -1; at = header.indexOf(key, at + 1)) {
+    // A whole cookie name: at the start or after `;` and optional spaces (not `xopb.sid=`).
+    let before = at - 1;
+    while (before >= 0 && header[before] === ' ') before--;
+    if (before >= 0 && header[before] !== ';') continue;
+    const end = header.indexOf(';', at);
+    return header.slice(at + key.length, end === -1 ? undefined : end).trim();
   }
   return undefined;
 }

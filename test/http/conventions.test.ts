@@ -95,9 +95,15 @@ describe('CORS allowlist', () => {
       const res = await request(app.app).get('/api/health').set('Origin', origin);
       expect(res.headers['access-control-allow-origin'], origin).toBe(origin);
       expect(res.headers['access-control-allow-credentials']).toBe('true');
+      expect(res.headers['access-control-expose-headers']).toBe('X-Request-Id,Retry-After');
+      expect(res.headers.vary).toBe('Origin');
       const pre = await preflight(origin);
-      expect(pre.status).toBeLessThan(300);
+      expect(pre.status).toBe(204);
       expect(pre.headers['access-control-allow-origin']).toBe(origin);
+      expect(pre.headers['access-control-allow-credentials']).toBe('true');
+      expect(pre.headers['access-control-allow-methods']).toContain('PATCH');
+      expect(pre.headers['access-control-allow-headers']).toBe('content-type');
+      expect(pre.headers['access-control-max-age']).toBe('600');
     }
   });
 

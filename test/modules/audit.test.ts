@@ -39,7 +39,7 @@ describe('audit log', () => {
     await admin.delete(`/api/team/${clinic.professional.id}`);
     await admin.post('/api/team/invitations').send({ email: `novo-${clinic.id.slice(0, 8)}@example.com`, name: 'Novo', role: 'receptionist' });
     const key = (await admin.post('/api/api-keys').send({ name: 'n8n', scopes: ['clinic:read'] })).body;
-    await admin.delete(`/api/api-keys/${key.id}`);
+    await admin.delete(`/api/api-keys/${key.id}`).set('User-Agent', 'Navegador da Clínica');
 
     const entries = await all(admin, { limit: '200' });
     const actions = entries.map((e) => e.action);
@@ -50,6 +50,10 @@ describe('audit log', () => {
     expect(login).toMatchObject({ actorType: 'user', entityType: 'user' });
     const revoked = entries.find((e) => e.action === 'api_key.revoked');
     expect(revoked).toMatchObject({ actorId: clinic.admin.id, entityId: key.id, entityType: 'api_key' });
+    // From where: the client address and agent of the request that made the change.
+    expect(revoked?.ip).toMatch(/127\.0\.0\.1|::1/);
+    expect(revoked?.userAgent).toBe('Navegador da Clínica');
+    expect(login?.ip).toMatch(/127\.0\.0\.1|::1/);
     expect(JSON.stringify(entries)).not.toContain(key.key);
     // Newest first.
     const times = entries.map((e) => Date.parse(e.createdAt));

@@ -39,7 +39,7 @@ export class AuthService {
       if (!clinic || !user) throw new Error('insert returned nothing');
       await tx.insert(memberships).values({ clinicId: clinic.id, userId: user.id, role: 'admin' });
       const actor = { type: 'user', userId: user.id, role: 'admin', isProfessional: false } as const;
-      await this.audit.record({ clinicId: clinic.id, actor, ...info }, { action: 'clinic.registered', entityType: 'clinic', entityId: clinic.id }, tx);
+      await this.audit.record({ clinicId: clinic.id, actor, ip: info.ip, userAgent: info.userAgent }, { action: 'clinic.registered', entityType: 'clinic', entityId: clinic.id }, tx);
       return { userId: user.id, clinicId: clinic.id };
     });
   }
@@ -54,7 +54,7 @@ export class AuthService {
     const [membership] = await this.activeMemberships(user.id);
     if (!membership) throw new AppError(403, 'no_active_membership', 'This account has no active clinic');
     const actor = { type: 'user', userId: user.id, role: membership.role, isProfessional: membership.isProfessional } as const;
-    await this.audit.record({ clinicId: membership.clinicId, actor, ...info }, { action: 'auth.login', entityType: 'user', entityId: user.id });
+    await this.audit.record({ clinicId: membership.clinicId, actor, ip: info.ip, userAgent: info.userAgent }, { action: 'auth.login', entityType: 'user', entityId: user.id });
     return { userId: user.id, clinicId: membership.clinicId };
   }
 
@@ -149,7 +149,7 @@ export class AuthService {
       await tx.update(users).set({ passwordHash, sessionsValidAfter: now, updatedAt: now }).where(eq(users.id, row.userId));
       const [membership] = await tx.select({ clinicId: memberships.clinicId }).from(memberships).where(eq(memberships.userId, row.userId));
       if (membership) {
-        await this.audit.record({ clinicId: membership.clinicId, actor: null, ...info }, { action: 'auth.password_reset', entityType: 'user', entityId: row.userId }, tx);
+        await this.audit.record({ clinicId: membership.clinicId, actor: null, ip: info.ip, userAgent: info.userAgent }, { action: 'auth.password_reset', entityType: 'user', entityId: row.userId }, tx);
       }
       return row.userId;
     });
