@@ -85,8 +85,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   app.use(
     compose([
       // Health checks every few seconds would drown the log.
-      requestLogger(app, infra.log, { quietPaths: ['/api/health'] }),
-      metrics.middleware(),
+      requestLogger(app, infra.log, { quietPaths: ['/api/health'], observe: metrics.observe }),
       apiSecurityHeaders,
       corsAllowlist(isAllowedOrigin),
       requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin),

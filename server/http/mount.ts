@@ -1,10 +1,10 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { match, type MatchFunction } from 'path-to-regexp';
 import multer from 'multer';
 import { z } from 'zod';
 import type { Authenticator } from './auth.js';
 import { compose } from './compose.js';
-import { baseContext, tenantContext, type TenantContext } from './context.js';
+import { baseContext, tenantContext, type BaseContext, type TenantContext } from './context.js';
 import type { Sessions } from '../infra/sessions.js';
 import { AppError } from './errors.js';
 import { can } from './permissions.js';
@@ -103,43 +103,48 @@ export function apiRouter(routes: readonly RouteDef[], deps: MountDeps): Request
   };
 }
 
-/** One route as one Express layer: body -> rate limit -> auth -> permission -> upload -> validation -> handler. */
+/** Runs an Express middleware (multer) inside an async step. */
+const run = (middleware: RequestHandler, req: Request, res: Response) =>
+  new Promise<void>((resolve, reject) => middleware(req, res, (err?: unknown) => (err === undefined || err === null ? resolve() : reject(err))));
+
+/**
+ * One route as one Express layer: body -> rate limit, then one async step: session -> auth ->
+ * permission -> upload -> validation -> handler (an upload is read only once the caller may send it).
+ */
 function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
-  const chain: RequestHandler[] = [];
-  if (def.method !== 'get' && def.method !== 'delete') chain.push(jsonBody);
-  if (def.rateLimit) chain.push(deps.rateLimiters[def.rateLimit]);
-  if (def.access === 'public' && def.session) {
-    chain.push(async (req, _res, next) => {
-      await deps.sessions.load(req);
-      next();
-    });
-  }
-  if (def.access !== 'public') {
-    const access = def.access;
-    const userOnly = 'userOnly' in def && def.userOnly === true;
-    chain.push(async (req, _res, next) => {
-      await deps.sessions.load(req);
+  const before: RequestHandler[] = [];
+  if (def.method !== 'get' && def.method !== 'delete') before.push(jsonBody);
+  if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
+  const access = def.access;
+  const loadSession = access !== 'public' || def.session === true;
+  const userOnly = 'userOnly' in def && def.userOnly === true;
+  const upload = def.upload ? uploader(def.upload) : undefined;
+
+  const handle = async (req: Request, res: Response) => {
+    if (loadSession) await deps.sessions.load(req);
+    let ctx: BaseContext | TenantContext;
+    if (access === 'public') ctx = baseContext(req);
+    else {
       const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, session: req.session }, { userOnly });
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
-      req.tenant = tenantContext(req, identity);
-      next();
-    });
-  }
-  if (def.upload) chain.push(uploader(def.upload));
-  chain.push(async (req, res) => {
+      ctx = req.tenant = tenantContext(req, identity);
+    }
+    if (upload) await run(upload, req, res);
     const params = parse(def.schemas?.params, req.params, 'params');
     // req.query parses the query string on every read: only routes that take a query read it.
     const query = def.schemas?.query ? parse(def.schemas.query, req.query, 'query') : {};
     // A multipart body carries form fields; a JSON body must be an object when a schema expects one.
     const body = def.method === 'get' || def.method === 'delete' ? {} : parse(def.schemas?.body, req.body, 'body');
-    const ctx = (req.tenant ?? baseContext(req)) as TenantContext;
     const result = await def.handler({ params, query, body, ctx, req, res } as never);
     if (res.headersSent) return;
     const status = def.status ?? 200;
     if (result === undefined) res.status(status === 200 ? 204 : status).end();
     else res.status(status).json(result);
-  });
-  return compose(chain);
+  };
+  const step: RequestHandler = (req, res, next) => {
+    handle(req, res).catch(next);
+  };
+  return before.length === 0 ? step : compose([...before, step]);
 }
 
 const jsonBody = express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] });

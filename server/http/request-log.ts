@@ -1,17 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { Express, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler, Response } from 'express';
 import { loggableUrl, type Logger } from '../infra/logger.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Request id (an incoming `X-Request-Id` is kept when well-formed, else generated; echoed back),
- * `req.log`, a child logger that stamps it on every line, and one line per answer. Written instead
- * of pino-http, which serialised the request into every child logger (bench/auth-me.ts).
+ * `req.log`, a child logger that stamps it on every line, and one line per answer, whose duration
+ * also goes to `observe` (metrics): one listener per request for both. Written instead of
+ * pino-http, which serialised the request into every child logger (bench/auth-me.ts).
  *
  * `req.log` is made on first use: most requests never log anything but their answer line.
  */
-export function requestLogger(app: Express, log: Logger, opts: { quietPaths: readonly string[] }): RequestHandler {
+export function requestLogger(
+  app: Express,
+  log: Logger,
+  opts: { quietPaths: readonly string[]; observe?: (req: Request, res: Response, seconds: number) => void },
+): RequestHandler {
   const children = new WeakMap<object, Logger>();
   Object.defineProperty(app.request, 'log', {
     get(this: Express['request']) {
@@ -31,14 +36,10 @@ export function requestLogger(app: Express, log: Logger, opts: { quietPaths: rea
     res.setHeader('X-Request-Id', id);
     const start = performance.now();
     res.once('close', () => {
+      const ms = performance.now() - start;
+      opts.observe?.(req, res, ms / 1000);
       if (quiet.has(req.originalUrl) && res.statusCode < 400) return;
-      const line = {
-        reqId: id,
-        method: req.method,
-        url: loggableUrl(req.originalUrl),
-        status: res.statusCode,
-        ms: Math.round((performance.now() - start) * 10) / 10,
-      };
+      const line = { reqId: id, method: req.method, url: loggableUrl(req.originalUrl), status: res.statusCode, ms: Math.round(ms * 10) / 10 };
       if (!res.writableFinished) access.warn(line, 'request aborted');
       else if (res.statusCode >= 500) access.error(line, 'request completed');
       else access.info(line, 'request completed');

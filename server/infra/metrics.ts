@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RequestHandler } from 'express';
+import type { Request, Response } from 'express';
 import type { CacheStats } from './cache.js';
 import type { QueueDepth } from './queue.js';
 
@@ -79,17 +79,11 @@ export class Metrics {
     });
   }
 
-  /** Records each answer under its route template (`/api/contacts/:id`), never the raw path. */
-  middleware(): RequestHandler {
-    return (req, res, next) => {
-      const start = process.hrtime.bigint();
-      res.once('finish', () => {
-        const template = typeof res.locals.routeTemplate === 'string' ? res.locals.routeTemplate : req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-        const labels = { method: req.method, route: template, status: String(res.statusCode) };
-        this.duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
-        if (res.statusCode >= 400) this.errors.inc(labels);
-      });
-      next();
-    };
-  }
+  /** Records an answer under its route template (`/api/contacts/:id`), never the raw path. */
+  readonly observe = (req: Request, res: Response, seconds: number): void => {
+    const template = typeof res.locals.routeTemplate === 'string' ? res.locals.routeTemplate : req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+    const labels = { method: req.method, route: template, status: String(res.statusCode) };
+    this.duration.observe(labels, seconds);
+    if (res.statusCode >= 400) this.errors.inc(labels);
+  };
 }

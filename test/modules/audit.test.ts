@@ -12,6 +12,8 @@ interface Entry {
   action: string;
   entityType: string;
   entityId: string | null;
+  ip: string | null;
+  userAgent: string | null;
   actorId: string | null;
   actorType: string;
   createdAt: string;
