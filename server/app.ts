@@ -19,6 +19,7 @@ import type { RouteDef } from './http/route.js';
 import { docsRouter } from './modules/platform/docs.js';
 import { platformRoutes, testRoutes } from './modules/platform/routes.js';
 import type { Modules } from './modules/index.js';
+import { sendJson } from './http/json.js';
 
 export interface AppOptions {
   infra: Infra;
@@ -101,7 +102,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   );
   app.get('/metrics', async (req, res) => {
     if (config.metricsToken && req.get('authorization') !== `Bearer ${config.metricsToken}`) {
-      res.status(401).json({ error: { code: 'unauthorized', message: 'Metrics token required', requestId: req.id } });
+      sendJson(res, 401, { error: { code: 'unauthorized', message: 'Metrics token required', requestId: req.id } });
       return;
     }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

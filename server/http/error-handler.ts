@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import { errorForLog } from '../infra/logger.js';
 import { AppError } from './errors.js';
+import { sendJson } from './json.js';
 
 interface HttpishError {
   status?: number;
@@ -42,7 +43,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (appError.status >= 500) req.log.error({ err: errorForLog(err) }, 'request failed');
   if (res.headersSent) return;
   if (appError.headers) res.set(appError.headers);
-  res.status(appError.status).json({
+  sendJson(res, appError.status, {
     error: {
       code: appError.code,
       message: appError.message,

@@ -9,6 +9,7 @@ import type { Sessions } from '../infra/sessions.js';
 import { AppError } from './errors.js';
 import { can } from './permissions.js';
 import type { RateLimitName, RouteDef, UploadSpec } from './route.js';
+import { sendJson } from './json.js';
 
 export interface MountDeps {
   authenticator: Authenticator;
@@ -139,7 +140,7 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
     if (res.headersSent) return;
     const status = def.status ?? 200;
     if (result === undefined) res.status(status === 200 ? 204 : status).end();
-    else res.status(status).json(result);
+    else sendJson(res, status, result);
   };
   const step: RequestHandler = (req, res, next) => {
     handle(req, res).catch(next);

@@ -35,7 +35,8 @@ export function requestLogger(
     req.id = id;
     res.setHeader('X-Request-Id', id);
     const start = performance.now();
-    res.once('close', () => {
+    // 'close' comes once per response, finished or aborted.
+    res.on('close', () => {
       const ms = performance.now() - start;
       opts.observe?.(req, res, ms / 1000);
       if (quiet.has(req.originalUrl) && res.statusCode < 400) return;

@@ -19,7 +19,10 @@ const FLUSH_EVERY_MS = 500;
 const TOKEN_IN_PATH = /^(\/api\/(?:public\/[^/]+|files\/content))\/[^/?]+/;
 
 /** The URL as logged: no query string, no token in the path. */
-export const loggableUrl = (url: string) => (url.split('?')[0] ?? '').replace(TOKEN_IN_PATH, '$1/[redacted]');
+export const loggableUrl = (url: string) => {
+  const query = url.indexOf('?');
+  return (query === -1 ? url : url.slice(0, query)).replace(TOKEN_IN_PATH, '$1/[redacted]');
+};
 
 export function createLogger(opts: { level: string; destination?: DestinationStream }): Logger {
   // Asynchronous, batched writes keep logging off the request's hot path: one write of ~4 KB

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { publicRoute, route, type RouteDef } from '../../http/route.js';
 import type { Infra } from '../../infra/index.js';
 import { readiness } from './health.js';
+import { sendJson } from '../../http/json.js';
 
 export interface PlatformOptions {
   draining: () => boolean;
@@ -26,7 +27,7 @@ export const platformRoutes = (infra: Infra, opts: PlatformOptions): RouteDef[] 
     tag,
     handler: async ({ res }) => {
       const report = await readiness(infra, opts.draining);
-      res.status(report.ok ? 200 : 503).json(report);
+      sendJson(res, report.ok ? 200 : 503, report);
       return undefined;
     },
   }),
