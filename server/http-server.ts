@@ -18,7 +18,7 @@ export async function startServer(infra: Infra, { app, authenticator, isAllowedO
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   infra.realtime.attach(server, {
-    identify: identifySocket(authenticator, infra.sessions),
+    identify: identifySocket(authenticator),
     isAllowedOrigin,
     redis: infra.redis,
     log: infra.log,

@@ -117,7 +117,7 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
   if (def.method !== 'get' && def.method !== 'delete') before.push(jsonBody);
   if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
   const access = def.access;
-  const loadSession = access !== 'public' || def.session === true;
+  const loadSession = access === 'public' && def.session === true;
   const userOnly = 'userOnly' in def && def.userOnly === true;
   const upload = def.upload ? uploader(def.upload) : undefined;
 
@@ -126,7 +126,9 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
     let ctx: BaseContext | TenantContext;
     if (access === 'public') ctx = baseContext(req);
     else {
-      const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, session: req.session }, { userOnly });
+      const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, cookie: req.headers.cookie }, { userOnly });
+      req.session = identity.session?.data;
+      req.sessionId = identity.session?.id;
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
       ctx = req.tenant = tenantContext(req, identity);
     }

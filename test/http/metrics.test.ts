@@ -20,7 +20,7 @@ describe('/metrics', () => {
     app = await buildTestApp({ env: { METRICS_TOKEN: 'segredo-das-metricas' } });
     server = createServer(app.app);
     app.infra.realtime.attach(server, {
-      identify: identifySocket(app.authenticator, app.infra.sessions),
+      identify: identifySocket(app.authenticator),
       isAllowedOrigin: app.isAllowedOrigin,
       log: app.infra.log,
     });

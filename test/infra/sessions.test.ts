@@ -21,11 +21,16 @@ describe('sessions', () => {
     const clinic = await createClinic();
     const { app, cookie, me } = await login(clinic.receptionist.email);
     expect((await me()).status).toBe(200);
-    const [id, signature] = cookie.slice(SESSION_COOKIE.length + 1).split('.') as [string, string];
-    const forged = `${SESSION_COOKIE}=${id}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
-    expect((await request(app.app).get('/api/auth/me').set('Cookie', forged)).status).toBe(401);
-    expect((await request(app.app).get('/api/auth/me').set('Cookie', `${SESSION_COOKIE}=${id}`)).status).toBe(401);
-    expect((await request(app.app).get('/api/auth/me').set('Cookie', `${SESSION_COOKIE}=.${signature}`)).status).toBe(401);
+    // <userId>.<session id>.<signature>
+    const [userId, id, signature] = cookie.slice(SESSION_COOKIE.length + 1).split('.') as [string, string, string];
+    expect(userId).toBe(clinic.receptionist.id);
+    const me401 = async (value: string) => (await request(app.app).get('/api/auth/me').set('Cookie', `${SESSION_COOKIE}=${value}`)).status;
+    expect(await me401(`${userId}.${id}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`)).toBe(401);
+    // Another user's id on this session: the signature no longer matches.
+    expect(await me401(`${clinic.admin.id}.${id}.${signature}`)).toBe(401);
+    expect(await me401(`${userId}.${id}`)).toBe(401);
+    expect(await me401(`.${id}.${signature}`)).toBe(401);
+    expect(await me401(`${userId}..${signature}`)).toBe(401);
   });
 
   it('end at logout, which clears the cookie; the old cookie stays refused', async () => {

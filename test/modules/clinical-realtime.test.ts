@@ -15,7 +15,7 @@ beforeAll(async () => {
   app = await buildTestApp();
   server = createServer(app.app);
   app.infra.realtime.attach(server, {
-    identify: identifySocket(app.authenticator, app.infra.sessions),
+    identify: identifySocket(app.authenticator),
     isAllowedOrigin: app.isAllowedOrigin,
     ...(app.infra.redis ? { redis: app.infra.redis } : {}),
     log: app.infra.log,
