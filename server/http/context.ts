@@ -38,7 +38,6 @@ declare module 'express-serve-static-core' {
   interface Request {
     id: string;
     log: Logger;
-    tenant?: TenantContext;
   }
 }
 

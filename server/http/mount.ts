@@ -130,7 +130,7 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
       req.session = identity.session?.data;
       req.sessionId = identity.session?.id;
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
-      ctx = req.tenant = tenantContext(req, identity);
+      ctx = tenantContext(req, identity);
     }
     if (upload) await run(upload, req, res);
     const params = parse(def.schemas?.params, req.params, 'params');

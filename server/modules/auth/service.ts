@@ -73,9 +73,8 @@ export class AuthService {
   }
 
   /**
-   * Answers every page load of the web app, so it is served from the cache: the user and their
-   * active memberships (with clinic names and zones) in one entry per user, dropped when a
-   * membership of the user or a clinic of theirs changes (see forgetProfile/forgetClinic).
+   * Answers every page load of the web app from the cached account (see loadAccount): the one
+   * authentication already read when the route passes it, else read here.
    */
   async me(userId: string, clinicId: string, known?: Account): Promise<MeResponse> {
     const account = known ?? (await loadAccount(this.db, this.infra.cache, userId));
