@@ -148,7 +148,9 @@ export class Sessions {
 
   /** Signs in under a new session id (no fixation): the request's previous session ends. */
   async start(req: Request, res: Response, who: { userId: string; clinicId: string }): Promise<void> {
-    await this.end(req, res);
+    if (req.sessionId) await storeCall(this.store.destroy(req.sessionId));
+    req.session = undefined;
+    req.sessionId = undefined;
     // A Secure cookie cannot travel over plain http: production signs in only behind https.
     if (this.opts.production && !req.secure) return;
     const id = randomBytes(32).toString('base64url');

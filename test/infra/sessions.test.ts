@@ -33,6 +33,19 @@ describe('sessions', () => {
     expect(await me401(`${userId}..${signature}`)).toBe(401);
   });
 
+  it('a new sign-in replaces the session: new id, one cookie, the old one refused', async () => {
+    const clinic = await createClinic();
+    const first = await login(clinic.receptionist.email);
+    const again = await request(first.app.app).post('/api/auth/login').set('Origin', TEST_ORIGIN).set('Cookie', first.cookie).send({ email: clinic.receptionist.email, password: PASSWORD });
+    expect(again.status).toBe(200);
+    const setCookies = again.headers['set-cookie'] as unknown as string[];
+    expect(setCookies).toHaveLength(1);
+    const second = (setCookies[0] as string).split(';')[0] as string;
+    expect(second).not.toBe(first.cookie);
+    expect((await first.me()).status).toBe(401);
+    expect((await request(first.app.app).get('/api/auth/me').set('Cookie', second)).status).toBe(200);
+  });
+
   it('end at logout, which clears the cookie; the old cookie stays refused', async () => {
     const clinic = await createClinic();
     const { app, cookie, me } = await login(clinic.professional.email);
