@@ -55,7 +55,9 @@ export class Realtime {
       },
     });
     if (opts.redis) {
-      this.subscriber = opts.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true });
+      // A subscriber sends its commands as they come: auto-pipelining (set on the main client) would leave
+      // the unsubscribe of close() queued behind the disconnect.
+      this.subscriber = opts.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, enableAutoPipelining: false });
       this.subscriber.on('error', () => {});
       io.adapter(createAdapter(opts.redis, this.subscriber));
     }
