@@ -19,7 +19,7 @@ import { buildAndInstall, type InstalledBundle } from './rehearsal/bundle.js';
 import { Client } from './rehearsal/client.js';
 import { checkRepeatableJob, loadUntil, rateLimitAcrossInstances, sharedSession } from './rehearsal/cluster.js';
 import { freePort } from './lib/free-port.js';
-import { check, Harness, sleep } from './rehearsal/harness.js';
+import { check, Harness, sleep, waitFor } from './rehearsal/harness.js';
 import { Instance } from './rehearsal/instance.js';
 import { ensureNginx, Nginx } from './rehearsal/nginx.js';
 import { Services } from './rehearsal/services.js';
@@ -65,9 +65,9 @@ async function newInstance(bundle: InstalledBundle, name: string, env: Record<st
   return instance;
 }
 
-function startupLine(instance: Instance, bundle: InstalledBundle): string {
-  const line = instance.logs().find((l) => l.msg === 'operabase api listening');
-  check(line, `${instance.name} logged no startup line`);
+async function startupLine(instance: Instance, bundle: InstalledBundle): Promise<string> {
+  // Log writes are batched (flushed every 0.5 s): the line may reach the file just after /health answers.
+  const line = await waitFor(`${instance.name}'s startup line`, async () => instance.logs().find((l) => l.msg === 'operabase api listening'), 5_000);
   check(line.version === bundle.appVersion && line.mode === 'production' && line.port === instance.port, `startup line: ${JSON.stringify(line)}`);
   return `startup line: version ${String(line.version)}, mode ${String(line.mode)}, port ${String(line.port)}`;
 }
@@ -108,7 +108,7 @@ async function main(): Promise<boolean> {
     a.start();
     await a.waitHealthy();
     noErrorsLogged(a);
-    return `${bundle.entries.length} files, no dev tools installed, "web: ${bundle.webCommand}"; ${startupLine(a, bundle)}; ${await migrationsApplied(databaseUrl, bundle)}`;
+    return `${bundle.entries.length} files, no dev tools installed, "web: ${bundle.webCommand}"; ${await startupLine(a, bundle)}; ${await migrationsApplied(databaseUrl, bundle)}`;
   });
   if (!ok1 || !bundle || !a) return h.summary();
   const b0 = bundle;
