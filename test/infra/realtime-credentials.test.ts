@@ -123,6 +123,22 @@ describe('a socket ends with its credential', () => {
     expect(await ended).toBe('io server disconnect');
   });
 
+  it('switching clinics disconnects the session’s sockets; the reconnected one follows the new clinic', async () => {
+    const other = await createClinic({ app });
+    await app.infra.db.insert(memberships).values({ clinicId: other.id, userId: clinic.receptionist.id, role: 'receptionist' });
+    await app.infra.cache.invalidateGroup(accountCacheGroup(clinic.receptionist.id));
+    const { cookie, socket } = await memberSocket(running.url, clinic.receptionist.email);
+    const ended = disconnection(socket, AT_ONCE_MS);
+    expect((await call(running.url, 'POST', '/api/auth/switch-clinic', { cookie, body: { clinicId: other.id } })).status).toBe(200);
+    expect(await ended).toBe('io server disconnect');
+
+    const again = track(await openSocket(running.url, { origin: TEST_ORIGIN, cookie }));
+    const fromFirst = collect(again, 'test:ping');
+    await clinic.receptionist.agent.post('/api/test/ping').expect(200);
+    await stillReceives(again, other);
+    expect(fromFirst).toHaveLength(1);
+  });
+
   it('revoking an API key disconnects that key’s sockets, not another key’s', async () => {
     const [revoked, kept] = await Promise.all([apiKey(clinic), apiKey(clinic)]);
     const socket = track(await openSocket(running.url, { token: revoked.key }));
