@@ -77,7 +77,7 @@ export function createModules(infra: Infra): Modules {
   return {
     services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd },
     routes: [
-      ...authRoutes(auth, infra.sessions),
+      ...authRoutes(auth, infra.sessions, infra.realtime),
       ...clinicRoutes(clinic),
       ...teamRoutes(team, auth, infra.sessions),
       ...apiKeyRoutes(apiKeys),

@@ -63,5 +63,6 @@ export class ApiKeyService {
       return revoked;
     });
     await this.infra.cache.del(apiKeyCacheKey(row.keyHash));
+    this.infra.realtime.endApiKey(id);
   }
 }

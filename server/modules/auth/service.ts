@@ -119,6 +119,7 @@ export class AuthService {
   /** The cached account carries the sessions' cut-off: dropping it ends other sessions at once. */
   private async forgetSessions(userId: string) {
     await this.infra.cache.invalidateGroup(accountCacheGroup(userId));
+    this.infra.realtime.endUser(userId);
   }
 
   /** Always succeeds from the caller's point of view: whether the email exists is never revealed. */

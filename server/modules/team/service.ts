@@ -98,6 +98,7 @@ export class TeamService {
     });
     if (!member) throw notFound('Team member');
     await this.changed(ctx.clinicId, userId);
+    if (patch.role !== undefined || patch.isProfessional !== undefined || patch.active !== undefined) this.infra.realtime.endUser(userId, ctx.clinicId);
     this.infra.realtime.emitToClinic(ctx.clinicId, 'team:updated', {
       userId,
       role: member.role,
@@ -118,6 +119,7 @@ export class TeamService {
       await this.audit.record(ctx, { action: 'team.removed', entityType: 'user', entityId: userId }, tx);
     });
     await this.changed(ctx.clinicId, userId);
+    this.infra.realtime.endUser(userId, ctx.clinicId);
     this.infra.realtime.emitToClinic(ctx.clinicId, 'team:removed', { userId });
   }
 
