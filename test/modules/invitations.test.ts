@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { auditLog, invitations, memberships } from '../../shared/schema/index.js';
 import { hashToken, randomToken } from '../../server/lib/tokens.js';
@@ -77,7 +77,8 @@ describe('accepting an invitation on the public link', () => {
   });
 
   it('is limited like registration (it creates accounts)', async () => {
-    const limited = await buildTestApp({ rateLimits: { register: 2 } });
+    // Its own Redis prefix: counters of this run's other apps must not count here.
+    const limited = await buildTestApp({ rateLimits: { register: 2 }, env: { REDIS_PREFIX: `${inject('redisPrefix')}limited${Math.random().toString(36).slice(2, 8)}:` } });
     try {
       const clinic = await createClinic({ app: limited });
       const { token } = await invite(clinic, unique());
