@@ -4,7 +4,7 @@ import { DEFAULT_WORKING_HOURS } from '../../../shared/api/common.js';
 import type { teamPatch } from '../../../shared/api/team.js';
 import { clinics, memberships, users } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
-import type { Db, Tx } from '../../infra/db.js';
+import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
 import { accountCacheGroup } from '../../http/auth.js';
 import { conflict, notFound } from '../../http/errors.js';
@@ -109,7 +109,7 @@ export class TeamService {
       );
       return { member: after, revoked };
     });
-    await this.afterRevocation(revoked);
+    await this.apiKeys.forget(revoked.apiKeys);
     await this.changed(ctx.clinicId, userId);
     this.infra.realtime.emitToClinic(ctx.clinicId, 'team:updated', {
       userId,
@@ -129,14 +129,14 @@ export class TeamService {
       await this.audit.record(ctx, { action: 'team.removed', entityType: 'user', entityId: userId, details: revokedDetails(revoked) }, tx);
       return revoked;
     });
-    await this.afterRevocation(revoked);
+    await this.apiKeys.forget(revoked.apiKeys);
     await this.changed(ctx.clinicId, userId);
     this.infra.realtime.emitToClinic(ctx.clinicId, 'team:removed', { userId });
     return revokedCounts(revoked);
   }
 
-  private members(db: Tx | Db, clinicId: string, userId: string) {
-    return db
+  private members(tx: Tx, clinicId: string, userId: string) {
+    return tx
       .select(memberColumns)
       .from(memberships)
       .innerJoin(users, eq(users.id, memberships.userId))
@@ -160,10 +160,6 @@ export class TeamService {
     const invitationIds = await this.invitations.revokeOnLoss(tx, clinicId, member, lostMembership);
     const apiKeys = await this.apiKeys.revokeCreatedBy(tx, clinicId, member.userId);
     return { invitationIds, apiKeys };
-  }
-
-  private async afterRevocation(revoked: Revoked) {
-    await this.apiKeys.forget(revoked.apiKeys);
   }
 
   private async changed(clinicId: string, userId: string) {
