@@ -25,7 +25,8 @@ export interface AppOptions {
   infra: Infra;
   modules: Modules;
   draining?: () => boolean;
-  rateLimits?: RateLimits;
+  /** Overrides of the configured limits (tests, benchmarks). */
+  rateLimits?: Partial<RateLimits>;
 }
 
 export interface App {
@@ -97,7 +98,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
     apiRouter(routes, {
       authenticator,
       sessions: infra.sessions,
-      rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
+      rateLimiters: createRateLimiters({ ...config.rateLimits, ...rateLimits }, infra.redis, config.redisPrefix, infra.log),
     }),
   );
   app.get('/metrics', async (req, res) => {

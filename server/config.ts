@@ -120,7 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     enableTestRoutes: e.ENABLE_TEST_ROUTES,
     tokensCleanupEveryMs: e.TOKENS_CLEANUP_EVERY_MS,
-    rateLimits: { login: 10, register: 5, passwordReset: 5, public: 60 },
+    rateLimits: { login: 10, register: 5, passwordReset: 5, public: 60, changePassword: 10 },
     supabase: {
       url: e.SUPABASE_URL,
       anonKey: e.SUPABASE_ANON_KEY,

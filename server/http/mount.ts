@@ -109,14 +109,18 @@ const run = (middleware: RequestHandler, req: Request, res: Response) =>
   new Promise<void>((resolve, reject) => middleware(req, res, (err?: unknown) => (err === undefined || err === null ? resolve() : reject(err))));
 
 /**
- * One route as one Express layer: body -> rate limit, then one async step: session -> auth ->
- * permission -> upload -> validation -> handler (an upload is read only once the caller may send it).
+ * One route as one Express layer: body -> rate limit (public routes), then one async step: session
+ * -> auth -> permission -> rate limit (signed-in routes) -> upload -> validation -> handler (an
+ * upload is read only once the caller may send it).
  */
 function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
   const before: RequestHandler[] = [];
   if (def.method !== 'get' && def.method !== 'delete') before.push(jsonBody);
-  if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
   const access = def.access;
+  const limiter = def.rateLimit ? deps.rateLimiters[def.rateLimit] : undefined;
+  // Public routes count per address before any work; signed-in routes count per user or key, once
+  // authenticated (a stolen session guessing its password from many addresses is still one subject).
+  if (limiter && access === 'public') before.push(limiter);
   const loadSession = access === 'public' && def.session === true;
   const userOnly = 'userOnly' in def && def.userOnly === true;
   const upload = def.upload ? uploader(def.upload) : undefined;
@@ -131,6 +135,10 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
       req.sessionId = identity.session?.id;
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
       ctx = tenantContext(req, identity);
+      if (limiter) {
+        res.locals.rateLimitSubject = identity.actor.type === 'user' ? identity.actor.userId : identity.actor.apiKeyId;
+        await run(limiter, req, res);
+      }
     }
     if (upload) await run(upload, req, res);
     const params = parse(def.schemas?.params, req.params, 'params');

@@ -4,7 +4,7 @@ import type { BaseContext, TenantContext } from './context.js';
 import type { Permission } from './permissions.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-export type RateLimitName = 'login' | 'register' | 'passwordReset' | 'public';
+export type RateLimitName = 'login' | 'register' | 'passwordReset' | 'public' | 'changePassword';
 
 type Infer<S> = S extends z.ZodType ? z.infer<S> : Record<string, never>;
 

@@ -56,8 +56,8 @@ export function createModules(infra: Infra): Modules {
   const audit = new AuditService(infra.db);
   const auth = new AuthService(infra, audit);
   const clinic = new ClinicService(infra, audit);
-  const team = new TeamService(infra, audit);
   const apiKeys = new ApiKeyService(infra, audit);
+  const team = new TeamService(infra, audit, apiKeys);
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
@@ -71,8 +71,8 @@ export function createModules(infra: Infra): Modules {
   timeline.register('anamnesis', (ctx, contactId) => anamnesis.timelineItems(ctx, contactId));
   const lgpd = new LgpdService(infra, audit, contacts, records, anamnesis);
   lgpd.registerSection('appointments', (ctx, contactId) => scheduling.appointments.forContact(ctx.clinicId, contactId));
-  contacts.registerDependents((clinicId, contactId) => records.hasRecords(clinicId, contactId));
-  contacts.registerDependents((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
+  contacts.registerClinicalHistory((clinicId, contactId) => records.hasRecords(clinicId, contactId));
+  contacts.registerClinicalHistory((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
 
   return {
     services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd },
@@ -89,6 +89,6 @@ export function createModules(infra: Infra): Modules {
       ...anamnesisRoutes(anamnesisTemplates, anamnesis),
       ...lgpdRoutes(lgpd),
     ],
-    jobs: [...platformJobs(infra)],
+    jobs: [...platformJobs(infra), ...auth.jobs()],
   };
 }

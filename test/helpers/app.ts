@@ -35,11 +35,11 @@ export function testConfig(env: Record<string, string> = {}) {
   });
 }
 
-const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset: 10_000, public: 10_000 };
+const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset: 10_000, public: 10_000, changePassword: 10_000 };
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
 export async function buildTestApp(
-  opts: { env?: Record<string, string>; rateLimits?: RateLimits; realMailer?: boolean; logTo?: DestinationStream } = {},
+  opts: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; realMailer?: boolean; logTo?: DestinationStream } = {},
 ): Promise<TestApp> {
   const config = testConfig(opts.env);
   // `logTo` captures every log line (at trace level) so a test can check what reaches the logs.
@@ -57,7 +57,7 @@ export async function buildTestApp(
   });
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
-  const app = createApp({ infra, modules, rateLimits: opts.rateLimits ?? HIGH_LIMITS });
+  const app = createApp({ infra, modules, rateLimits: { ...HIGH_LIMITS, ...opts.rateLimits } });
   return {
     ...app,
     infra,

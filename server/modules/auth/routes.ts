@@ -97,6 +97,8 @@ export const authRoutes = (auth: AuthService, sessions: Sessions, realtime: Real
     tag,
     access: 'authenticated',
     userOnly: true,
+    // Guessing the current password from a stolen session: limited per user like login.
+    rateLimit: 'changePassword',
     schemas: { body: changePasswordBody },
     // Every other session of the user ends; this one carries on under a new session id.
     handler: async ({ body, ctx, req, res }) => {

@@ -2,6 +2,7 @@ import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { clinics, memberships, passwordResetTokens, users } from '../../../shared/schema/index.js';
 import type { MeResponse } from '../../../shared/api/auth.js';
 import type { Infra } from '../../infra/index.js';
+import type { JobDef } from '../../infra/queue.js';
 import type { TenantContext } from '../../http/context.js';
 import { accountCacheGroup, loadAccount } from '../../http/auth.js';
 import type { Account } from '../../http/context.js';
@@ -11,6 +12,7 @@ import type { AuditScope, AuditService } from '../audit/service.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 const RESET_TTL_MS = 60 * 60_000;
+export const PASSWORD_RESET_JOB = 'auth.password_reset';
 
 export interface SignedIn {
   userId: string;
@@ -122,9 +124,18 @@ export class AuthService {
     this.infra.realtime.endUser(userId);
   }
 
-  /** Always succeeds from the caller's point of view: whether the email exists is never revealed. */
+  /**
+   * Always the same work whether or not the email exists: one job is queued and nothing is read.
+   * The job looks the account up and mails the link, so neither the answer nor its timing says
+   * which emails have accounts.
+   */
   async requestPasswordReset(email: string): Promise<void> {
-    const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(sql`lower(${users.email}) = ${email.toLowerCase()}`);
+    await this.infra.queue.add(PASSWORD_RESET_JOB, { email: email.toLowerCase() });
+  }
+
+  /** The job behind a reset request: a link for a known email, nothing for an unknown one. */
+  async sendPasswordReset(email: string): Promise<void> {
+    const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(sql`lower(${users.email}) = ${email}`);
     if (!user) return;
     const token = randomToken();
     await this.db.insert(passwordResetTokens).values({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS) });
@@ -134,6 +145,10 @@ export class AuthService {
       subject: 'Operabase: redefinição de senha',
       text: `Olá, ${user.name}.\n\nRecebemos um pedido para redefinir a sua senha. Use o link abaixo em até 1 hora:\n\n${link}\n\nSe não foi você, ignore esta mensagem: sua senha continua a mesma.`,
     });
+  }
+
+  jobs(): JobDef<never>[] {
+    return [{ name: PASSWORD_RESET_JOB, attempts: 5, handler: async (data: { email: string }) => this.sendPasswordReset(data.email) } satisfies JobDef<{ email: string }>];
   }
 
   async confirmPasswordReset(token: string, newPassword: string, info: RequestInfo): Promise<void> {

@@ -17,7 +17,10 @@ type ContactInput = z.infer<typeof contactBody>;
 type ContactPatch = z.infer<typeof contactPatch>;
 type ListQuery = z.infer<typeof contactListQuery>;
 
-/** Whether a feature holds data about the patient (appointments, records): deletion is then soft. */
+/**
+ * Whether a feature holds data about the patient. Dependents (appointments) make deletion soft;
+ * clinical history (records, anamneses) refuses it.
+ */
 export type DependentsCheck = (clinicId: string, contactId: string) => Promise<boolean>;
 /** Told after a patient changes (caches that show the patient's name). */
 export type ContactChangeListener = (clinicId: string, contactId: string) => Promise<void>;
@@ -48,6 +51,7 @@ const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 export class ContactService {
   private readonly dependents: DependentsCheck[] = [];
+  private readonly clinicalHistory: DependentsCheck[] = [];
   private readonly listeners: ContactChangeListener[] = [];
 
   constructor(
@@ -57,6 +61,11 @@ export class ContactService {
 
   registerDependents(check: DependentsCheck) {
     this.dependents.push(check);
+  }
+
+  /** Clinical history must stay reachable by professionals and for LGPD requests: such a patient is never deleted. */
+  registerClinicalHistory(check: DependentsCheck) {
+    this.clinicalHistory.push(check);
   }
 
   onChange(listener: ContactChangeListener) {
@@ -165,9 +174,20 @@ export class ContactService {
     return this.publicView(row);
   }
 
-  /** Hard delete for a patient nobody recorded anything about; otherwise soft (history is kept). */
+  /**
+   * Hard delete for a patient nobody recorded anything about; soft (hidden, history kept) with
+   * appointments; refused (409 has_clinical_records) with clinical history, which a hidden patient
+   * would cut off from the professionals (records, export, verify all answer 404 for it).
+   */
   async remove(ctx: TenantContext, id: string) {
     await this.get(ctx.clinicId, id);
+    const clinical = await Promise.all(this.clinicalHistory.map((check) => check(ctx.clinicId, id)));
+    if (clinical.some(Boolean)) {
+      throw conflict(
+        'has_clinical_records',
+        'This patient has medical records or anamnesis forms, which must be kept: the patient cannot be deleted. For an LGPD erasure request an admin anonymises the patient instead',
+      );
+    }
     const checks = await Promise.all(this.dependents.map((check) => check(ctx.clinicId, id)));
     const soft = checks.some(Boolean);
     await this.infra.db.transaction(async (tx: Tx) => {
