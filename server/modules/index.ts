@@ -64,7 +64,7 @@ export function createModules(infra: Infra): Modules {
   // Accounts (see loadAccount) carry clinic names and zones.
   clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
   const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
-  const records = new RecordService(infra, audit, contacts, files);
+  const records = new RecordService(infra, audit, contacts, files, scheduling.appointments);
   timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));
   const anamnesisTemplates = new TemplateService(infra, audit);
   const anamnesis = new AnamnesisService(infra, audit, contacts, anamnesisTemplates, clinic);
