@@ -14,6 +14,7 @@ import type { AuditService } from '../audit/service.js';
 import type { ClinicService } from '../clinic/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { TimelineItem } from '../contacts/timeline.js';
+import { redactJson, type Redact } from '../lgpd/redact.js';
 import { mergeAnswers } from './answers.js';
 import { CONSENT_TEXT, CONSENT_VERSION } from './defaults.js';
 import type { TemplateService } from './templates.js';
@@ -199,12 +200,21 @@ export class AnamnesisService {
     return rows.map(detail);
   }
 
-  /** Open links stop working once a patient is anonymised. */
-  async revokeLinks(tx: Tx, clinicId: string, contactId: string) {
-    await tx
-      .update(anamnesisResponses)
-      .set({ revoked: true, updatedAt: new Date() })
-      .where(and(eq(anamnesisResponses.clinicId, clinicId), eq(anamnesisResponses.contactId, contactId), ne(anamnesisResponses.status, 'submitted')));
+  /**
+   * Anonymisation: open links stop working; answers (clinical) keep their content without the
+   * patient's identifiers; the IPs of consent and submission go (the consent's version and time stay).
+   */
+  async anonymize(tx: Tx, clinicId: string, contactId: string, redact: Redact) {
+    const rows = await tx
+      .select({ id: anamnesisResponses.id, answers: anamnesisResponses.answers, status: anamnesisResponses.status, revoked: anamnesisResponses.revoked })
+      .from(anamnesisResponses)
+      .where(and(eq(anamnesisResponses.clinicId, clinicId), eq(anamnesisResponses.contactId, contactId)));
+    for (const r of rows) {
+      await tx
+        .update(anamnesisResponses)
+        .set({ answers: redactJson(r.answers, redact), consentIp: null, submittedIp: null, resumeSecretHash: null, revoked: r.revoked || r.status !== 'submitted', updatedAt: new Date() })
+        .where(eq(anamnesisResponses.id, r.id));
+    }
   }
 
   async timelineItems(ctx: TenantContext, contactId: string): Promise<TimelineItem[]> {

@@ -14,6 +14,8 @@ import type { ContactService } from '../contacts/service.js';
 import type { FileService } from '../files/service.js';
 import type { TimelineItem } from '../contacts/timeline.js';
 import type { AppointmentService } from '../scheduling/service.js';
+import type { Redact } from '../lgpd/redact.js';
+import { anonymizeDrafts, anonymizeFileNames } from './anonymize.js';
 import { attachmentsOf, checkFiles, recordOfFile, setAttachments, storedAttachmentsOf } from './attachments.js';
 import { ChainMac, verifyChain } from './chain.js';
 import { presentRecords } from './present.js';
@@ -234,6 +236,12 @@ export class RecordService {
     });
     await this.audit.record(ctx, { action: 'medical_record.chain_verified', entityType: 'medical_record', contactId, details: { valid: report.valid, checked: report.checked } });
     return report;
+  }
+
+  /** LGPD anonymisation (inside its transaction): drafts and file names lose the patient's identifiers. */
+  async anonymize(tx: Tx, ctx: TenantContext, contactId: string, redact: Redact) {
+    await anonymizeDrafts(tx, ctx.clinicId, contactId, redact);
+    await anonymizeFileNames(tx, ctx.clinicId, redact);
   }
 
   /** Whether the patient has any record: such a patient is only ever soft-deleted. */
