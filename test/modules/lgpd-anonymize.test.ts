@@ -81,9 +81,11 @@ describe('anonymisation of free text', () => {
     // Anamneses: one submitted, one saved half-way (both with free text).
     const template = await pro.post('/api/anamnesis/templates').send({ name: 'Triagem', questions: [{ id: 'obs', label: 'Observações', type: 'textarea', required: true }] });
     const consent = { accepted: true, version: '2026-11-v1' };
+    const responseIds: string[] = [];
     for (const submit of [true, false]) {
       const sent = await pro.post(`/api/contacts/${contactId}/anamnesis`).send({ templateId: template.body.id });
       await anonymous(clinic.app).post(`/api/public/anamnesis/${sent.body.token}`).send({ answers: { obs: `Sou ${who.text}` }, submit, consent }).expect(200);
+      responseIds.push(sent.body.id as string);
     }
 
     // The professional's week view is cached with the patient's name and notes (read once the
@@ -111,6 +113,12 @@ describe('anonymisation of free text', () => {
     expect((await pro.get(`/api/appointments/${cancelled.body.id}`)).body.cancellationReason).toBe('Removido na anonimização (LGPD)');
     expect((await pro.get(`/api/appointments/${kept.body.id}`)).body.notes).toBeNull();
     expect((await pro.get(`/api/contacts/${contactId}/medical-records/verify`)).body).toMatchObject({ valid: true, checked: 2 });
+    for (const id of responseIds) {
+      const answered = await pro.get(`/api/anamnesis/responses/${id}`);
+      expect(answered.body.answers).toEqual({ obs: 'Sou [dado removido], tel [dado removido], CPF [dado removido], [dado removido]' });
+      // The IP that gave consent identifies the patient too; the consent's version and time stay.
+      expect(answered.body.consent).toMatchObject({ version: '2026-11-v1', ip: null });
+    }
     expect(JSON.stringify((await pro.get(week)).body)).not.toContain(who.surname);
   });
 });
