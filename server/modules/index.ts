@@ -23,6 +23,7 @@ import { recordRoutes } from './records/routes.js';
 import { RecordService } from './records/service.js';
 import { platformJobs } from './platform/jobs.js';
 import { createScheduling, type Scheduling } from './scheduling/index.js';
+import { appointmentAnonymizer } from './scheduling/anonymize.js';
 import { teamRoutes } from './team/routes.js';
 import { TeamService } from './team/service.js';
 
@@ -64,13 +65,17 @@ export function createModules(infra: Infra): Modules {
   // Accounts (see loadAccount) carry clinic names and zones.
   clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
   const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
-  const records = new RecordService(infra, audit, contacts, files);
+  const records = new RecordService(infra, audit, contacts, files, scheduling.appointments);
   timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));
   const anamnesisTemplates = new TemplateService(infra, audit);
   const anamnesis = new AnamnesisService(infra, audit, contacts, anamnesisTemplates, clinic);
   timeline.register('anamnesis', (ctx, contactId) => anamnesis.timelineItems(ctx, contactId));
   const lgpd = new LgpdService(infra, audit, contacts, records, anamnesis);
   lgpd.registerSection('appointments', (ctx, contactId) => scheduling.appointments.forContact(ctx.clinicId, contactId));
+  // Every feature anonymises its own free text about the patient.
+  lgpd.onAnonymize(appointmentAnonymizer(scheduling.calendars));
+  lgpd.onAnonymize((tx, ctx, contactId, redact) => records.anonymize(tx, ctx, contactId, redact));
+  lgpd.onAnonymize((tx, ctx, contactId, redact) => anamnesis.anonymize(tx, ctx.clinicId, contactId, redact));
   contacts.registerClinicalHistory((clinicId, contactId) => records.hasRecords(clinicId, contactId));
   contacts.registerClinicalHistory((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
 

@@ -35,7 +35,7 @@ describe('LGPD', () => {
     expect(res.status).toBe(200);
     expect(res.body.contact).toMatchObject({ id: h.patient.id, name: h.patient.name, cpf: '52998224725' });
     expect(res.body.medicalRecords.map((r: { id: string }) => r.id)).toEqual([h.record.id, h.addendum.id]);
-    expect(res.body.medicalRecords[0].addenda).toEqual([h.addendum.id]);
+    expect(res.body.medicalRecords[0].addenda).toEqual([expect.objectContaining({ id: h.addendum.id, content: 'ECG anexado.', attachments: [expect.objectContaining({ id: h.file.id })] })]);
     expect(res.body.anamneses.find((a: { id: string }) => a.id === h.anamnesisId).answers.queixa_principal).toBe('Pressão alta');
     expect(res.body.files).toEqual([expect.objectContaining({ id: h.file.id, recordId: h.addendum.id })]);
     const actions = res.body.accessLog.map((a: { action: string }) => a.action);
