@@ -9,6 +9,7 @@ import { AppError, conflict, notFound } from '../../http/errors.js';
 import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditScope, AuditService } from '../audit/service.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import { enqueueMail } from '../platform/jobs.js';
 
 const RESET_TTL_MS = 60 * 60_000;
 
@@ -128,7 +129,7 @@ export class AuthService {
     const token = randomToken();
     await this.db.insert(passwordResetTokens).values({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS) });
     const link = `${this.infra.config.publicAppUrl}/redefinir-senha?token=${encodeURIComponent(token)}`;
-    await this.infra.queue.add('mail.send', {
+    await enqueueMail(this.infra, {
       to: user.email,
       subject: 'Operabase: redefinição de senha',
       text: `Olá, ${user.name}.\n\nRecebemos um pedido para redefinir a sua senha. Use o link abaixo em até 1 hora:\n\n${link}\n\nSe não foi você, ignore esta mensagem: sua senha continua a mesma.`,
