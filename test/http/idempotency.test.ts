@@ -116,6 +116,8 @@ describe('IdempotencyStore', () => {
       await gate;
       return { status: 201, body: { done: true } };
     });
+    // Once the first attempt holds the key:
+    while (runs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await expect(store.run(scope, async () => ({ status: 500, body: (runs++, null) }))).rejects.toMatchObject({ status: 409, code: 'idempotency_in_progress' });
     release();
     expect(await first).toEqual({ status: 201, body: { done: true }, replayed: false });
