@@ -1,4 +1,4 @@
-import { Queue as BullQueue, Worker, type Job } from 'bullmq';
+import { Queue as BullQueue, DelayedError, Worker, type Job } from 'bullmq';
 import { AppError } from '../http/errors.js';
 import type { Logger } from './logger.js';
 import { createBullConnection, type Redis } from './redis.js';
@@ -20,7 +20,14 @@ export interface QueueSettings {
   concurrency: number;
   attempts: number;
   /** At most `max` jobs started per `durationMs`, across the cluster on BullMQ. */
-  limiter?: { max: number; durationMs: number };
+  limiter?: RateLimit;
+  /** The same, per key of a job that names one (`rateLimitKey`): one WhatsApp number cannot use the whole queue's pace. */
+  perKey?: RateLimit;
+}
+
+export interface RateLimit {
+  max: number;
+  durationMs: number;
 }
 
 export const QUEUES: Record<QueueName, QueueSettings> = {
@@ -28,7 +35,7 @@ export const QUEUES: Record<QueueName, QueueSettings> = {
   mail: { concurrency: 2, attempts: 5, limiter: { max: 20, durationMs: 1000 } },
   maintenance: { concurrency: 1, attempts: 3 },
   // Slots filled by the WhatsApp, AI, webhook and Google Calendar features.
-  whatsapp: { concurrency: 4, attempts: 5, limiter: { max: 20, durationMs: 1000 } },
+  whatsapp: { concurrency: 4, attempts: 5, limiter: { max: 20, durationMs: 1000 }, perKey: { max: 20, durationMs: 60_000 } },
   ai: { concurrency: 2, attempts: 3 },
   webhooks: { concurrency: 4, attempts: 8 },
   calendar: { concurrency: 2, attempts: 5, limiter: { max: 10, durationMs: 1000 } },
@@ -56,6 +63,8 @@ export interface JobDef<M, N extends JobName<M>> {
   attempts?: number;
   /** Repeatable job: runs every N ms, once per cluster. */
   everyMs?: number;
+  /** Key of the queue's `perKey` rate limit (the sending WhatsApp number); a job over it waits, without using an attempt. */
+  rateLimitKey?: (data: M[N]) => string;
 }
 
 export type AnyJobDef<M = JobMap> = { [N in JobName<M>]: JobDef<M, N> }[JobName<M>];
@@ -120,6 +129,7 @@ interface RegisteredJob {
   queue: QueueName;
   attempts: number;
   everyMs?: number;
+  rateLimitKey?: (data: unknown) => string;
   handler: (data: unknown, job: JobContext) => Promise<void>;
 }
 
@@ -188,6 +198,7 @@ export class MemoryQueue<M = JobMap> implements Queue<M> {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly running = new Set<Promise<void>>();
   private readonly failedJobs: MemoryJob[] = [];
+  private readonly keyStarts = new Map<string, number[]>();
   private delayed = 0;
   private closed = false;
   private seq = 0;
@@ -264,7 +275,22 @@ export class MemoryQueue<M = JobMap> implements Queue<M> {
     }
   }
 
+  /** Ms until the job's key has room in its window; 0 (and counted) when it may start now. */
+  private keyWait(job: MemoryJob): number {
+    const limit = this.settings(job.def.queue).perKey;
+    if (!limit || !job.def.rateLimitKey) return 0;
+    const key = `${job.def.queue}:${job.def.rateLimitKey(job.payload)}`;
+    const now = Date.now();
+    const starts = (this.keyStarts.get(key) ?? []).filter((t) => t > now - limit.durationMs);
+    this.keyStarts.set(key, starts);
+    if (starts.length >= limit.max) return (starts[0] as number) + limit.durationMs - now;
+    starts.push(now);
+    return 0;
+  }
+
   private async run(job: MemoryJob) {
+    const wait = this.keyWait(job);
+    if (wait > 0) return this.schedule(job, wait);
     job.attempt++;
     const ctx = jobContext(this.opts.log, job.def.name, job.id, job.attempt, job.meta);
     try {
@@ -323,6 +349,17 @@ export class MemoryQueue<M = JobMap> implements Queue<M> {
 
 // `default` keeps the name of the single queue of earlier versions: jobs and schedulers left there are still seen.
 const bullName = (queue: QueueName) => (queue === 'default' ? 'operabase' : `operabase-${queue}`);
+
+/** INCR a window counter (expiring with the window); over the limit, answer the window's remaining ms. */
+const KEY_WINDOW = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return tonumber(ARGV[2]) end
+  return ttl
+end
+return 0`;
 
 // BullMQ refuses custom ids that contain ':' or are integers; escaped, every id the memory queue takes works here too.
 const toBullId = (id: string) => `id.${id.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
@@ -404,10 +441,18 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
     this.workerConnections.push(connection);
     const worker = new Worker(
       bullName(queue),
-      async (job: Job) => {
+      async (job: Job, token?: string) => {
         const def = jobs.get(job.name);
         if (!def) throw new Error(`No handler for job "${job.name}"`);
         const { payload, meta } = unwrap(job.data);
+        if (settings.perKey && def.rateLimitKey) {
+          const wait = await this.keyWait(`${queue}:${def.rateLimitKey(payload)}`, settings.perKey);
+          if (wait > 0) {
+            // Back to delayed without using an attempt (BullMQ's manual rate-limit pattern).
+            await job.moveToDelayed(Date.now() + wait, token);
+            throw new DelayedError();
+          }
+        }
         await def.handler(payload, jobContext(this.opts.log, def.name, fromBullId(job.id ?? ''), job.attemptsMade + 1, meta));
       },
       {
@@ -425,6 +470,12 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
       }
     });
     this.workers.push(worker);
+  }
+
+  /** A fixed window per key in Redis, shared by the cluster: ms until the key has room, or 0 (and counted). */
+  private async keyWait(key: string, limit: RateLimit): Promise<number> {
+    const ttl = (await this.connection.eval(KEY_WINDOW, 1, `${this.prefix}ratekey:${key}`, limit.max, limit.durationMs)) as number;
+    return ttl === 0 ? 0 : Math.max(ttl, 10);
   }
 
   async depth(): Promise<QueueDepth> {

@@ -37,6 +37,7 @@ interface TestJobs {
   'who.asked': { n: number };
   slow: { n: number };
   limited: { n: number };
+  send: { from: string; n: number };
 }
 type TestQueue = Queue<TestJobs>;
 type TestJob = AnyJobDef<TestJobs>;
@@ -226,6 +227,26 @@ describe.each(kinds)('%s queue: metadata, concurrency and rate limits', (_kind, 
     starts.sort((a, b) => a - b);
     // Any 4 consecutive starts span at least one window (small allowance for timer granularity).
     for (let i = 0; i + 3 < starts.length; i++) expect((starts[i + 3] as number) - (starts[i] as number)).toBeGreaterThanOrEqual(550);
+  });
+
+  it('limits per key (one WhatsApp number) without holding up other keys or using attempts', async () => {
+    const queue = make(factory, 10, undefined, { queues: { whatsapp: { concurrency: 4, attempts: 1, perKey: { max: 2, durationMs: 700 } } } });
+    const runs: { from: string; at: number; attempt: number }[] = [];
+    await queue.start([
+      { name: 'send', queue: 'whatsapp', rateLimitKey: (data) => data.from, handler: async (data, job) => void runs.push({ from: data.from, at: Date.now(), attempt: job.attempt }) },
+    ]);
+    const t0 = Date.now();
+    for (let n = 0; n < 4; n++) await queue.add('send', { from: 'clinica-a', n });
+    for (let n = 0; n < 2; n++) await queue.add('send', { from: 'clinica-b', n });
+    await until(() => runs.length === 6);
+    const a = runs.filter((r) => r.from === 'clinica-a').map((r) => r.at - t0);
+    const b = runs.filter((r) => r.from === 'clinica-b').map((r) => r.at - t0);
+    // Two of A at once, the other two a window later; B is not queued behind A's wait.
+    expect(a.filter((ms) => ms < 500)).toHaveLength(2);
+    expect(a.filter((ms) => ms >= 600)).toHaveLength(2);
+    expect(b.every((ms) => ms < 500)).toBe(true);
+    // Waiting for the window is not a failed attempt (the queue allows only one).
+    expect(runs.every((r) => r.attempt === 1)).toBe(true);
   });
 });
 
