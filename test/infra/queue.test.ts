@@ -225,8 +225,12 @@ describe.each(kinds)('%s queue: metadata, concurrency and rate limits', (_kind, 
     for (let n = 0; n < 7; n++) await queue.add('limited', { n });
     await until(() => starts.length === 7);
     starts.sort((a, b) => a - b);
-    // Any 4 consecutive starts span at least one window (small allowance for timer granularity).
-    for (let i = 0; i + 3 < starts.length; i++) expect((starts[i + 3] as number) - (starts[i] as number)).toBeGreaterThanOrEqual(550);
+    // 3 per window (BullMQ's window is fixed, the memory queue's sliding: both hold this), with a
+    // small allowance for timer granularity.
+    const first = starts[0] as number;
+    expect(starts.filter((t) => t - first < 550)).toHaveLength(3);
+    expect((starts[3] as number) - first).toBeGreaterThanOrEqual(550);
+    expect((starts[6] as number) - first).toBeGreaterThanOrEqual(1150);
   });
 
   it('limits per key (one WhatsApp number) without holding up other keys or using attempts', async () => {
