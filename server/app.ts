@@ -10,6 +10,7 @@ import { requireTrustedOrigin } from './http/csrf.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { compose } from './http/compose.js';
 import { corsAllowlist } from './http/cors.js';
+import { IdempotencyStore } from './http/idempotency.js';
 import { apiRouter } from './http/mount.js';
 import { buildOpenApi } from './http/openapi.js';
 import { originMatcher } from './http/origins.js';
@@ -99,6 +100,8 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       authenticator,
       sessions: infra.sessions,
       rateLimiters: createRateLimiters({ ...config.rateLimits, ...rateLimits }, infra.redis, config.redisPrefix, infra.log),
+      idempotency: new IdempotencyStore(infra.db),
+      webhooks: modules.services.integrations.connections,
     }),
   );
   app.get('/metrics', async (req, res) => {

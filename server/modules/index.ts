@@ -1,5 +1,5 @@
 import type { Infra } from '../infra/index.js';
-import type { JobDef } from '../infra/queue.js';
+import type { AnyJobDef } from '../infra/queue.js';
 import type { RouteDef } from '../http/route.js';
 import { apiKeyRoutes } from './api-keys/routes.js';
 import { ApiKeyService } from './api-keys/service.js';
@@ -21,6 +21,7 @@ import { lgpdRoutes } from './lgpd/routes.js';
 import { LgpdService } from './lgpd/service.js';
 import { recordRoutes } from './records/routes.js';
 import { RecordService } from './records/service.js';
+import { createIntegrations, type Integrations } from './integrations/index.js';
 import { platformJobs } from './platform/jobs.js';
 import { createScheduling, type Scheduling } from './scheduling/index.js';
 import { appointmentAnonymizer } from './scheduling/anonymize.js';
@@ -41,12 +42,13 @@ export interface Services {
   anamnesisTemplates: TemplateService;
   anamnesis: AnamnesisService;
   lgpd: LgpdService;
+  integrations: Integrations;
 }
 
 export interface Modules {
   services: Services;
   routes: RouteDef[];
-  jobs: JobDef<never>[];
+  jobs: AnyJobDef[];
 }
 
 /**
@@ -78,9 +80,10 @@ export function createModules(infra: Infra): Modules {
   lgpd.onAnonymize((tx, ctx, contactId, redact) => anamnesis.anonymize(tx, ctx.clinicId, contactId, redact));
   contacts.registerClinicalHistory((clinicId, contactId) => records.hasRecords(clinicId, contactId));
   contacts.registerClinicalHistory((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
+  const { integrations, routes: integrationRoutes, jobs: integrationJobs } = createIntegrations(infra);
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd, integrations },
     routes: [
       ...authRoutes(auth, infra.sessions, infra.realtime),
       ...clinicRoutes(clinic),
@@ -93,7 +96,8 @@ export function createModules(infra: Infra): Modules {
       ...recordRoutes(records),
       ...anamnesisRoutes(anamnesisTemplates, anamnesis),
       ...lgpdRoutes(lgpd),
+      ...integrationRoutes,
     ],
-    jobs: [...platformJobs(infra), ...auth.jobs()],
+    jobs: [...platformJobs(infra), ...auth.jobs(), ...integrationJobs],
   };
 }

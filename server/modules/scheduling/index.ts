@@ -63,6 +63,6 @@ export function createScheduling(
   const scheduling: Scheduling = { appointments, availability, calendars, holidays };
   return {
     scheduling,
-    routes: [...appointmentRoutes(appointments, recurrences, infra.cache), ...scheduleSettingsRoutes({ availability, tags, blocks, holidays })],
+    routes: [...appointmentRoutes(appointments, recurrences), ...scheduleSettingsRoutes({ availability, tags, blocks, holidays })],
   };
 }

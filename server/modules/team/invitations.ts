@@ -11,6 +11,7 @@ import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditService } from '../audit/service.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { SignedIn } from '../auth/service.js';
+import { enqueueMail } from '../platform/jobs.js';
 
 const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 
@@ -69,12 +70,15 @@ export class InvitationService {
       return row;
     });
     const link = `${this.infra.config.publicAppUrl}/convite?token=${encodeURIComponent(token)}`;
-    await this.infra.queue.add('mail.send', {
-      clinicId: ctx.clinicId,
-      to: input.email,
+    await enqueueMail(
+      this.infra,
+      {
+        to: input.email,
       subject: `Convite para a equipe de ${clinic?.name ?? 'uma clínica'} no Operabase`,
       text: `Olá, ${input.name}.\n\nVocê foi convidado(a) para a equipe de ${clinic?.name ?? 'uma clínica'} no Operabase. Aceite o convite em até 7 dias:\n\n${link}\n\nSe você já tem uma conta no Operabase, entre com ela antes de abrir o link.`,
-    });
+      },
+      ctx,
+    );
     return { id: invitation.id, token, expiresAt };
   }
 
