@@ -46,8 +46,11 @@ describe('password reset does the same work for known and unknown emails', () =>
       expect([known.status, unknown.status]).toEqual([202, 202]);
       expect(known.body).toEqual(unknown.body);
       expect(known.headers['content-length']).toBe(unknown.headers['content-length']);
-      const resetJobs = add.mock.calls.filter(([name]) => name === PASSWORD_RESET_JOB).map(([, data]) => data);
-      expect(resetJobs).toEqual([{ email: clinic.admin.email }, { email: unknownEmail }]);
+      // The same job shape for both; the email travels sealed, never in clear.
+      const resetJobs = add.mock.calls.filter(([name]) => name === PASSWORD_RESET_JOB).map(([, data]) => data as { sealedEmail: string });
+      expect(resetJobs.map((d) => Object.keys(d))).toEqual([['sealedEmail'], ['sealedEmail']]);
+      expect(resetJobs.map((d) => app.infra.secrets.open(d.sealedEmail))).toEqual([clinic.admin.email, unknownEmail]);
+      expect(JSON.stringify(resetJobs)).not.toContain('@');
     } finally {
       add.mockRestore();
     }
