@@ -15,8 +15,11 @@ const REDACT_PATHS = [
 
 const FLUSH_EVERY_MS = 500;
 
-/** Paths whose segment after the prefix is a bearer token (public forms, invitations, signed files). */
-const TOKEN_IN_PATH = /^(\/api\/(?:public\/[^/]+|files\/content))\/[^/?]+/;
+/**
+ * Paths whose segment after the prefix is a bearer token (public forms, invitations, signed files).
+ * Case-insensitive like Express's routing: `/api/Public/...` reaches the same route.
+ */
+const TOKEN_IN_PATH = /^(\/api\/(?:public\/[^/]+|files\/content))\/[^/?]+/i;
 
 /** The URL as logged: no query string, no token in the path. */
 export const loggableUrl = (url: string) => {

@@ -11,6 +11,8 @@ import type { RateLimits } from '../../server/http/rate-limit.js';
 import { RecordingMailer } from './mailer.js';
 
 export const TEST_ORIGIN = 'http://app.test';
+/** Previews under a domain the clinic controls (a wildcard over vercel.app is refused at boot). */
+export const TEST_PREVIEW_PATTERN = 'https://*.preview.clinic.test';
 
 export interface TestApp extends App {
   infra: Infra;
@@ -25,7 +27,10 @@ export function testConfig(env: Record<string, string> = {}) {
   return loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: `/tmp/opb-test-${process.pid}`,
-    CORS_ORIGINS: `${TEST_ORIGIN},https://*.vercel.app`,
+    CORS_ORIGINS: `${TEST_ORIGIN},${TEST_PREVIEW_PATTERN}`,
+    // Fixed keys: the generated ones would be written into DATA_DIR (server/infra/local-secrets.ts).
+    SESSION_SECRET: 'test-session-secret-0123456789abcdef',
+    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
     REDIS_PREFIX: inject('redisPrefix'),
     ENABLE_TEST_ROUTES: 'true',
     PUBLIC_APP_URL: 'http://app.test',
