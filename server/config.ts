@@ -18,6 +18,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
   HOST: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  LOG_FORMAT: z.enum(['pretty', 'json', '']).optional(),
   DATA_DIR: z.string().default('./.data'),
   APP_VERSION: optionalString,
 
@@ -111,6 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     port: e.PORT ?? (production ? 8080 : 3000),
     host: e.HOST,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
+    /** Unset: pretty in development on a terminal (server/index.ts), JSON otherwise. */
+    logFormat: e.LOG_FORMAT || undefined,
     dataDir: e.DATA_DIR,
     version: e.APP_VERSION ?? 'dev',
     databaseUrl,

@@ -14,15 +14,16 @@ export function requireTrustedOrigin(
   isAllowed: (origin: string | undefined) => boolean,
   opts: { allowedOrigins?: readonly string[] } = {},
 ): RequestHandler {
-  const hint = opts.allowedOrigins?.length ? `: send an Origin header, e.g. "Origin: ${opts.allowedOrigins[0]}"` : '';
-  const details = opts.allowedOrigins?.length ? { allowedOrigins: opts.allowedOrigins } : undefined;
   return (req, _res, next) => {
     if (SAFE.has(req.method)) return next();
     if (req.headers.authorization?.startsWith('Bearer ')) return next();
     if (!req.headers.cookie?.includes(`${cookieName}=`)) return next();
     const origin = req.headers.origin;
-    if (isAllowed(origin) || (origin !== undefined && origin === `${req.protocol}://${req.get('host')}`)) return next();
-    next(new AppError(403, 'origin_not_allowed', `This request must come from an allowed origin${hint}`, details));
+    const own = `${req.protocol}://${req.get('host')}`;
+    if (isAllowed(origin) || (origin !== undefined && origin === own)) return next();
+    if (!opts.allowedOrigins) return next(new AppError(403, 'origin_not_allowed', 'This request must come from an allowed origin'));
+    const allowedOrigins = [own, ...opts.allowedOrigins];
+    next(new AppError(403, 'origin_not_allowed', `This request must come from an allowed origin: send the header "Origin: ${own}" (or another of details.allowedOrigins)`, { allowedOrigins }));
   };
 }
 
