@@ -90,3 +90,32 @@ describe('npm start, npm run seed and signals', () => {
     }, 300_000);
   }
 });
+
+describe('a real-Postgres start that cannot open its database', () => {
+  async function start(databaseUrl: string) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+      env: cleanEnv({ DATABASE_URL: databaseUrl, PORT: String(await freePort()), LOG_LEVEL: 'info' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { code, stderr };
+  }
+
+  it('says in one line that Postgres cannot be reached', async () => {
+    const { code, stderr } = await start('postgres://postgres@127.0.0.1:9/operabase');
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('Failed to start: Cannot reach Postgres at 127.0.0.1:9 (ECONNREFUSED): is it running, and is DATABASE_URL right?');
+  }, 60_000);
+
+  const server = process.env.TEST_DATABASE_URL;
+  if (!server) console.info('skipped "names a missing database in one line": it needs a Postgres server (TEST_DATABASE_URL)');
+  it.skipIf(!server)('names a missing database in one line', async () => {
+    const url = new URL(server ?? 'postgres://x');
+    url.pathname = '/opb_missing_database';
+    const { code, stderr } = await start(url.toString());
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Failed to start: Database "opb_missing_database" does not exist on 127\.0\.0\.1:5432: create it/)]);
+  }, 60_000);
+});

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { inject } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { createApp, type App } from '../../server/app.js';
@@ -26,7 +27,7 @@ export function testConfig(env: Record<string, string> = {}) {
   const redisUrl = inject('redisUrl');
   return loadConfig({
     NODE_ENV: 'test',
-    DATA_DIR: `/tmp/opb-test-${process.pid}`,
+    DATA_DIR: path.join(inject('tempRoot'), `worker-${process.pid}`),
     CORS_ORIGINS: `${TEST_ORIGIN},${TEST_PREVIEW_PATTERN}`,
     // Fixed keys: the generated ones would be written into DATA_DIR (server/infra/local-secrets.ts).
     SESSION_SECRET: 'test-session-secret-0123456789abcdef',

@@ -8,6 +8,7 @@ import { BullMqQueue, MemoryQueue, type JobDef, type Queue } from '../../server/
 import { createModules } from '../../server/modules/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createClinic } from '../helpers/clinic.js';
+import { withRedis } from '../helpers/skip.js';
 
 const log = createLogger({ level: 'silent' });
 const redisUrl = inject('redisUrl');
@@ -119,7 +120,7 @@ describe.each(kinds)('%s queue', (_kind, factory) => {
   });
 });
 
-describe.runIf(redisUrl)('BullMQ on one Redis shared by two instances', () => {
+describe.runIf(withRedis('BullMQ on one Redis shared by two instances'))('BullMQ on one Redis shared by two instances', () => {
   it('runs a repeatable job once per interval for the cluster, not once per instance', async () => {
     const prefix = `${inject('redisPrefix')}cluster${randomUUID().slice(0, 8)}:`;
     const runs: { instance: string; at: number }[] = [];

@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm';
 import { invitations, memberships } from '../../shared/schema/index.js';
 import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, signIn, type TestClinic } from '../helpers/clinic.js';
+import { withRedis } from '../helpers/skip.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -142,7 +143,7 @@ describe('team management', () => {
   });
 });
 
-describe.runIf(inject('redisUrl'))('two instances on one Redis', () => {
+describe.runIf(withRedis('team: two instances on one Redis'))('two instances on one Redis', () => {
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
