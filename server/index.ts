@@ -65,7 +65,8 @@ async function main() {
   }
   if (config.production && !config.metricsToken) log.warn('METRICS_TOKEN is not set: GET /metrics is not served');
   if (!config.production) {
-    const base = `http://${host && !isLoopback(host) ? host : 'localhost'}:${listeningPort(server)}`;
+    const named = host && !isLoopback(host) && host !== '0.0.0.0' && host !== '::';
+    const base = `http://${named ? host : 'localhost'}:${listeningPort(server)}`;
     log.info(`API at ${base}, reference at ${base}/api/docs; \`npm run seed\` creates a demo clinic and prints its logins`);
   }
 

@@ -57,12 +57,18 @@ describe('npm start, npm run seed and signals', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`seeds through the running server, refuses a second opener, and stops on ${signal} to npm's pid with no orphan`, async () => {
       const port = await freePort();
-      const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+      // The second run binds every interface on purpose: embedded mode must warn about it.
+      const exposed = signal === 'SIGINT';
+      const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...(exposed ? { HOST: '0.0.0.0' } : {}) };
       const server = npm(['start'], env);
       const base = `http://127.0.0.1:${port}`;
       try {
         await started(base, server.child, server.output);
-        expect(server.output()).toContain(`reference at http://localhost:${port}/api/docs`);
+        if (exposed) expect(server.output()).toContain('embedded mode is reachable from other machines');
+        else {
+          expect(server.output()).toContain(`reference at http://localhost:${port}/api/docs`);
+          expect(server.output()).not.toContain('reachable from other machines');
+        }
         const serverPid = Number(readFileSync(path.join(dataDir, 'lock'), 'utf8'));
         expect(alive(serverPid)).toBe(true);
 
