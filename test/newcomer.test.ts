@@ -14,7 +14,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const cleanEnv = (extra: Record<string, string>) => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? root, NODE_ENV: 'development', ...extra });
 
 function npm(args: string[], env: Record<string, string>) {
-  const child = spawn('npm', args, { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so a failed test can kill npm and the server under it at once.
+  const child = spawn('npm', args, { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -30,6 +31,11 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+async function until(check: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
 
 async function started(base: string, child: ChildProcess, output: () => string) {
   const deadline = Date.now() + 150_000;
@@ -64,6 +70,8 @@ describe('npm start, npm run seed and signals', () => {
       const base = `http://127.0.0.1:${port}`;
       try {
         await started(base, server.child, server.output);
+        // Log lines are written in batches: the last ones may land just after /health answers.
+        await until(() => server.output().includes('`npm run seed` creates a demo clinic'));
         if (exposed) expect(server.output()).toContain('embedded mode is reachable from other machines');
         else {
           expect(server.output()).toContain(`reference at http://localhost:${port}/api/docs`);
@@ -91,7 +99,7 @@ describe('npm start, npm run seed and signals', () => {
         expect(alive(serverPid)).toBe(false);
         expect(existsSync(path.join(dataDir, 'lock'))).toBe(false);
       } finally {
-        if (server.child.exitCode === null) server.child.kill('SIGKILL');
+        if (server.child.exitCode === null && server.child.pid) process.kill(-server.child.pid, 'SIGKILL');
       }
     }, 300_000);
   }
