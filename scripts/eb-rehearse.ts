@@ -51,6 +51,8 @@ function appEnv(bundle: InstalledBundle, databaseUrl: string, redisPrefix: strin
     REDIS_PREFIX: redisPrefix,
     ...secrets,
     CORS_ORIGINS: ORIGIN,
+    // The rehearsal has no Supabase Storage: keep files on the instance disk, on purpose.
+    FILE_STORAGE: 'local',
     DATA_DIR: path.join(workDir, `data-${name}`),
     SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
     ENABLE_TEST_ROUTES: 'true',

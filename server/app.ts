@@ -6,7 +6,7 @@ import type { Infra } from './infra/index.js';
 import { Metrics } from './infra/metrics.js';
 import { SESSION_COOKIE } from './infra/sessions.js';
 import { Authenticator } from './http/auth.js';
-import { requireTrustedOrigin } from './http/csrf.js';
+import { isolateCookieFromCrossSite, requireTrustedOrigin } from './http/csrf.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { compose } from './http/compose.js';
 import { corsAllowlist } from './http/cors.js';
@@ -91,7 +91,8 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       requestLogger(app, infra.log, { quietPaths: ['/api/health'], observe: metrics.observe }),
       apiSecurityHeaders,
       corsAllowlist(isAllowedOrigin),
-      requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin),
+      isolateCookieFromCrossSite(isAllowedOrigin),
+      requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin, { allowedOrigins: config.production ? undefined : config.corsOrigins }),
     ]),
   );
 
@@ -104,7 +105,13 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       webhooks: modules.services.integrations.connections,
     }),
   );
-  app.get('/metrics', async (req, res) => {
+  // A visitor of the bare API (a newcomer's browser or curl) is pointed at its reference.
+  app.get('/', (_req, res) => {
+    sendJson(res, 200, { name: 'Operabase API', docs: '/api/docs', openapi: '/api/openapi.json', health: '/api/health' });
+  });
+  app.get('/metrics', async (req, res, next) => {
+    // Production serves metrics only behind METRICS_TOKEN (server/index.ts warns at boot when it is unset).
+    if (config.production && !config.metricsToken) return next();
     if (config.metricsToken && req.get('authorization') !== `Bearer ${config.metricsToken}`) {
       sendJson(res, 401, { error: { code: 'unauthorized', message: 'Metrics token required', requestId: req.id } });
       return;

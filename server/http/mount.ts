@@ -20,6 +20,8 @@ export interface MountDeps {
   webhooks: WebhookConnections;
 }
 
+const badMultipart = () => new AppError(400, 'invalid_upload', 'The multipart body is malformed or truncated');
+
 function uploader(spec: UploadSpec): RequestHandler {
   const upload = multer({
     storage: multer.memoryStorage(),
@@ -31,14 +33,29 @@ function uploader(spec: UploadSpec): RequestHandler {
   }).single(spec.field);
   return (req, res, next) => {
     if (!req.is('multipart/form-data')) return next(new AppError(415, 'multipart_required', 'Send the file as multipart/form-data'));
-    upload(req, res, next);
+    upload(req, res, (err?: unknown) => {
+      // busboy's own errors (no boundary, truncated body) are plain Errors: the client's, not ours.
+      if (err && !(err instanceof AppError) && !(err instanceof multer.MulterError)) return next(badMultipart());
+      if (!err && req.file?.originalname.includes('\u0000')) return next(badMultipart());
+      next(err);
+    });
   };
+}
+
+/** Whether any string in the value (keys included) holds a NUL, which Postgres text cannot store. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v));
+  return false;
 }
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string) {
   if (!schema) {
     return {};
   }
+  // Every route's input, whatever its schema: refused here rather than failing in the database.
+  if (holdsNul(value)) throw new AppError(400, 'validation_failed', `Invalid ${where}`, { [where]: { formErrors: ['Text cannot contain NUL characters'], fieldErrors: {} } });
   const result = schema.safeParse(value ?? {});
   if (!result.success) throw new AppError(400, 'validation_failed', `Invalid ${where}`, { [where]: z.flattenError(result.error) });
   return result.data;

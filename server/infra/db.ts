@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from '../../shared/schema/index.js';
+import { DataDirLockedError, lockDataDir } from './data-dir-lock.js';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -87,8 +88,14 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const client = dataDir ? new PGlite(path.join(dataDir, 'pglite'), { extensions }) : new PGlite({ extensions });
-  await client.waitReady;
+  try {
+    await client.waitReady;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
@@ -103,6 +110,43 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       }
     },
     poolMax: 1,
-    close: () => client.close(),
+    async close() {
+      await client.close();
+      unlock();
+    },
   };
+}
+
+/**
+ * One line for a database that cannot be opened at boot (missing, unreachable, refused login, a
+ * DATA_DIR held by another process), instead of the driver's stack; undefined for anything else.
+ */
+export function databaseStartupProblem(err: unknown, url: string | undefined): string | undefined {
+  if (err instanceof DataDirLockedError) return err.message;
+  const e = (err ?? {}) as { code?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (!url || !code) return undefined;
+  let where = 'the database server';
+  let name = '';
+  try {
+    const u = new URL(url);
+    where = `${u.hostname}:${u.port || '5432'}`;
+    name = decodeURIComponent(u.pathname.slice(1));
+  } catch {
+    // Not a URL: keep the generic words.
+  }
+  switch (code) {
+    case '3D000':
+      return `Database "${name}" does not exist on ${where}: create it (e.g. createdb -h ${where.split(':')[0]} ${name}) or fix DATABASE_URL.`;
+    case '28P01':
+    case '28000':
+      return `Postgres at ${where} refused the login in DATABASE_URL: check the user and password.`;
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'CONNECT_TIMEOUT':
+      return `Cannot reach Postgres at ${where} (${code}): is it running, and is DATABASE_URL right?`;
+    default:
+      return undefined;
+  }
 }

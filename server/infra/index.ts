@@ -9,6 +9,7 @@ import { connectRedis, createRedis, type Redis } from './redis.js';
 import { Sessions, createSessionStore } from './sessions.js';
 import { createStorage, type Storage } from './storage.js';
 import { SecretBox } from '../lib/crypto.js';
+import { resolveKeys } from './local-secrets.js';
 
 /** Everything that talks to the outside, built once per process and handed to the app and modules. */
 export interface Infra {
@@ -52,6 +53,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     redis = createRedis(config.redisUrl, log, 'main');
     await connectRedis(redis);
   }
+  const keys = resolveKeys(config);
   const cache: Cache = redis && config.redisCache ? new RedisCache(redis, config.redisPrefix, log) : new MemoryCache();
   return {
     config,
@@ -60,12 +62,12 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     db: database.db,
     redis,
     cache,
-    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secret: config.sessionSecret, production: config.production }),
+    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secret: keys.sessionSecret, production: config.production }),
     queue: createQueue({ log, redisUrl: config.redisUrl, prefix: overrides.queuePrefix ?? config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
     realtime: new Realtime(),
-    storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
+    storage: createStorage({ dataDir: config.dataDir, signingKey: keys.sessionSecret, supabase: config.supabase }),
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),
-    secrets: new SecretBox(config.encryptionKey),
+    secrets: new SecretBox(keys.encryptionKey),
   };
 }
 

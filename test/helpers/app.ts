@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { inject } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { createApp, type App } from '../../server/app.js';
@@ -11,6 +12,8 @@ import type { RateLimits } from '../../server/http/rate-limit.js';
 import { RecordingMailer } from './mailer.js';
 
 export const TEST_ORIGIN = 'http://app.test';
+/** Previews under a domain the clinic controls (a wildcard over vercel.app is refused at boot). */
+export const TEST_PREVIEW_PATTERN = 'https://*.preview.clinic.test';
 
 export interface TestApp extends App {
   infra: Infra;
@@ -24,8 +27,11 @@ export function testConfig(env: Record<string, string> = {}) {
   const redisUrl = inject('redisUrl');
   return loadConfig({
     NODE_ENV: 'test',
-    DATA_DIR: `/tmp/opb-test-${process.pid}`,
-    CORS_ORIGINS: `${TEST_ORIGIN},https://*.vercel.app`,
+    DATA_DIR: path.join(inject('tempRoot'), `worker-${process.pid}`),
+    CORS_ORIGINS: `${TEST_ORIGIN},${TEST_PREVIEW_PATTERN}`,
+    // Fixed keys: the generated ones would be written into DATA_DIR (server/infra/local-secrets.ts).
+    SESSION_SECRET: 'test-session-secret-0123456789abcdef',
+    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
     REDIS_PREFIX: inject('redisPrefix'),
     ENABLE_TEST_ROUTES: 'true',
     PUBLIC_APP_URL: 'http://app.test',

@@ -9,6 +9,7 @@ import { BullMqQueue, MemoryQueue, type AnyJobDef, type JobContext, type Queue, 
 import { createModules } from '../../server/modules/index.js';
 import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic } from '../helpers/clinic.js';
+import { withRedis } from '../helpers/skip.js';
 
 const log = createLogger({ level: 'silent' });
 const redisUrl = inject('redisUrl');
@@ -254,7 +255,7 @@ describe.each(kinds)('%s queue: metadata, concurrency and rate limits', (_kind, 
   });
 });
 
-describe.runIf(redisUrl)('BullMQ on one Redis shared by two instances', () => {
+describe.runIf(withRedis('BullMQ on one Redis shared by two instances'))('BullMQ on one Redis shared by two instances', () => {
   it('runs a repeatable job once per interval for the cluster, not once per instance', async () => {
     const prefix = `${inject('redisPrefix')}cluster${randomUUID().slice(0, 8)}:`;
     const runs: { instance: string; at: number }[] = [];

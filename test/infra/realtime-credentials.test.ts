@@ -1,10 +1,11 @@
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memberships } from '../../shared/schema/index.js';
 import { accountCacheGroup } from '../../server/http/auth.js';
 import { buildTestApp, TEST_ORIGIN, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
 import { collect, disconnection, listen, nextEvent, openSocket, sessionCookie, type ClientSocket, type RunningServer } from '../helpers/server.js';
+import { withRedis } from '../helpers/skip.js';
 
 // Each credential ending disconnects the socket at once: well inside this bound, far below the
 // 60 s re-check of the servers these tests use (except the re-check tests themselves).
@@ -193,7 +194,7 @@ describe('the periodic re-check', () => {
   });
 });
 
-describe.skipIf(!inject('redisUrl'))('endings reach sockets on another instance', () => {
+describe.runIf(withRedis('realtime: endings on another instance'))('endings reach sockets on another instance', () => {
   let first: TestApp;
   let second: TestApp;
   let instanceA: RunningServer;

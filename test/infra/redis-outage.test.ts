@@ -5,6 +5,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { createPatient } from '../helpers/scheduling.js';
+import { canRun } from '../helpers/skip.js';
 
 /**
  * A Redis of our own (so it can be stopped and started again), on a free port; skipped where no
@@ -40,7 +41,7 @@ async function until(check: () => Promise<boolean>, timeoutMs = 20_000) {
   }
 }
 
-describe.runIf(hasRedis)('when Redis goes away and comes back', () => {
+describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs the redis-server binary (apt-get install -y redis-server)'))('when Redis goes away and comes back', () => {
   let port: number;
   let redis: ChildProcess;
   let app: TestApp;

@@ -6,6 +6,7 @@ import { hashToken, randomToken } from '../../server/lib/tokens.js';
 import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { hashPassword } from '../../server/modules/auth/passwords.js';
 import { PASSWORD, anonymous, createClinic, signIn, type Agent, type TestClinic } from '../helpers/clinic.js';
+import { withRedis } from '../helpers/skip.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -187,7 +188,7 @@ describe('team management', () => {
   });
 });
 
-describe.runIf(inject('redisUrl'))('two instances on one Redis', () => {
+describe.runIf(withRedis('team: two instances on one Redis'))('two instances on one Redis', () => {
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CHAIN_BREAK_REASONS } from '../../../shared/api/records.js';
 import type { medicalRecordChainHeads, medicalRecords } from '../../../shared/schema/index.js';
 
@@ -29,12 +29,11 @@ export interface AttachmentFacts {
  * database access alone a changed record cannot be given a matching MAC. Version 2 of the
  * canonical form (version 1 was an unkeyed SHA-256).
  */
-export class ChainMac {
-  private readonly key: Buffer;
+export const CHAIN_KEY_LABEL = 'medical-records-chain/v2';
 
-  constructor(encryptionKey: string) {
-    this.key = Buffer.from(hkdfSync('sha256', encryptionKey, 'operabase', 'medical-records-chain/v2', 32));
-  }
+export class ChainMac {
+  /** `key`: SecretBox.deriveKey(CHAIN_KEY_LABEL), so the database never holds it. */
+  constructor(private readonly key: Buffer) {}
 
   private mac(value: unknown): string {
     return createHmac('sha256', this.key).update(canonicalJson(value)).digest('hex');

@@ -17,7 +17,7 @@ import type { AppointmentService } from '../scheduling/service.js';
 import type { Redact } from '../lgpd/redact.js';
 import { anonymizeDrafts, anonymizeFileNames } from './anonymize.js';
 import { attachmentsOf, checkFiles, recordOfFile, setAttachments, storedAttachmentsOf } from './attachments.js';
-import { ChainMac, verifyChain } from './chain.js';
+import { CHAIN_KEY_LABEL, ChainMac, verifyChain } from './chain.js';
 import { presentRecords } from './present.js';
 
 type Row = typeof medicalRecords.$inferSelect;
@@ -50,7 +50,7 @@ export class RecordService {
     private readonly files: FileService,
     private readonly appointments: Pick<AppointmentService, 'get'>,
   ) {
-    this.mac = new ChainMac(infra.config.encryptionKey);
+    this.mac = new ChainMac(infra.secrets.deriveKey(CHAIN_KEY_LABEL));
     files.addAccessGuard((ctx, fileId, operation) => this.guardAttachment(ctx, fileId, operation));
   }
 
