@@ -23,6 +23,7 @@ async function main() {
   const infra = await createInfra(config, log);
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
+  infra.events.start();
   let draining = false;
   const app = createApp({ infra, modules, draining: () => draining });
   const server = await startServer(infra, app, { port: config.port, host: config.host });

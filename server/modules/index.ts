@@ -22,6 +22,7 @@ import { LgpdService } from './lgpd/service.js';
 import { recordRoutes } from './records/routes.js';
 import { RecordService } from './records/service.js';
 import { platformJobs } from './platform/jobs.js';
+import { realtimeSubscriber } from './realtime/subscriber.js';
 import { createScheduling, type Scheduling } from './scheduling/index.js';
 import { teamRoutes } from './team/routes.js';
 import { TeamService } from './team/service.js';
@@ -61,8 +62,10 @@ export function createModules(infra: Infra): Modules {
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
-  // Accounts (see loadAccount) carry clinic names and zones.
-  clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
+  // Accounts (see loadAccount) carry clinic names and zones; a member's own role change drops
+  // their account synchronously (TeamService), because permissions ride on it.
+  infra.events.subscribe({ name: 'account-cache', events: ['clinic.updated'], handle: (event) => auth.forgetClinic(event.clinicId) });
+  infra.events.subscribe(realtimeSubscriber(infra.realtime));
   const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
   const records = new RecordService(infra, audit, contacts, files);
   timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));

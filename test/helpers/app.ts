@@ -4,6 +4,7 @@ import { loadConfig } from '../../server/config.js';
 import { createApp, type App } from '../../server/app.js';
 import { createInfra, type Infra } from '../../server/infra/index.js';
 import { openDatabase } from '../../server/infra/db.js';
+import type { OutboxOptions } from '../../server/infra/outbox.js';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../server/infra/logger.js';
 import { createModules, type Modules } from '../../server/modules/index.js';
@@ -39,7 +40,7 @@ const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
 export async function buildTestApp(
-  opts: { env?: Record<string, string>; rateLimits?: RateLimits; realMailer?: boolean; logTo?: DestinationStream } = {},
+  opts: { env?: Record<string, string>; rateLimits?: RateLimits; realMailer?: boolean; logTo?: DestinationStream; outbox?: OutboxOptions } = {},
 ): Promise<TestApp> {
   const config = testConfig(opts.env);
   // `logTo` captures every log line (at trace level) so a test can check what reaches the logs.
@@ -54,9 +55,13 @@ export async function buildTestApp(
     mailer: opts.realMailer ? undefined : mail,
     queueBackoffMs: 10,
     queuePrefix: `${config.redisPrefix}q${randomUUID().slice(0, 8)}:`,
+    // Likewise each app relays only its own events (its socket server is the one tests listen on),
+    // unless a test gives two apps one scope to make them a cluster.
+    outbox: { scope: `t${randomUUID().slice(0, 8)}:`, backoffMs: 10, ...opts.outbox },
   });
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
+  infra.events.start();
   const app = createApp({ infra, modules, rateLimits: opts.rateLimits ?? HIGH_LIMITS });
   return {
     ...app,
@@ -64,6 +69,7 @@ export async function buildTestApp(
     modules,
     mail,
     async close() {
+      await infra.events.stop();
       await infra.queue.close();
       await infra.realtime.close();
       infra.mailer.close();

@@ -26,20 +26,11 @@ const memberColumns = {
   workingHours: memberships.workingHours,
 };
 
-/** Listeners told when a member's hours, zone or status change (calendars cache on them). */
-export type MemberChangeListener = (clinicId: string, userId: string) => Promise<void>;
-
 export class TeamService {
-  private readonly listeners: MemberChangeListener[] = [];
-
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
   ) {}
-
-  onMemberChange(listener: MemberChangeListener) {
-    this.listeners.push(listener);
-  }
 
   private get db() {
     return this.infra.db;
@@ -94,16 +85,11 @@ export class TeamService {
         .from(memberships)
         .innerJoin(users, eq(users.id, memberships.userId))
         .where(and(eq(memberships.clinicId, ctx.clinicId), eq(memberships.userId, userId)));
+      if (member) await this.infra.events.publish(tx, 'member.changed', { userId, change: 'updated', role: member.role, isProfessional: member.isProfessional, active: member.active }, ctx);
       return member;
     });
     if (!member) throw notFound('Team member');
-    await this.changed(ctx.clinicId, userId);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'team:updated', {
-      userId,
-      role: member.role,
-      isProfessional: member.isProfessional,
-      active: member.active,
-    });
+    await this.forgetAccount(userId);
     return member;
   }
 
@@ -116,14 +102,17 @@ export class TeamService {
       if (!row) throw notFound('Team member');
       await this.assertAnAdminRemains(tx, ctx.clinicId);
       await this.audit.record(ctx, { action: 'team.removed', entityType: 'user', entityId: userId }, tx);
+      await this.infra.events.publish(tx, 'member.changed', { userId, change: 'removed', role: null, isProfessional: null, active: false }, ctx);
     });
-    await this.changed(ctx.clinicId, userId);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'team:removed', { userId });
+    await this.forgetAccount(userId);
   }
 
-  private async changed(clinicId: string, userId: string) {
+  /**
+   * Synchronous, not a subscriber: the cached account carries the role, and a demoted or removed
+   * member's very next request must already be judged by the new one.
+   */
+  private async forgetAccount(userId: string) {
     await this.infra.cache.invalidateGroup(accountCacheGroup(userId));
-    for (const listener of this.listeners) await listener(clinicId, userId);
   }
 
   /** A clinic must keep at least one active admin; the change is rolled back otherwise. */
@@ -222,9 +211,10 @@ export class TeamService {
         });
       const actor = { type: 'user', userId: id, role: invitation.role, isProfessional: invitation.isProfessional } as const;
       await this.audit.record({ clinicId: invitation.clinicId, actor, ...info }, { action: 'team.joined', entityType: 'user', entityId: id, details: { invitationId: invitation.id } }, tx);
+      await this.infra.events.publish(tx, 'member.changed', { userId: id, change: 'joined', role: invitation.role, isProfessional: invitation.isProfessional, active: true }, { clinicId: invitation.clinicId, actor });
       return id;
     });
-    await this.changed(invitation.clinicId, userId);
+    await this.forgetAccount(userId);
     return { userId, clinicId: invitation.clinicId };
   }
 }

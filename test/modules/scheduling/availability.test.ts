@@ -129,6 +129,8 @@ describe('calendar cache', () => {
     await clinic.receptionist.agent.post(`/api/appointments/${res.body.id}/status`).send({ status: 'confirmed' });
     expect((await view())[0]?.status).toBe('confirmed');
     await clinic.receptionist.agent.patch(`/api/contacts/${contactId}`).send({ name: 'Nome Novo' });
+    // A patient's name reaches cached calendars through the contact.updated subscriber.
+    await clinic.app.infra.events.flush();
     expect((await view())[0]?.contactName).toBe('Nome Novo');
     const tag = await clinic.admin.agent.post('/api/appointment-tags').send({ name: 'Particular', color: '#00ff00' });
     await clinic.receptionist.agent.patch(`/api/appointments/${res.body.id}`).send({ tagId: tag.body.id });
