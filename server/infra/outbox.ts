@@ -31,6 +31,8 @@ export interface OutboxOptions {
   maxAttempts?: number;
   /** How long a claim lasts: a relay killed mid-delivery gives its events back after this. */
   leaseMs?: number;
+  /** A handler still running after this counts as failed (and is retried), so a hung call cannot stall its subscriber; below leaseMs. */
+  timeoutMs?: number;
   /** Backstop poll: events of other instances, expired leases and retries are found at least this often. */
   pollMs?: number;
   batchSize?: number;
@@ -89,6 +91,7 @@ export class Outbox {
   private readonly backoffMs: number;
   private readonly maxAttempts: number;
   private readonly leaseMs: number;
+  private readonly timeoutMs: number;
   private readonly pollMs: number;
   private readonly batchSize: number;
   private started = false;
@@ -106,6 +109,7 @@ export class Outbox {
     this.backoffMs = opts.backoffMs ?? 1000;
     this.maxAttempts = opts.maxAttempts ?? 12;
     this.leaseMs = opts.leaseMs ?? 60_000;
+    this.timeoutMs = opts.timeoutMs ?? Math.floor(this.leaseMs / 2);
     this.pollMs = opts.pollMs ?? 1000;
     this.batchSize = opts.batchSize ?? 200;
   }
@@ -225,7 +229,7 @@ export class Outbox {
     );
     if (claimed.length === 0) return 0;
     // One event per aggregate at most (only heads are due), so they may run side by side.
-    const results = await Promise.allSettled(claimed.map((row) => r.subscriber.handle(toEvent(row) as never)));
+    const results = await Promise.allSettled(claimed.map((row) => this.handle(r, row)));
     const delivered: string[] = [];
     const failed: { row: ClaimedRow; err: unknown }[] = [];
     results.forEach((res, i) => {
@@ -238,6 +242,20 @@ export class Outbox {
     }
     for (const { row, err } of failed) await this.recordFailure(r, row, err);
     return claimed.length;
+  }
+
+  private async handle(r: Registered, row: ClaimedRow): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        (async () => r.subscriber.handle(toEvent(row) as never))(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`handler timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async recordFailure(r: Registered, row: ClaimedRow, err: unknown) {
