@@ -175,7 +175,7 @@ export class Outbox {
     do {
       this.wakeAll();
       await Promise.all([...this.registered.values()].map((r) => r.running));
-    } while ([...this.registered.values()].some((r) => r.running));
+    } while ([...this.registered.values()].some((r) => r.running !== undefined));
   }
 
   private wakeAll() {
