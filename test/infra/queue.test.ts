@@ -5,7 +5,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createLogger } from '../../server/infra/logger.js';
 import { BullMqQueue, MemoryQueue, type JobDef, type Queue } from '../../server/infra/queue.js';
-import { createModules } from '../../server/modules/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createClinic } from '../helpers/clinic.js';
 
@@ -176,7 +175,7 @@ describe('boot', () => {
   it('fails when a module registers a job name twice', async () => {
     const app = await buildTestApp();
     try {
-      const modules = createModules(app.infra);
+      const { modules } = app;
       const queue = new MemoryQueue({ log });
       open.push(queue);
       await expect(queue.start([...modules.jobs, ...modules.jobs.slice(0, 1)])).rejects.toThrow(/registered twice/);
