@@ -111,7 +111,7 @@ export class Outbox {
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.timeoutMs = opts.timeoutMs ?? Math.floor(this.leaseMs / 2);
     this.pollMs = opts.pollMs ?? 1000;
-    this.batchSize = opts.batchSize ?? 200;
+    this.batchSize = opts.batchSize ?? 500;
   }
 
   private get db(): Db {
@@ -211,8 +211,8 @@ export class Outbox {
       await this.db.execute(sql`
         with claimed as (
           update outbox_deliveries d
-          set locked_until = now() + ${this.leaseMs} * interval '1 millisecond', attempts = d.attempts + 1
-          where d.subscriber = ${r.stored} and d.event_id in (
+          set locked_until = now() + ${sql.raw(`interval '${this.leaseMs} milliseconds'`)}, attempts = d.attempts + 1
+          from (
             select c.event_id from outbox_deliveries c
             where c.subscriber = ${r.stored} and c.failed_at is null and c.next_attempt_at <= now()
               and (c.locked_until is null or c.locked_until < now())
@@ -220,8 +220,9 @@ export class Outbox {
                 select 1 from outbox_deliveries p
                 where p.subscriber = c.subscriber and p.aggregate = c.aggregate and p.event_id < c.event_id and p.failed_at is null)
             order by c.event_id
-            limit ${this.batchSize}
-            for update skip locked)
+            limit ${sql.raw(String(this.batchSize))}
+            for update skip locked) due
+          where d.subscriber = ${r.stored} and d.event_id = due.event_id
           returning d.event_id, d.attempts)
         select o.id::text as id, o.name, o.clinic_id, o.aggregate_type, o.aggregate_id, o.payload, o.actor, o.request_id, o.created_at, claimed.attempts
         from claimed join outbox o on o.id = claimed.event_id
