@@ -161,13 +161,23 @@ export class Outbox {
     this.wakeAll();
   }
 
-  /** Stops taking events and waits for the deliveries in progress. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking events and waits for the deliveries in progress, at most `waitMs`: what is still
+   * running then is delivered again by another instance when its lease runs out.
+   */
+  async stop(waitMs = 5000): Promise<void> {
     this.started = false;
     clearInterval(this.poller);
     this.stopListening?.();
     for (const r of this.registered.values()) clearTimeout(r.retry);
-    await Promise.all([...this.registered.values()].map((r) => r.running));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.registered.values()].map((r) => r.running)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Delivers everything due now and resolves when no delivery is running (tests, benchmarks). */
