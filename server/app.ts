@@ -75,6 +75,8 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
     dbPoolMax: () => infra.database.poolMax,
     socketConnections: () => infra.realtime.connections,
     queueDepth: () => infra.queue.depth(),
+    outboxStats: () => infra.events.stats(),
+    outboxFailures: () => infra.events.failures,
   });
 
   const routes: RouteDef[] = [

@@ -43,6 +43,7 @@ async function main() {
   }
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
+  infra.events.start();
   let draining = false;
   const app = createApp({ infra, modules, draining: () => draining });
   const host = listenHost(config);

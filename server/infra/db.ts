@@ -17,6 +17,8 @@ export interface Database {
   migrate(): Promise<void>;
   /** Pool size, for /metrics. */
   poolMax: number;
+  /** Called with the transaction object after each top-level `db.transaction` commits (the outbox's nudge). */
+  onCommit(listener: CommitListener): () => void;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,30 @@ export const migrationsFolder =
 
 // Any constant works; it only has to be the same in every instance.
 const MIGRATION_LOCK_ID = 7_245_001;
+
+export type CommitListener = (tx: Tx) => void;
+
+/**
+ * Wraps `db.transaction` so listeners learn of each commit: the outbox relay starts delivering
+ * the moment a transaction that published events commits, instead of at its next poll.
+ */
+function withCommitListeners(db: Db): (listener: CommitListener) => () => void {
+  const listeners = new Set<CommitListener>();
+  const transaction = db.transaction.bind(db);
+  db.transaction = (async (run: (tx: Tx) => Promise<unknown>, config?: Parameters<Db['transaction']>[1]) => {
+    let committed: Tx | undefined;
+    const result = await transaction((tx) => {
+      committed = tx;
+      return run(tx);
+    }, config);
+    if (committed) for (const listener of listeners) listener(committed);
+    return result;
+  }) as Db['transaction'];
+  return (listener) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+}
 
 export interface DatabaseOptions {
   url?: string;
@@ -57,6 +83,7 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   return {
     db,
     kind: 'postgres',
+    onCommit: withCommitListeners(db),
     ping: () => timed(() => client`select 1`),
     async migrate() {
       // A dedicated single connection holds the advisory lock for the whole run.
@@ -100,6 +127,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   return {
     db,
     kind: 'pglite',
+    onCommit: withCommitListeners(db),
     ping: () => timed(() => client.query('select 1')),
     async migrate() {
       await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);

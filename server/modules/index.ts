@@ -23,6 +23,7 @@ import { recordRoutes } from './records/routes.js';
 import { RecordService } from './records/service.js';
 import { createIntegrations, type Integrations } from './integrations/index.js';
 import { platformJobs } from './platform/jobs.js';
+import { realtimeSubscriber } from './realtime/subscriber.js';
 import { createScheduling, type Scheduling } from './scheduling/index.js';
 import { appointmentAnonymizer } from './scheduling/anonymize.js';
 import { teamRoutes } from './team/routes.js';
@@ -64,8 +65,10 @@ export function createModules(infra: Infra): Modules {
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
-  // Accounts (see loadAccount) carry clinic names and zones.
-  clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
+  // Accounts (see loadAccount) carry clinic names and zones; a member's own role change drops
+  // their account synchronously (TeamService), because permissions ride on it.
+  infra.events.subscribe({ name: 'account-cache', events: ['clinic.updated'], handle: (event) => auth.forgetClinic(event.clinicId) });
+  infra.events.subscribe(realtimeSubscriber(infra.realtime));
   const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
   const records = new RecordService(infra, audit, contacts, files, scheduling.appointments);
   timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));

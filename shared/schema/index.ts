@@ -3,3 +3,4 @@ export * from './contacts.js';
 export * from './scheduling.js';
 export * from './clinical.js';
 export * from './integrations.js';
+export * from './outbox.js';

@@ -4,7 +4,8 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { createApp, type App } from '../../server/app.js';
 import { createInfra, type Infra } from '../../server/infra/index.js';
-import { openDatabase } from '../../server/infra/db.js';
+import { openDatabase, type Database } from '../../server/infra/db.js';
+import type { OutboxOptions, Subscriber } from '../../server/infra/outbox.js';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../server/infra/logger.js';
 import { createModules, type Modules } from '../../server/modules/index.js';
@@ -45,13 +46,14 @@ const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
 export async function buildTestApp(
-  opts: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; realMailer?: boolean; logTo?: DestinationStream } = {},
+  opts: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; realMailer?: boolean; logTo?: DestinationStream; outbox?: OutboxOptions; subscribers?: Subscriber[]; database?: Database } = {},
 ): Promise<TestApp> {
   const config = testConfig(opts.env);
   // `logTo` captures every log line (at trace level) so a test can check what reaches the logs.
   const log = opts.logTo ? createLogger({ level: 'trace', destination: opts.logTo }) : createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const mail = new RecordingMailer();
-  const database = await sharedDatabase();
+  // `database`: a connection pool of its own, as a second instance of a cluster would have.
+  const database = opts.database ?? (await sharedDatabase());
   // realMailer: the mailer the config chooses (SMTP_URL), as in production; app.mail stays empty.
   // Apps of a run share sessions and cache like a cluster, but each has its own queue: a worker of
   // one app must not take (and send with its own mailer) the jobs of another.
@@ -60,9 +62,14 @@ export async function buildTestApp(
     mailer: opts.realMailer ? undefined : mail,
     queueBackoffMs: 10,
     queuePrefix: `${config.redisPrefix}q${randomUUID().slice(0, 8)}:`,
+    // Likewise each app relays only its own events (its socket server is the one tests listen on),
+    // unless a test gives two apps one scope to make them a cluster.
+    outbox: { scope: `t${randomUUID().slice(0, 8)}:`, backoffMs: 10, ...opts.outbox },
   });
   const modules = createModules(infra);
+  for (const subscriber of opts.subscribers ?? []) infra.events.subscribe(subscriber);
   await infra.queue.start(modules.jobs);
+  infra.events.start();
   const app = createApp({ infra, modules, rateLimits: { ...HIGH_LIMITS, ...opts.rateLimits } });
   return {
     ...app,
@@ -70,6 +77,7 @@ export async function buildTestApp(
     modules,
     mail,
     async close() {
+      await infra.events.stop();
       await infra.queue.close();
       await infra.realtime.close();
       infra.mailer.close();

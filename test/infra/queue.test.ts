@@ -6,7 +6,6 @@ import { inject } from 'vitest';
 import { createLogger } from '../../server/infra/logger.js';
 import { Writable } from 'node:stream';
 import { BullMqQueue, MemoryQueue, type AnyJobDef, type JobContext, type Queue, type QueueName, type QueueSettings } from '../../server/infra/queue.js';
-import { createModules } from '../../server/modules/index.js';
 import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic } from '../helpers/clinic.js';
 import { withRedis } from '../helpers/skip.js';
@@ -340,7 +339,7 @@ describe('boot', () => {
   it('fails when a module registers a job name twice', async () => {
     const app = await buildTestApp();
     try {
-      const modules = createModules(app.infra);
+      const { modules } = app;
       const queue = new MemoryQueue({ log });
       open.push(queue);
       await expect(queue.start([...modules.jobs, ...modules.jobs.slice(0, 1)])).rejects.toThrow(/registered twice/);

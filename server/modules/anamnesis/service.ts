@@ -179,8 +179,8 @@ export class AnamnesisService {
       const action = input.submit ? 'anamnesis.submitted' : 'anamnesis.saved';
       const details = { answered: Object.keys(answers).length, consentGiven: 'consentAt' in consent, restarted: starting && r.consentAt !== null };
       await this.audit.record(scope, { action, entityType: 'anamnesis_response', entityId: r.id, contactId: r.contactId, details }, tx);
+      if (input.submit) await this.infra.events.publish(tx, 'anamnesis.submitted', { id: r.id, contactId: r.contactId }, { clinicId: r.clinicId, requestId: ctx.requestId });
     });
-    if (input.submit) this.infra.realtime.emitToClinic(r.clinicId, 'anamnesis:submitted', { id: r.id, contactId: r.contactId });
     return { status: submitted.status, submittedAt: input.submit ? now.toISOString() : null, ...(newSecret ? { resumeSecret: newSecret } : {}) };
   }
 

@@ -22,8 +22,6 @@ type ListQuery = z.infer<typeof contactListQuery>;
  * clinical history (records, anamneses) refuses it.
  */
 export type DependentsCheck = (clinicId: string, contactId: string) => Promise<boolean>;
-/** Told after a patient changes (caches that show the patient's name). */
-export type ContactChangeListener = (clinicId: string, contactId: string) => Promise<void>;
 
 const publicColumns = {
   id: contacts.id,
@@ -52,7 +50,6 @@ const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 export class ContactService {
   private readonly dependents: DependentsCheck[] = [];
   private readonly clinicalHistory: DependentsCheck[] = [];
-  private readonly listeners: ContactChangeListener[] = [];
 
   constructor(
     private readonly infra: Infra,
@@ -66,10 +63,6 @@ export class ContactService {
   /** Clinical history must stay reachable by professionals and for LGPD requests: such a patient is never deleted. */
   registerClinicalHistory(check: DependentsCheck) {
     this.clinicalHistory.push(check);
-  }
-
-  onChange(listener: ContactChangeListener) {
-    this.listeners.push(listener);
   }
 
   /** A live patient of this clinic, or 404 (also for another clinic's or a deleted one). */
@@ -146,10 +139,10 @@ export class ContactService {
           .returning(publicColumns);
         if (!created) throw new Error('insert returned nothing');
         await this.audit.record(ctx, { action: 'contact.created', entityType: 'contact', entityId: created.id, contactId: created.id }, tx);
+        await this.infra.events.publish(tx, 'contact.created', this.event(created), ctx);
         return created;
       }),
     );
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:created', this.event(row));
     return this.publicView(row);
   }
 
@@ -166,11 +159,10 @@ export class ContactService {
           .returning(publicColumns);
         if (!updated) throw notFound('Contact');
         await this.audit.record(ctx, { action: 'contact.updated', entityType: 'contact', entityId: id, contactId: id, details: { fields: Object.keys(patch) } }, tx);
+        await this.infra.events.publish(tx, 'contact.updated', this.event(updated), ctx);
         return updated;
       }),
     );
-    await this.changed(ctx.clinicId, id);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:updated', this.event(row));
     return this.publicView(row);
   }
 
@@ -197,9 +189,8 @@ export class ContactService {
         : await tx.delete(contacts).where(where).returning({ id: contacts.id });
       if (!row) throw notFound('Contact');
       await this.audit.record(ctx, { action: 'contact.deleted', entityType: 'contact', entityId: id, contactId: id, details: { soft } }, tx);
+      await this.infra.events.publish(tx, 'contact.deleted', { id }, ctx);
     });
-    await this.changed(ctx.clinicId, id);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:deleted', { id });
   }
 
   /** 409 with the existing patient's id when the CPF or phone is already taken in this clinic. */
@@ -227,10 +218,6 @@ export class ContactService {
     }
   }
 
-  private async changed(clinicId: string, id: string) {
-    for (const listener of this.listeners) await listener(clinicId, id);
-  }
-
   private event(c: { id: string; name: string; phone: string | null; status: string }): ContactEvent {
     return { id: c.id, name: c.name, phone: c.phone, status: c.status };
   }
@@ -254,6 +241,8 @@ export class ContactService {
       .returning({ id: contacts.id });
     if (!row) return false;
     await this.audit.record(ctx, { action: 'contact.anonymized', entityType: 'contact', entityId: id, contactId: id }, tx);
+    // Screens and cached calendars drop the old name too.
+    await this.infra.events.publish(tx, 'contact.updated', this.event({ id, name: ANONYMIZED.name, phone: null, status: 'inactive' }), ctx);
     return true;
   }
 }

@@ -14,6 +14,7 @@ declare module '../../infra/queue.js' {
     'mail.send': MailJob;
     'tokens.cleanup': Record<string, never>;
     'idempotency.prune': Record<string, never>;
+    'outbox.prune': Record<string, never>;
   }
 }
 
@@ -24,6 +25,9 @@ declare module '../../infra/queue.js' {
 export const enqueueMail = (infra: Pick<Infra, 'queue' | 'secrets'>, message: MailMessage, context?: JobOptions['context']) =>
   infra.queue.add('mail.send', { sealed: infra.secrets.seal(JSON.stringify(message)) }, { context });
 
+const OUTBOX_PRUNE_EVERY_MS = 3600_000;
+const OUTBOX_RETENTION_MS = 24 * 3600_000;
+
 export const platformJobs = (infra: Infra): AnyJobDef[] => [
   defineJob({
     name: 'mail.send',
@@ -31,6 +35,16 @@ export const platformJobs = (infra: Infra): AnyJobDef[] => [
     handler: async (data) => {
       const message = JSON.parse(infra.secrets.open(data.sealed)) as MailMessage;
       await infra.mailer.send({ to: message.to, subject: message.subject, text: message.text });
+    },
+  }),
+  defineJob({
+    // Delivered events are kept a day (a short log for support), then removed; once per cluster.
+    name: 'outbox.prune',
+    queue: 'maintenance',
+    everyMs: OUTBOX_PRUNE_EVERY_MS,
+    handler: async (_data, job) => {
+      const removed = await infra.events.prune(OUTBOX_RETENTION_MS);
+      job.log.info({ removed }, 'delivered events pruned');
     },
   }),
   defineJob({

@@ -177,13 +177,13 @@ export class RecordService {
     const head = { clinicId: ctx.clinicId, contactId: draft.contactId, length: signed.chainSeq as number, headRecordId: id, headMac: contentHash };
     await tx.insert(medicalRecordChainHeads).values({ ...head, mac: this.mac.head(head) });
     await this.audit.record(ctx, { action: 'medical_record.signed', entityType: 'medical_record', entityId: id, contactId: updated.contactId, details: { chainSeq: updated.chainSeq } }, tx);
+    await this.infra.events.publish(tx, 'medical_record.signed', { id: updated.id, contactId: updated.contactId }, ctx);
     return updated;
   }
 
   async sign(ctx: TenantContext, id: string) {
     const signerId = authorOf(ctx);
     const row = await this.infra.db.transaction((tx) => this.signInTx(tx, ctx, id, signerId));
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'medical_record:signed', { id: row.id, contactId: row.contactId });
     const [presented] = await this.present([row]);
     return presented;
   }
@@ -204,7 +204,6 @@ export class RecordService {
       await this.audit.record(ctx, { action: 'medical_record.addendum_created', entityType: 'medical_record', entityId: draft.id, contactId: draft.contactId, details: { addendumOf: draft.addendumOf } }, tx);
       return this.signInTx(tx, ctx, draft.id, authorId);
     });
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'medical_record:signed', { id: row.id, contactId: row.contactId });
     const [presented] = await this.present([row]);
     return presented;
   }

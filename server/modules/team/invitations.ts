@@ -17,8 +17,8 @@ const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 
 type Invitation = typeof invitations.$inferSelect;
 
-/** Told after a user joins a clinic (the team service drops caches and tells its listeners). */
-export type JoinedListener = (clinicId: string, userId: string) => Promise<void>;
+/** Told after a user joins a clinic: the team service drops their cached account at once. */
+export type JoinedListener = (userId: string) => Promise<void>;
 
 const sameEmail = (column: typeof users.email | typeof invitations.email, email: string) => sql`lower(${column}) = ${email.toLowerCase()}`;
 const pending = (now = new Date()) => and(isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now));
@@ -161,7 +161,7 @@ export class InvitationService {
         await this.join(tx, invitation, created.id, info);
         return created.id;
       });
-      await this.joined(invitation.clinicId, userId);
+      await this.joined(userId);
       return { userId, clinicId: invitation.clinicId };
     } catch (err) {
       // An account registered with this email at the same moment.
@@ -191,7 +191,7 @@ export class InvitationService {
       await this.claim(tx, invitation);
       await this.join(tx, invitation, userId, ctx);
     });
-    await this.joined(invitation.clinicId, userId);
+    await this.joined(userId);
   }
 
   /** Marks the invitation used; a second acceptance racing this one gets 410. */
@@ -212,5 +212,6 @@ export class InvitationService {
       { action: 'team.joined', entityType: 'user', entityId: userId, details: { invitationId: invitation.id } },
       tx,
     );
+    await this.infra.events.publish(tx, 'member.changed', { userId, change: 'joined', role: invitation.role, isProfessional: invitation.isProfessional, active: true }, { clinicId: invitation.clinicId, actor, requestId: info.requestId });
   }
 }

@@ -32,11 +32,7 @@ const memberColumns = {
   workingHours: memberships.workingHours,
 };
 
-/** Listeners told when a member's hours, zone or status change (calendars cache on them). */
-export type MemberChangeListener = (clinicId: string, userId: string) => Promise<void>;
-
 export class TeamService {
-  private readonly listeners: MemberChangeListener[] = [];
   readonly invitations: InvitationService;
 
   constructor(
@@ -44,11 +40,7 @@ export class TeamService {
     private readonly audit: AuditService,
     private readonly apiKeys: ApiKeyService,
   ) {
-    this.invitations = new InvitationService(infra, audit, (clinicId, userId) => this.changed(clinicId, userId));
-  }
-
-  onMemberChange(listener: MemberChangeListener) {
-    this.listeners.push(listener);
+    this.invitations = new InvitationService(infra, audit, (userId) => this.forgetAccount(userId));
   }
 
   private get db() {
@@ -107,17 +99,12 @@ export class TeamService {
         { action: 'team.updated', entityType: 'user', entityId: userId, details: { ...patch, workingHours: undefined, ...revokedDetails(revoked) } },
         tx,
       );
+      await this.infra.events.publish(tx, 'member.changed', { userId, change: 'updated', role: after.role, isProfessional: after.isProfessional, active: after.active }, ctx);
       return { member: after, revoked };
     });
     await this.apiKeys.forget(revoked.apiKeys);
-    await this.changed(ctx.clinicId, userId);
+    await this.forgetAccount(userId);
     if (patch.role !== undefined || patch.isProfessional !== undefined || patch.active !== undefined) this.infra.realtime.endUser(userId, ctx.clinicId);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'team:updated', {
-      userId,
-      role: member.role,
-      isProfessional: member.isProfessional,
-      active: member.active,
-    });
     return { ...member, ...revokedCounts(revoked) };
   }
 
@@ -128,12 +115,12 @@ export class TeamService {
       await this.assertAnAdminRemains(tx, ctx.clinicId);
       const revoked = await this.revokeWhatTheyCreated(tx, ctx.clinicId, before, true);
       await this.audit.record(ctx, { action: 'team.removed', entityType: 'user', entityId: userId, details: revokedDetails(revoked) }, tx);
+      await this.infra.events.publish(tx, 'member.changed', { userId, change: 'removed', role: null, isProfessional: null, active: false }, ctx);
       return revoked;
     });
     await this.apiKeys.forget(revoked.apiKeys);
-    await this.changed(ctx.clinicId, userId);
+    await this.forgetAccount(userId);
     this.infra.realtime.endUser(userId, ctx.clinicId);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'team:removed', { userId });
     return revokedCounts(revoked);
   }
 
@@ -164,9 +151,12 @@ export class TeamService {
     return { invitationIds, apiKeys };
   }
 
-  private async changed(clinicId: string, userId: string) {
+  /**
+   * Synchronous, not a subscriber: the cached account carries the role, and a demoted or removed
+   * member's very next request must already be judged by the new one.
+   */
+  private async forgetAccount(userId: string) {
     await this.infra.cache.invalidateGroup(accountCacheGroup(userId));
-    for (const listener of this.listeners) await listener(clinicId, userId);
   }
 
   /** A clinic must keep at least one active admin; the change is rolled back otherwise. */
