@@ -81,6 +81,7 @@ export function createModules(infra: Infra): Modules {
   lgpd.onAnonymize(appointmentAnonymizer(scheduling.calendars));
   lgpd.onAnonymize((tx, ctx, contactId, redact) => records.anonymize(tx, ctx, contactId, redact));
   lgpd.onAnonymize((tx, ctx, contactId, redact) => anamnesis.anonymize(tx, ctx.clinicId, contactId, redact));
+  lgpd.onAnonymize((tx, ctx, _contactId, redact) => infra.events.redactPatient(tx, ctx.clinicId, redact));
   contacts.registerClinicalHistory((clinicId, contactId) => records.hasRecords(clinicId, contactId));
   contacts.registerClinicalHistory((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
   const { integrations, routes: integrationRoutes, jobs: integrationJobs } = createIntegrations(infra);

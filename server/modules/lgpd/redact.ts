@@ -44,7 +44,8 @@ export function identifierRedactor(patient: PatientIdentifiers): Redact {
     const local = national.slice(2);
     const locals = local.length === 9 ? [local, local.slice(1)] : [local];
     for (const l of locals) {
-      patterns.push(`(?:\\+?55${DIGIT_SEPARATORS})?\\(?${NOT_DIGIT_BEFORE}${digitsPattern(national.slice(0, 2) + l)}${NOT_DIGIT_AFTER}`);
+      // The digit guard stands before the country code: in "+5511987654321" the area code follows a digit.
+      patterns.push(`${NOT_DIGIT_BEFORE}(?:\\+?55${DIGIT_SEPARATORS})?\\(?${digitsPattern(national.slice(0, 2) + l)}${NOT_DIGIT_AFTER}`);
       patterns.push(`${NOT_DIGIT_BEFORE}${digitsPattern(l)}${NOT_DIGIT_AFTER}`);
     }
   }
