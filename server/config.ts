@@ -35,6 +35,8 @@ const envSchema = z.object({
     .transform((v) => v !== 'false' && v !== '0'),
 
   SESSION_SECRET: optionalString,
+  /** The secret before the last rotation: its cookies are still accepted; new ones are signed with SESSION_SECRET. */
+  SESSION_SECRET_PREVIOUS: optionalString,
   ENCRYPTION_KEY: optionalString,
   METRICS_TOKEN: optionalString,
   CORS_ORIGINS: optionalString,
@@ -78,6 +80,7 @@ function productionProblems(env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   if (!DATABASE_VARS.some((name) => set(name))) problems.push('DATABASE_URL (or SUPABASE_POOLER_URL/SUPABASE_CONNECTION_STRING/SUPABASE_DATABASE_URL): required in production');
   if (set('SESSION_SECRET').length < 32) problems.push('SESSION_SECRET: required in production, at least 32 characters');
+  if (set('SESSION_SECRET_PREVIOUS') && set('SESSION_SECRET_PREVIOUS').length < 32) problems.push('SESSION_SECRET_PREVIOUS: at least 32 characters when set');
   if (set('ENCRYPTION_KEY').length < 32) problems.push('ENCRYPTION_KEY: required in production, at least 32 characters');
   return problems;
 }
@@ -93,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const databaseUrl = e.SUPABASE_POOLER_URL ?? e.SUPABASE_CONNECTION_STRING ?? e.SUPABASE_DATABASE_URL ?? e.DATABASE_URL;
 
   const evolutionUrl = e.EVOLUTION_API_URL ?? e.EVOLUTION_URL;
+  const sessionSecret = e.SESSION_SECRET ?? 'dev-only-session-secret-change-me-0123456789';
   return {
     env: e.NODE_ENV,
     production,
@@ -108,7 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     redisCache: e.ENABLE_REDIS_CACHE,
-    sessionSecret: e.SESSION_SECRET ?? 'dev-only-session-secret-change-me-0123456789',
+    sessionSecret,
+    /** The first signs session cookies; every one is accepted (secret rotation). */
+    sessionSecrets: [sessionSecret, ...(e.SESSION_SECRET_PREVIOUS ? [e.SESSION_SECRET_PREVIOUS] : [])],
     encryptionKey: e.ENCRYPTION_KEY ?? 'dev-only-encryption-key-change-me-0123456789',
     metricsToken: e.METRICS_TOKEN,
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : production ? [] : DEV_ORIGINS,

@@ -60,7 +60,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     db: database.db,
     redis,
     cache,
-    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secret: config.sessionSecret, production: config.production }),
+    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secrets: config.sessionSecrets, production: config.production }),
     queue: createQueue({ log, redisUrl: config.redisUrl, prefix: overrides.queuePrefix ?? config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
     realtime: new Realtime(),
     storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
@@ -74,7 +74,7 @@ export async function closeInfra(infra: Infra): Promise<void> {
   await infra.queue.close();
   await infra.realtime.close();
   infra.mailer.close();
-  infra.sessions.store.close();
+  infra.sessions.close();
   infra.redis?.disconnect();
   await infra.database.close();
 }
