@@ -131,6 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       url: e.SUPABASE_URL,
       anonKey: e.SUPABASE_ANON_KEY,
       serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
+      /** The key sent to Supabase Auth with a user's token: the public one when set, else the service key. */
+      authKey: e.SUPABASE_ANON_KEY ?? e.SUPABASE_SERVICE_ROLE_KEY,
       bucket: e.SUPABASE_STORAGE_BUCKET,
     },
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
@@ -158,6 +160,7 @@ export class ConfigError extends Error {
 export function integrationStatus(config: Config) {
   return {
     supabaseStorage: Boolean(config.supabase.url && config.supabase.serviceRoleKey),
+    supabaseAuth: Boolean(config.supabase.url && config.supabase.authKey),
     openai: Boolean(config.openai.apiKey),
     googleCalendar: Boolean(config.google.clientId && config.google.clientSecret),
     evolution: Boolean(config.evolution.url && config.evolution.apiKey),

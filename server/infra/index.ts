@@ -8,6 +8,7 @@ import { Realtime } from './realtime.js';
 import { connectRedis, createRedis, type Redis } from './redis.js';
 import { Sessions, createSessionStore } from './sessions.js';
 import { createStorage, type Storage } from './storage.js';
+import { SupabaseAuth } from './supabase.js';
 import { SecretBox } from '../lib/crypto.js';
 
 /** Everything that talks to the outside, built once per process and handed to the app and modules. */
@@ -23,6 +24,8 @@ export interface Infra {
   realtime: Realtime;
   storage: Storage;
   mailer: Mailer;
+  /** Verifies Supabase Auth access tokens; absent when Supabase is not configured. */
+  supabaseAuth?: SupabaseAuth;
   /** Encrypts secrets stored in the database (AES-256-GCM under ENCRYPTION_KEY). */
   secrets: SecretBox;
 }
@@ -65,6 +68,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     realtime: new Realtime(),
     storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),
+    supabaseAuth: config.supabase.url && config.supabase.authKey ? new SupabaseAuth(config.supabase.url, config.supabase.authKey) : undefined,
     secrets: new SecretBox(config.encryptionKey),
   };
 }

@@ -6,17 +6,19 @@ import {
   passwordResetBody,
   passwordResetConfirmBody,
   registerBody,
+  supabaseSignInBody,
   switchClinicBody,
 } from '../../../shared/api/auth.js';
 import { actorUserId } from '../../http/context.js';
 import { publicRoute, route } from '../../http/route.js';
 import type { Sessions } from '../../infra/sessions.js';
 import type { AuthService } from './service.js';
+import type { SupabaseSignIn } from './supabase.js';
 
 const ok = z.object({ ok: z.literal(true) });
 const tag = 'Auth';
 
-export const authRoutes = (auth: AuthService, sessions: Sessions) => [
+export const authRoutes = (auth: AuthService, supabase: SupabaseSignIn, sessions: Sessions) => [
   publicRoute({
     method: 'post',
     path: '/auth/register',
@@ -46,6 +48,21 @@ export const authRoutes = (auth: AuthService, sessions: Sessions) => [
       const who = await auth.login(body.email, body.password, ctx);
       await sessions.start(req, res, who);
       return { ok: true };
+    },
+  }),
+  publicRoute({
+    method: 'post',
+    path: '/auth/supabase',
+    session: true,
+    summary: 'Sign in with a Supabase Auth access token (accounts of the original deployment)',
+    tag,
+    rateLimit: 'login',
+    schemas: { body: supabaseSignInBody },
+    response: meResponse,
+    handler: async ({ body, ctx, req, res }) => {
+      const who = await supabase.signIn(body.accessToken, ctx);
+      await sessions.start(req, res, who);
+      return auth.me(who.userId, who.clinicId);
     },
   }),
   publicRoute({
