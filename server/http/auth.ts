@@ -73,10 +73,17 @@ export class Authenticator {
     }
     // No cookie, no store read (and no session object made for nothing).
     if (!Sessions.presented(credentials.req)) throw unauthorized();
-    const session = await this.sessions.load(credentials.req, credentials.res);
+    // The account is read while the store is: with Redis both commands leave in one pipelined write.
+    let early: { userId: string; account: Promise<Account | null> } | undefined;
+    const session = await this.sessions.load(credentials.req, credentials.res, (userId) => {
+      const account = loadAccount(this.db, this.cache, userId);
+      // Awaited below unless the session turns out missing or the store fails; never unhandled.
+      account.catch(() => {});
+      early = { userId, account };
+    });
     if (!session) throw unauthorized();
     const { userId, clinicId, startedAt } = session;
-    const account = await loadAccount(this.db, this.cache, userId);
+    const account = await (early?.userId === userId ? early.account : loadAccount(this.db, this.cache, userId));
     const membership = account?.memberships.find((m) => m.clinicId === clinicId);
     if (!account || !membership) throw new AppError(401, 'session_invalid', 'Your access to this clinic has ended; sign in again');
     if (account.sessionsValidAfter !== null && startedAt < account.sessionsValidAfter) {

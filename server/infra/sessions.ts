@@ -68,6 +68,20 @@ export function createSessionStore(opts: { redis?: Redis; prefix: string }): Sto
   });
 }
 
+/** Whom a session is being issued to, while `regenerate` asks for its id. */
+const signingIn = new WeakMap<IncomingMessage, string>();
+const USER_PREFIX = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\./;
+
+/**
+ * A session id is `<userId>.<256 random bits>` once signed in: the signed cookie then tells whose
+ * session it names before the store answers, so the user's account is read at the same time.
+ */
+const newSessionId = (req: IncomingMessage) => {
+  const random = randomBytes(32).toString('base64url');
+  const userId = signingIn.get(req);
+  return userId ? `${userId}.${random}` : random;
+};
+
 /** The store did not answer (Redis down): a retryable 503, never a 500. */
 const storeCall = (call: (done: (err?: unknown) => void) => void): Promise<void> =>
   new Promise((resolve, reject) => call((err) => (err ? reject(sessionStoreUnavailable()) : resolve())));
@@ -95,7 +109,7 @@ export class Sessions {
       resave: false,
       saveUninitialized: false,
       rolling: false,
-      genid: () => randomBytes(32).toString('base64url'),
+      genid: newSessionId,
       cookie: { ...this.cookie, maxAge: SESSION_TTL_MS },
     });
   }
@@ -105,10 +119,19 @@ export class Sessions {
     return req.headers.cookie?.includes(`${SESSION_COOKIE}=`) === true;
   }
 
-  /** Runs the session middleware on a request or handshake; the signed-in session, or null. */
-  async load(req: IncomingMessage, res: ServerResponse): Promise<ActiveSession | null> {
+  /**
+   * Runs the session middleware on a request or handshake; the signed-in session, or null.
+   * `whileReading` gets the user a well-signed cookie was issued to, while the store is read.
+   */
+  async load(req: IncomingMessage, res: ServerResponse, whileReading?: (userId: string) => void): Promise<ActiveSession | null> {
     const r = req as WithSession;
-    if (!r.session) await storeCall((done) => this.middleware(r as Request, res as Response, done));
+    if (!r.session) {
+      const reading = storeCall((done) => this.middleware(r as Request, res as Response, done));
+      // express-session checks the cookie's signature before it asks the store (synchronously).
+      const userId = r.session ? undefined : USER_PREFIX.exec(r.sessionID ?? '')?.[1];
+      if (userId) whileReading?.(userId);
+      await reading;
+    }
     // express-session passes requests through without a session while its store reports itself down.
     if (!r.session) throw sessionStoreUnavailable();
     const { userId, clinicId, startedAt } = r.session;
@@ -124,6 +147,7 @@ export class Sessions {
       if (req.session.userId) await storeCall((done) => req.session.destroy(done));
       return;
     }
+    signingIn.set(req, who.userId);
     await storeCall((done) => req.session.regenerate(done));
     Object.assign(req.session, { userId: who.userId, clinicId: who.clinicId, startedAt: Date.now() });
     // Saved before answering, so a store failure is a 503 rather than a cookie naming nothing.

@@ -36,6 +36,8 @@ describe('sessions', () => {
     expect((await me()).status).toBe(200);
     const id = idOf(cookie);
     expect(cookie).toBe(signed(id, app.infra.config.sessionSecret));
+    // `<userId>.<random>`: the signed cookie tells whose session it is before the store answers.
+    expect(id).toMatch(new RegExp(`^${clinic.receptionist.id}\\.[\\w-]{43}$`));
     const status = async (value: string) => (await request(app.app).get('/api/auth/me').set('Cookie', value)).status;
     expect(await status(signed(id, 'another-secret-of-forty-characters-0000'))).toBe(401);
     expect(await status(`${SESSION_COOKIE}=${id}`)).toBe(401);
