@@ -73,7 +73,7 @@ export class Authenticator {
     }
     // No cookie, no store read (and no session object made for nothing).
     if (!Sessions.presented(credentials.req)) throw unauthorized();
-    // The account is read while the store is: with Redis both commands leave in one pipelined write.
+    // The account is read while the session is: two Redis round trips at once, not one after the other.
     let early: { userId: string; account: Promise<Account | null> } | undefined;
     const session = await this.sessions.load(credentials.req, credentials.res, (userId) => {
       const account = loadAccount(this.db, this.cache, userId);

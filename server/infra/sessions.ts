@@ -74,7 +74,7 @@ const USER_PREFIX = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 /**
  * A session id is `<userId>.<256 random bits>` once signed in: the signed cookie then tells whose
- * session it names before the store answers, so the user's account is read at the same time.
+ * session it names before the store answers, so the user's account is read meanwhile.
  */
 const newSessionId = (req: IncomingMessage) => {
   const random = randomBytes(32).toString('base64url');
