@@ -38,6 +38,8 @@ const envSchema = z.object({
     .transform((v) => v !== 'false' && v !== '0'),
 
   SESSION_SECRET: optionalString,
+  /** The secret before the last rotation: its cookies are still accepted; new ones are signed with SESSION_SECRET. */
+  SESSION_SECRET_PREVIOUS: optionalString,
   ENCRYPTION_KEY: optionalString,
   METRICS_TOKEN: optionalString,
   CORS_ORIGINS: optionalString,
@@ -88,6 +90,7 @@ function productionProblems(env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   if (!DATABASE_VARS.some((name) => set(name))) problems.push('DATABASE_URL (or SUPABASE_POOLER_URL/SUPABASE_CONNECTION_STRING/SUPABASE_DATABASE_URL): required in production');
   if (set('SESSION_SECRET').length < 32) problems.push('SESSION_SECRET: required in production, at least 32 characters');
+  if (set('SESSION_SECRET_PREVIOUS') && set('SESSION_SECRET_PREVIOUS').length < 32) problems.push('SESSION_SECRET_PREVIOUS: at least 32 characters when set');
   if (set('ENCRYPTION_KEY').length < 32) problems.push('ENCRYPTION_KEY: required in production, at least 32 characters');
   // Elastic Beanstalk replaces the instance disk on every deploy: local files would be lost.
   const supabase = Boolean(set('SUPABASE_URL') && set('SUPABASE_SERVICE_ROLE_KEY'));
@@ -128,6 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     redisCache: e.ENABLE_REDIS_CACHE,
     // Unset outside production: infra/local-secrets.ts generates them into DATA_DIR on first boot.
     sessionSecret: e.SESSION_SECRET,
+    /** Accepted besides SESSION_SECRET, which signs (secret rotation). */
+    sessionSecretPrevious: e.SESSION_SECRET_PREVIOUS,
     encryptionKey: e.ENCRYPTION_KEY,
     metricsToken: e.METRICS_TOKEN,
     corsOrigins: corsOriginsOf(e),
@@ -144,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       url: e.SUPABASE_URL,
       anonKey: e.SUPABASE_ANON_KEY,
       serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
+      /** The key sent to Supabase Auth with a user's token: the public one when set, else the service key. */
+      authKey: e.SUPABASE_ANON_KEY ?? e.SUPABASE_SERVICE_ROLE_KEY,
       bucket: e.SUPABASE_STORAGE_BUCKET,
     },
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
@@ -175,6 +182,7 @@ export class ConfigError extends Error {
 export function integrationStatus(config: Config) {
   return {
     supabaseStorage: Boolean(config.supabase.url && config.supabase.serviceRoleKey),
+    supabaseAuth: Boolean(config.supabase.url && config.supabase.authKey),
     openai: Boolean(config.openai.apiKey),
     googleCalendar: Boolean(config.google.clientId && config.google.clientSecret),
     evolution: Boolean(config.evolution.url && config.evolution.apiKey),

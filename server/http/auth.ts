@@ -1,8 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import { apiKeys, clinics, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
 import type { Db } from '../infra/db.js';
-import type { LoadedSession, Sessions } from '../infra/sessions.js';
+import { Sessions, type ActiveSession } from '../infra/sessions.js';
 import type { Account, Identity } from './context.js';
 import { AppError, unauthorized } from './errors.js';
 import { hashToken } from '../lib/tokens.js';
@@ -11,14 +12,15 @@ export const API_KEY_PREFIX = 'opb_';
 /** Dropped whenever the user, a membership of theirs or one of their clinics changes. */
 export const accountCacheGroup = (userId: string) => `account:${userId}`;
 export const apiKeyCacheKey = (hash: string) => `apikey:${hash}`;
-/** What a request or socket handshake presents. */
+/** What a request or socket handshake presents: an API key, or a session cookie read by the session middleware. */
 export interface Credentials {
   authorization: string | undefined;
-  cookie: string | undefined;
+  req: IncomingMessage;
+  res: ServerResponse;
 }
 
-/** An identity, and the session it came from (none for an API key). */
-export type Authenticated = Identity & { session?: LoadedSession };
+/** An identity, and the session it came from (none for an API key): its id names it to whoever ends it. */
+export type Authenticated = Identity & { session?: ActiveSession };
 
 interface CachedKey {
   id: string;
@@ -69,18 +71,25 @@ export class Authenticator {
       if (opts.userOnly) throw new AppError(403, 'user_session_required', 'This action needs a signed-in user, not an API key');
       return this.fromApiKey(header.slice(7).trim());
     }
-    const ref = this.sessions.parse(credentials.cookie);
-    if (!ref) throw unauthorized();
-    // Both reads at once: with Redis they leave in one pipelined write.
-    const [session, account] = await Promise.all([this.sessions.get(ref), loadAccount(this.db, this.cache, ref.userId)]);
+    // No cookie, no store read (and no session object made for nothing).
+    if (!Sessions.presented(credentials.req)) throw unauthorized();
+    // The account is read while the session is: two Redis round trips at once, not one after the other.
+    let early: { userId: string; account: Promise<Account | null> } | undefined;
+    const session = await this.sessions.load(credentials.req, credentials.res, (userId) => {
+      const account = loadAccount(this.db, this.cache, userId);
+      // Awaited below unless the session turns out missing or the store fails; never unhandled.
+      account.catch(() => {});
+      early = { userId, account };
+    });
     if (!session) throw unauthorized();
-    const { clinicId, startedAt } = session.data;
+    const { userId, clinicId, startedAt } = session;
+    const account = await (early?.userId === userId ? early.account : loadAccount(this.db, this.cache, userId));
     const membership = account?.memberships.find((m) => m.clinicId === clinicId);
     if (!account || !membership) throw new AppError(401, 'session_invalid', 'Your access to this clinic has ended; sign in again');
     if (account.sessionsValidAfter !== null && startedAt < account.sessionsValidAfter) {
       throw new AppError(401, 'session_expired', 'Your password was changed; sign in again');
     }
-    return { clinicId, actor: { type: 'user', userId: ref.userId, role: membership.role, isProfessional: membership.isProfessional }, account, session };
+    return { clinicId, actor: { type: 'user', userId, role: membership.role, isProfessional: membership.isProfessional }, account, session };
   }
 
   private async fromApiKey(key: string): Promise<Identity> {

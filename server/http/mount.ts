@@ -147,13 +147,11 @@ function routeHandler(def: Exclude<RouteDef, WebhookRoute>, deps: MountDeps): Re
   const upload = def.upload ? uploader(def.upload) : undefined;
 
   const handle = async (req: Request, res: Response) => {
-    if (loadSession) await deps.sessions.load(req);
+    if (loadSession) await deps.sessions.load(req, res);
     let ctx: BaseContext | TenantContext;
     if (access === 'public') ctx = baseContext(req);
     else {
-      const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, cookie: req.headers.cookie }, { userOnly });
-      req.session = identity.session?.data;
-      req.sessionId = identity.session?.id;
+      const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, req, res }, { userOnly });
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
       ctx = tenantContext(req, identity);
       if (limiter) {

@@ -9,6 +9,7 @@ import { Realtime } from './realtime.js';
 import { connectRedis, createRedis, type Redis } from './redis.js';
 import { Sessions, createSessionStore } from './sessions.js';
 import { createStorage, type Storage } from './storage.js';
+import { SupabaseAuth } from './supabase.js';
 import { SecretBox } from '../lib/crypto.js';
 import { resolveKeys } from './local-secrets.js';
 
@@ -27,6 +28,8 @@ export interface Infra {
   realtime: Realtime;
   storage: Storage;
   mailer: Mailer;
+  /** Verifies Supabase Auth access tokens; absent when Supabase is not configured. */
+  supabaseAuth?: SupabaseAuth;
   /** Encrypts secrets stored in the database (AES-256-GCM under ENCRYPTION_KEY). */
   secrets: SecretBox;
 }
@@ -67,12 +70,16 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     db: database.db,
     redis,
     cache,
-    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secret: keys.sessionSecret, production: config.production }),
+    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), {
+      secrets: [keys.sessionSecret, ...(config.sessionSecretPrevious ? [config.sessionSecretPrevious] : [])],
+      production: config.production,
+    }),
     queue: createQueue({ log, redisUrl: config.redisUrl, prefix: overrides.queuePrefix ?? config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
     events: new Outbox(database, log, overrides.outbox),
     realtime: new Realtime(),
     storage: createStorage({ dataDir: config.dataDir, signingKey: keys.sessionSecret, supabase: config.supabase }),
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),
+    supabaseAuth: config.supabase.url && config.supabase.authKey ? new SupabaseAuth(config.supabase.url, config.supabase.authKey) : undefined,
     secrets: new SecretBox(keys.encryptionKey),
   };
 }
@@ -84,7 +91,7 @@ export async function closeInfra(infra: Infra): Promise<void> {
   await infra.queue.close();
   await infra.realtime.close();
   infra.mailer.close();
-  infra.sessions.store.close();
+  infra.sessions.close();
   infra.redis?.disconnect();
   await infra.database.close();
 }

@@ -1,224 +1,178 @@
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import session, { type Store } from 'express-session';
+import RedisStore from 'connect-redis';
+import createMemoryStore from 'memorystore';
 import { sessionStoreUnavailable } from '../http/errors.js';
 import type { Redis } from './redis.js';
 
 export const SESSION_COOKIE = 'opb.sid';
 export const SESSION_TTL_SECONDS = 12 * 3600;
+const SESSION_TTL_MS = SESSION_TTL_SECONDS * 1000;
 
-/** What a signed-in session holds: identity only, never health data. */
-export interface SessionData {
+declare module 'express-session' {
+  /** What a signed-in session holds: identity only, never health data. */
+  interface SessionData {
+    userId: string;
+    clinicId: string;
+    /** Epoch ms of sign-in: the session ends 12 h later, and is refused once the password changed after it. */
+    startedAt: number;
+  }
+}
+
+/** A signed-in session as authentication sees it. */
+export interface ActiveSession {
+  id: string;
   userId: string;
   clinicId: string;
-  /** Epoch ms of sign-in; sessions older than the user's last password change are refused. */
   startedAt: number;
 }
 
-/** What a session cookie names. */
-export interface SessionRef {
-  id: string;
-  userId: string;
-}
+/** What the session middleware leaves on a request or a socket handshake. */
+type WithSession = IncomingMessage & { session?: session.Session & Partial<session.SessionData>; sessionID?: string };
 
-export interface LoadedSession {
-  id: string;
-  data: SessionData;
-}
+/** Milliseconds a session has left: its life counts from sign-in, never from the last request. */
+const msLeft = (sess: Partial<session.SessionData> | undefined) =>
+  typeof sess?.startedAt === 'number' ? sess.startedAt + SESSION_TTL_MS - Date.now() : SESSION_TTL_MS;
 
-export interface SessionStore {
-  get(id: string): Promise<SessionData | null>;
-  set(id: string, data: SessionData, ttlSeconds: number): Promise<void>;
-  destroy(id: string): Promise<void>;
-  close(): void;
-}
+const MemoryStore = createMemoryStore(session);
 
-/** Sessions of one process (embedded mode); expired entries are swept every ten minutes. */
-export class MemorySessionStore implements SessionStore {
-  private readonly sessions = new Map<string, { data: SessionData; expiresAt: number }>();
-  private readonly sweeper = setInterval(() => {
-    const now = Date.now();
-    for (const [id, entry] of this.sessions) if (entry.expiresAt <= now) this.sessions.delete(id);
-  }, 10 * 60_000).unref();
-
-  async get(id: string) {
-    const entry = this.sessions.get(id);
-    if (!entry) return null;
-    if (entry.expiresAt > Date.now()) return entry.data;
-    this.sessions.delete(id);
-    return null;
+/** memorystore, without the per-request touch (a write that would also make the expiry rolling). */
+class ExpiringMemoryStore extends MemoryStore {
+  constructor() {
+    // lru-cache reads a max age of 0 as "never": an ended session gets 1 ms.
+    super({ checkPeriod: 10 * 60_000, ttl: (_options: unknown, sess: Partial<session.SessionData>) => Math.max(1, msLeft(sess)) });
   }
 
-  async set(id: string, data: SessionData, ttlSeconds: number) {
-    // A frozen copy: the caller's object and later readers never share a mutable one.
-    this.sessions.set(id, { data: Object.freeze({ ...data }), expiresAt: Date.now() + ttlSeconds * 1000 });
-  }
-
-  async destroy(id: string) {
-    this.sessions.delete(id);
+  override touch(_sid: string, _sess: session.SessionData, callback?: () => void) {
+    callback?.();
   }
 
   close() {
-    clearInterval(this.sweeper);
+    this.stopInterval();
   }
 }
-
-/** Sessions shared by every instance; Redis expires them. Errors reach the caller (503). */
-export class RedisSessionStore implements SessionStore {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
-
-  async get(id: string) {
-    const raw = await this.redis.get(this.prefix + id);
-    return raw === null ? null : (JSON.parse(raw) as SessionData);
-  }
-
-  async set(id: string, data: SessionData, ttlSeconds: number) {
-    await this.redis.set(this.prefix + id, JSON.stringify(data), 'EX', ttlSeconds);
-  }
-
-  async destroy(id: string) {
-    await this.redis.del(this.prefix + id);
-  }
-
-  close() {}
-}
-
-export function createSessionStore(opts: { redis?: Redis; prefix: string }): SessionStore {
-  return opts.redis ? new RedisSessionStore(opts.redis, `${opts.prefix}sess:`) : new MemorySessionStore();
-}
-
-declare module 'express-serve-static-core' {
-  interface Request {
-    /** Set on the routes that load the session (every tenant route, and sign-in routes). */
-    session?: SessionData;
-    sessionId?: string;
-  }
-}
-
-const MAX_VERIFIED = 10_000;
-
-/** The store did not answer (Redis down): a retryable 503, never a 500. */
-const storeCall = <T>(call: Promise<T>): Promise<T> => call.catch(() => Promise.reject(sessionStoreUnavailable()));
 
 /**
- * Cookie sessions: `<userId>.<random 256-bit id>`, signed with SESSION_SECRET, naming a store
- * entry. The user id in the cookie lets authentication read the session and the user's account
- * in parallel (one Redis round trip, pipelined, instead of two in a row); the entry must agree.
- * A session ends SESSION_TTL_SECONDS after sign-in whatever the activity (no rolling cookie), so
- * reading one never writes. Written instead of express-session, whose per-request hashing and
- * bookkeeping were a tenth of the CPU of `GET /api/auth/me`.
+ * connect-redis in production (7.x: 9+ speaks only node-redis), memorystore in embedded mode.
+ * Both expire an entry at sign-in + 12 h, and neither writes on a plain request (`disableTouch`).
+ */
+export function createSessionStore(opts: { redis?: Redis; prefix: string }): Store {
+  if (!opts.redis) return new ExpiringMemoryStore();
+  return new RedisStore({
+    client: opts.redis,
+    prefix: `${opts.prefix}sess:`,
+    disableTouch: true,
+    ttl: (sess) => Math.ceil(msLeft(sess) / 1000),
+  });
+}
+
+/** Whom a session is being issued to, while `regenerate` asks for its id. */
+const signingIn = new WeakMap<IncomingMessage, string>();
+const USER_PREFIX = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\./;
+
+/**
+ * A session id is `<userId>.<256 random bits>` once signed in: the signed cookie then tells whose
+ * session it names before the store answers, so the user's account is read meanwhile.
+ */
+const newSessionId = (req: IncomingMessage) => {
+  const random = randomBytes(32).toString('base64url');
+  const userId = signingIn.get(req);
+  return userId ? `${userId}.${random}` : random;
+};
+
+/** The store did not answer (Redis down): a retryable 503, never a 500. */
+const storeCall = (call: (done: (err?: unknown) => void) => void): Promise<void> =>
+  new Promise((resolve, reject) => call((err) => (err ? reject(sessionStoreUnavailable()) : resolve())));
+
+/**
+ * express-session with our rules: cookie `opb.sid`, 12 h from sign-in whatever the activity
+ * (no rolling, no touch), nothing saved until someone signs in, a new id at every sign-in,
+ * `SESSION_SECRET` signing and `SESSION_SECRET_PREVIOUS` still accepted while a rotation settles.
+ * Routes load it only where a session is needed (tenant and sign-in routes, socket handshakes).
  */
 export class Sessions {
-  private readonly key: KeyObject;
-  /** Cookie values whose signature checked out: the HMAC runs once per cookie, not per request. */
-  private readonly verified = new Map<string, SessionRef>();
+  readonly middleware: RequestHandler;
+  private readonly cookie: { httpOnly: true; secure: boolean; sameSite: 'none' | 'lax'; path: '/' };
 
   constructor(
-    readonly store: SessionStore,
-    private readonly opts: { secret: string; production: boolean },
+    readonly store: Store,
+    private readonly opts: { secrets: string[]; production: boolean },
   ) {
-    this.key = createSecretKey(Buffer.from(opts.secret));
+    // The web app lives on another site (Vercel): production cookies must be cross-site, hence Secure.
+    this.cookie = { httpOnly: true, secure: opts.production, sameSite: opts.production ? 'none' : 'lax', path: '/' };
+    this.middleware = session({
+      name: SESSION_COOKIE,
+      secret: opts.secrets,
+      store,
+      resave: false,
+      saveUninitialized: false,
+      rolling: false,
+      genid: newSessionId,
+      cookie: { ...this.cookie, maxAge: SESSION_TTL_MS },
+    });
   }
 
-  /** What a well-signed session cookie names, without reading the store; null otherwise. */
-  parse(cookieHeader: string | undefined): SessionRef | null {
-    return this.unsign(readCookie(cookieHeader, SESSION_COOKIE));
+  /** Whether the request presents a session cookie at all (a cheap test before reading the store). */
+  static presented(req: IncomingMessage): boolean {
+    return req.headers.cookie?.includes(`${SESSION_COOKIE}=`) === true;
   }
 
-  /** The live session behind a parsed cookie, or null (expired, ended, or not that user's). */
-  async get(ref: SessionRef): Promise<LoadedSession | null> {
-    const data = await storeCall(this.store.get(ref.id));
-    return data && data.userId === ref.userId ? { id: ref.id, data } : null;
-  }
-
-  /** The session the cookie names, or null (no cookie, bad signature, expired, ended). */
-  async read(cookieHeader: string | undefined): Promise<LoadedSession | null> {
-    const ref = this.parse(cookieHeader);
-    return ref ? this.get(ref) : null;
-  }
-
-  /** Sets req.session and req.sessionId when the request carries a live session. */
-  async load(req: Request): Promise<void> {
-    const found = await this.read(req.headers.cookie);
-    req.session = found?.data;
-    req.sessionId = found?.id;
+  /**
+   * Runs the session middleware on a request or handshake; the signed-in session, or null.
+   * `whileReading` gets the user a well-signed cookie was issued to, while the store is read.
+   */
+  async load(req: IncomingMessage, res: ServerResponse, whileReading?: (userId: string) => void): Promise<ActiveSession | null> {
+    const r = req as WithSession;
+    if (!r.session) {
+      const reading = storeCall((done) => this.middleware(r as Request, res as Response, done));
+      // express-session checks the cookie's signature before it asks the store (synchronously).
+      const userId = r.session ? undefined : USER_PREFIX.exec(r.sessionID ?? '')?.[1];
+      if (userId) whileReading?.(userId);
+      await reading;
+    }
+    // express-session passes requests through without a session while its store reports itself down.
+    if (!r.session) throw sessionStoreUnavailable();
+    const { userId, clinicId, startedAt } = r.session;
+    if (!userId || !clinicId || typeof startedAt !== 'number' || msLeft(r.session) <= 0) return null;
+    return { id: r.sessionID as string, userId, clinicId, startedAt };
   }
 
   /** Signs in under a new session id (no fixation): the request's previous session ends. */
   async start(req: Request, res: Response, who: { userId: string; clinicId: string }): Promise<void> {
-    if (req.sessionId) await storeCall(this.store.destroy(req.sessionId));
-    req.session = undefined;
-    req.sessionId = undefined;
+    await this.load(req, res);
     // A Secure cookie cannot travel over plain http: production signs in only behind https.
-    if (this.opts.production && !req.secure) return;
-    const id = randomBytes(32).toString('base64url');
-    const data: SessionData = { userId: who.userId, clinicId: who.clinicId, startedAt: Date.now() };
-    await storeCall(this.store.set(id, data, SESSION_TTL_SECONDS));
-    req.session = data;
-    req.sessionId = id;
-    const payload = `${who.userId}.${id}`;
-    res.cookie(SESSION_COOKIE, `${payload}.${this.sign(payload)}`, {
-      httpOnly: true,
-      // The web app lives on another site (Vercel): production cookies must be cross-site.
-      secure: this.opts.production,
-      sameSite: this.opts.production ? 'none' : 'lax',
-      maxAge: SESSION_TTL_SECONDS * 1000,
-      path: '/',
-    });
+    if (this.opts.production && !req.secure) {
+      if (req.session.userId) await storeCall((done) => req.session.destroy(done));
+      return;
+    }
+    signingIn.set(req, who.userId);
+    await storeCall((done) => req.session.regenerate(done));
+    Object.assign(req.session, { userId: who.userId, clinicId: who.clinicId, startedAt: Date.now() });
+    // Saved before answering, so a store failure is a 503 rather than a cookie naming nothing.
+    await storeCall((done) => req.session.save(done));
   }
 
-  /** Another clinic of the same user becomes the active one; the session keeps its expiry. */
+  /** Another clinic of the same user becomes the active one; the session keeps its end. */
   async switchClinic(req: Request, clinicId: string): Promise<void> {
-    if (!req.session || !req.sessionId) return;
-    const data = { ...req.session, clinicId };
-    const secondsLeft = Math.ceil((data.startedAt + SESSION_TTL_SECONDS * 1000 - Date.now()) / 1000);
-    if (secondsLeft > 0) await storeCall(this.store.set(req.sessionId, data, secondsLeft));
-    req.session = data;
+    if (!req.session?.userId) return;
+    req.session.clinicId = clinicId;
+    // The cookie re-sent with this change keeps the session's end, not 12 h from now.
+    req.session.cookie.maxAge = Math.max(0, msLeft(req.session));
+    await storeCall((done) => req.session.save(done));
   }
 
   /** Ends the request's session, if any, and clears its cookie. */
   async end(req: Request, res: Response): Promise<void> {
-    if (req.sessionId) await storeCall(this.store.destroy(req.sessionId));
-    if (req.sessionId || req.headers.cookie?.includes(`${SESSION_COOKIE}=`)) res.clearCookie(SESSION_COOKIE, { path: '/' });
-    req.session = undefined;
-    req.sessionId = undefined;
+    if (Sessions.presented(req)) {
+      await this.load(req, res);
+      if (req.session.userId) await storeCall((done) => req.session.destroy(done));
+      res.clearCookie(SESSION_COOKIE, this.cookie);
+    }
   }
 
-  private sign(payload: string) {
-    return createHmac('sha256', this.key).update(payload).digest('base64url');
+  close() {
+    if (this.store instanceof ExpiringMemoryStore) this.store.close();
   }
-
-  private unsign(value: string | undefined): SessionRef | null {
-    if (!value) return null;
-    const known = this.verified.get(value);
-    if (known) return known;
-    const lastDot = value.lastIndexOf('.');
-    const firstDot = value.indexOf('.');
-    if (firstDot <= 0 || lastDot <= firstDot + 1) return null;
-    const payload = value.slice(0, lastDot);
-    const given = Buffer.from(value.slice(lastDot + 1));
-    const expected = Buffer.from(this.sign(payload));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-    const ref = { userId: value.slice(0, firstDot), id: value.slice(firstDot + 1, lastDot) };
-    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-    this.verified.set(value, ref);
-    return ref;
-  }
-}
-
-/** One cookie's raw value (ours are base64url and never URI-encoded), found without splitting the header. */
-function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  const key = `${name}=`;
-  for (let at = header.indexOf(key); at !== -1; at = header.indexOf(key, at + 1)) {
-    // A whole cookie name: at the start or after `;` and optional spaces (not `xopb.sid=`).
-    let before = at - 1;
-    while (before >= 0 && header[before] === ' ') before--;
-    if (before >= 0 && header[before] !== ';') continue;
-    const end = header.indexOf(';', at);
-    return header.slice(at + key.length, end === -1 ? undefined : end).trim();
-  }
-  return undefined;
 }

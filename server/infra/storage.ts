@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageClient } from '@supabase/storage-js';
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { supabaseClient } from './supabase.js';
 
 export interface Storage {
   readonly kind: 'local' | 'supabase';
@@ -82,17 +83,15 @@ export class LocalStorage implements Storage {
 /** Supabase Storage: a private bucket; downloads only through short-lived signed URLs. */
 export class SupabaseStorage implements Storage {
   readonly kind = 'supabase';
-  private readonly client: StorageClient;
+  private readonly client: SupabaseClient['storage'];
 
   constructor(
     url: string,
     serviceRoleKey: string,
     private readonly bucket: string,
   ) {
-    this.client = new StorageClient(`${url.replace(/\/$/, '')}/storage/v1`, {
-      apikey: serviceRoleKey,
-      Authorization: `Bearer ${serviceRoleKey}`,
-    });
+    // Uploads are up to 25 MB: a minute before giving up.
+    this.client = supabaseClient(url, serviceRoleKey, 60_000).storage;
   }
 
   async put(key: string, data: Buffer, contentType: string) {

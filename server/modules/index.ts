@@ -7,6 +7,7 @@ import { auditRoutes } from './audit/routes.js';
 import { AuditService } from './audit/service.js';
 import { authRoutes } from './auth/routes.js';
 import { AuthService } from './auth/service.js';
+import { SupabaseSignIn } from './auth/supabase.js';
 import { clinicRoutes } from './clinic/routes.js';
 import { contactRoutes } from './contacts/routes.js';
 import { ContactService } from './contacts/service.js';
@@ -89,7 +90,7 @@ export function createModules(infra: Infra): Modules {
   return {
     services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd, integrations },
     routes: [
-      ...authRoutes(auth, infra.sessions, infra.realtime),
+      ...authRoutes(auth, new SupabaseSignIn(infra, auth), infra.sessions, infra.realtime),
       ...clinicRoutes(clinic),
       ...teamRoutes(team, auth, infra.sessions),
       ...apiKeyRoutes(apiKeys),

@@ -5,6 +5,8 @@ export const registerBody = z.strictObject({ clinicName: z.string().trim().min(1
 export const loginBody = z.strictObject({ email: z.string().max(254).transform((v) => v.toLowerCase()), password: z.string().max(200) });
 export const switchClinicBody = z.strictObject({ clinicId: z.uuid() });
 export const changePasswordBody = z.strictObject({ currentPassword: z.string().max(200), newPassword: password });
+/** A Supabase Auth access token (a JWT) of the original deployment's sign-in. */
+export const supabaseSignInBody = z.strictObject({ accessToken: z.string().min(1).max(8192) });
 export const passwordResetBody = z.strictObject({ email: z.string().max(254) });
 export const passwordResetConfirmBody = z.strictObject({ token: z.string().min(10).max(200), newPassword: password });
 

@@ -44,6 +44,8 @@ export const users = pgTable(
     passwordHash: text('password_hash').notNull(),
     /** Sessions started before this instant are refused (set when the password changes). */
     sessionsValidAfter: timestamp('sessions_valid_after', { withTimezone: true }),
+    /** The Supabase Auth user this account signs in as (POST /auth/supabase); linked once, by verified email. */
+    supabaseUserId: uuid('supabase_user_id').unique('users_supabase_user_id_unique'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

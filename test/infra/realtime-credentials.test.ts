@@ -1,6 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memberships } from '../../shared/schema/index.js';
+import type { SessionData } from 'express-session';
+import { SESSION_TTL_SECONDS } from '../../server/infra/sessions.js';
 import { accountCacheGroup } from '../../server/http/auth.js';
 import { buildTestApp, TEST_ORIGIN, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
@@ -167,11 +169,14 @@ describe('the periodic re-check', () => {
   it('disconnects a socket whose session expired, and keeps a valid one through several checks', async () => {
     const expiring = await memberSocket(running.url, clinic.professional.email);
     const valid = await memberSocket(running.url, clinic.receptionist.email);
-    // The store entry gets one second to live, as when its 12 hours run out.
-    const ref = app.infra.sessions.parse(expiring.cookie);
-    const data = ref && (await app.infra.sessions.store.get(ref.id));
-    if (!ref || !data) throw new Error('session not found');
-    await app.infra.sessions.store.set(ref.id, data, 1);
+    // The session gets one second to live, as when its 12 hours run out: it started 12 h - 1 s ago.
+    const value = decodeURIComponent(expiring.cookie.slice(expiring.cookie.indexOf('=') + 1));
+    const sid = value.slice(2, value.lastIndexOf('.'));
+    const { store } = app.infra.sessions;
+    const data = await new Promise<SessionData | null | undefined>((resolve, reject) => store.get(sid, (err, s) => (err ? reject(err) : resolve(s))));
+    if (!data) throw new Error('session not found');
+    const almostOver = { ...data, startedAt: Date.now() - SESSION_TTL_SECONDS * 1000 + 1000 };
+    await new Promise<void>((resolve, reject) => store.set(sid, almostOver, (err) => (err ? reject(err) : resolve())));
 
     const ended = disconnection(expiring.socket, 1000 + 3 * RECHECK_MS);
     expect(await ended).toBe('io server disconnect');

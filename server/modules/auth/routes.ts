@@ -6,6 +6,7 @@ import {
   passwordResetBody,
   passwordResetConfirmBody,
   registerBody,
+  supabaseSignInBody,
   switchClinicBody,
 } from '../../../shared/api/auth.js';
 import { actorUserId } from '../../http/context.js';
@@ -13,11 +14,12 @@ import { publicRoute, route } from '../../http/route.js';
 import type { Realtime } from '../../infra/realtime.js';
 import type { Sessions } from '../../infra/sessions.js';
 import type { AuthService } from './service.js';
+import type { SupabaseSignIn } from './supabase.js';
 
 const ok = z.object({ ok: z.literal(true) });
 const tag = 'Auth';
 
-export const authRoutes = (auth: AuthService, sessions: Sessions, realtime: Realtime) => [
+export const authRoutes = (auth: AuthService, supabase: SupabaseSignIn, sessions: Sessions, realtime: Realtime) => [
   publicRoute({
     method: 'post',
     path: '/auth/register',
@@ -51,12 +53,27 @@ export const authRoutes = (auth: AuthService, sessions: Sessions, realtime: Real
   }),
   publicRoute({
     method: 'post',
+    path: '/auth/supabase',
+    session: true,
+    summary: 'Sign in with a Supabase Auth access token (accounts of the original deployment)',
+    tag,
+    rateLimit: 'login',
+    schemas: { body: supabaseSignInBody },
+    response: meResponse,
+    handler: async ({ body, ctx, req, res }) => {
+      const who = await supabase.signIn(body.accessToken, ctx);
+      await sessions.start(req, res, who);
+      return auth.me(who.userId, who.clinicId);
+    },
+  }),
+  publicRoute({
+    method: 'post',
     path: '/auth/logout',
     session: true,
     summary: 'End the session',
     tag,
     handler: async ({ req, res }) => {
-      const ending = req.sessionId;
+      const ending = req.session?.userId ? req.sessionID : undefined;
       await sessions.end(req, res);
       if (ending) realtime.endSession(ending);
       return undefined;
@@ -86,7 +103,7 @@ export const authRoutes = (auth: AuthService, sessions: Sessions, realtime: Real
       await auth.switchClinic(ctx, userId, body.clinicId);
       await sessions.switchClinic(req, body.clinicId);
       // Its sockets reconnect into the new clinic's rooms.
-      if (req.sessionId) realtime.endSession(req.sessionId);
+      realtime.endSession(req.sessionID);
       return auth.me(userId, body.clinicId);
     },
   }),

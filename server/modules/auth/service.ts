@@ -27,7 +27,7 @@ export interface SignedIn {
   clinicId: string;
 }
 
-type RequestInfo = Pick<AuditScope, 'ip' | 'userAgent'>;
+export type RequestInfo = Pick<AuditScope, 'ip' | 'userAgent'>;
 
 export class AuthService {
   constructor(
@@ -61,11 +61,16 @@ export class AuthService {
       if (user) this.infra.log.info({ userId: user.id }, 'login failed: wrong password');
       throw new AppError(401, 'invalid_credentials', 'Email or password is incorrect');
     }
-    const [membership] = await this.activeMemberships(user.id);
+    return this.signInAs(user.id, info);
+  }
+
+  /** A user whose credentials checked out signs in to their first active clinic (audited). */
+  async signInAs(userId: string, info: RequestInfo, details?: Record<string, unknown>): Promise<SignedIn> {
+    const [membership] = await this.activeMemberships(userId);
     if (!membership) throw new AppError(403, 'no_active_membership', 'This account has no active clinic');
-    const actor = { type: 'user', userId: user.id, role: membership.role, isProfessional: membership.isProfessional } as const;
-    await this.audit.record({ clinicId: membership.clinicId, actor, ip: info.ip, userAgent: info.userAgent }, { action: 'auth.login', entityType: 'user', entityId: user.id });
-    return { userId: user.id, clinicId: membership.clinicId };
+    const actor = { type: 'user', userId, role: membership.role, isProfessional: membership.isProfessional } as const;
+    await this.audit.record({ clinicId: membership.clinicId, actor, ip: info.ip, userAgent: info.userAgent }, { action: 'auth.login', entityType: 'user', entityId: userId, details });
+    return { userId, clinicId: membership.clinicId };
   }
 
   private activeMemberships(userId: string) {
