@@ -60,6 +60,7 @@ async function main() {
     CORS_ORIGINS: ORIGIN,
     REDIS_PREFIX: redisPrefix,
     DATA_DIR: `/tmp/${dbName}`,
+    FILE_STORAGE: 'local',
   };
   const targets: Target[] = [];
   try {

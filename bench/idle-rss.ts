@@ -51,6 +51,7 @@ async function main() {
       SESSION_SECRET: randomBytes(24).toString('hex'),
       ENCRYPTION_KEY: randomBytes(24).toString('hex'),
       DATA_DIR: `/tmp/opb-rss-${run}-prod`,
+      FILE_STORAGE: 'local',
     });
   } finally {
     await admin.unsafe(`drop database if exists ${dbName} with (force)`);

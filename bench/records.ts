@@ -26,6 +26,7 @@ const config = loadConfig({ ...process.env, NODE_ENV: 'development', DATA_DIR: d
 const log = createLogger({ level: 'silent' });
 const infra = await createInfra(config, log);
 const modules = createModules(infra);
+infra.events.start();
 const { app } = createApp({ infra, modules, rateLimits: { login: 1000, register: 1000, passwordReset: 1000, public: 1000 } });
 const server = createServer(app);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

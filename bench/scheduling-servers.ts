@@ -76,6 +76,7 @@ export async function serve(kind: string, databaseUrl: string, clinicId: string)
   const infra = await createInfra(config, log);
   if (kind === 'app-nocache') infra.cache = new NoCache();
   const modules = createModules(infra);
+  infra.events.start();
   const { app } = createApp({ infra, modules, rateLimits: { login: 1000, register: 1000, passwordReset: 1000, public: 100_000 } });
   return listen(createServer(app));
 }

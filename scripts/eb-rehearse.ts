@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Socket } from 'socket.io-client';
 import { buildAndInstall, type InstalledBundle } from './rehearsal/bundle.js';
 import { Client } from './rehearsal/client.js';
-import { checkRepeatableJob, loadUntil, rateLimitAcrossInstances, sharedSession } from './rehearsal/cluster.js';
+import { checkRepeatableJob, eventsAcrossInstances, loadUntil, rateLimitAcrossInstances, sharedSession } from './rehearsal/cluster.js';
 import { freePort } from './lib/free-port.js';
 import { check, Harness, sleep, waitFor } from './rehearsal/harness.js';
 import { Instance } from './rehearsal/instance.js';
@@ -51,6 +51,8 @@ function appEnv(bundle: InstalledBundle, databaseUrl: string, redisPrefix: strin
     REDIS_PREFIX: redisPrefix,
     ...secrets,
     CORS_ORIGINS: ORIGIN,
+    // The rehearsal has no Supabase Storage: keep files on the instance disk, on purpose.
+    FILE_STORAGE: 'local',
     DATA_DIR: path.join(workDir, `data-${name}`),
     SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
     ENABLE_TEST_ROUTES: 'true',
@@ -148,7 +150,7 @@ async function main(): Promise<boolean> {
 
   let b: Instance | undefined;
   let aSocket: Socket | undefined;
-  await h.step('4. second instance on the same database and Redis: shared session, cross-instance event, job once, shared rate limit', async () => {
+  await h.step('4. second instance on the same database and Redis: shared session, cross-instance event, outbox relayed together, job once, shared rate limit', async () => {
     b = await newInstance(b0, 'B', appEnv(b0, databaseUrl, prefix, 'B'));
     const since = Date.now();
     b.start();
@@ -163,6 +165,7 @@ async function main(): Promise<boolean> {
     sockets.push(aSocket);
     check(event.by === String(b.pid), `test:ping came from pid ${event.by}, expected instance B (${b.pid})`);
     lines.push(`a socket on A received test:ping emitted by B (pid ${event.by})`);
+    lines.push(await eventsAcrossInstances(signedInUser, instanceA, b, aSocket));
     lines.push(await rateLimitAcrossInstances(nginx.url, ORIGIN, `limite.${runId}@example.com`, LOGIN_LIMIT));
     lines.push(await checkRepeatableJob([instanceA, b], since, JOB_EVERY_MS));
     noErrorsLogged(instanceA, b);

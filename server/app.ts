@@ -6,10 +6,11 @@ import type { Infra } from './infra/index.js';
 import { Metrics } from './infra/metrics.js';
 import { SESSION_COOKIE } from './infra/sessions.js';
 import { Authenticator } from './http/auth.js';
-import { requireTrustedOrigin } from './http/csrf.js';
+import { isolateCookieFromCrossSite, requireTrustedOrigin } from './http/csrf.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { compose } from './http/compose.js';
 import { corsAllowlist } from './http/cors.js';
+import { IdempotencyStore } from './http/idempotency.js';
 import { apiRouter } from './http/mount.js';
 import { buildOpenApi } from './http/openapi.js';
 import { originMatcher } from './http/origins.js';
@@ -25,7 +26,8 @@ export interface AppOptions {
   infra: Infra;
   modules: Modules;
   draining?: () => boolean;
-  rateLimits?: RateLimits;
+  /** Overrides of the configured limits (tests, benchmarks). */
+  rateLimits?: Partial<RateLimits>;
 }
 
 export interface App {
@@ -73,6 +75,8 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
     dbPoolMax: () => infra.database.poolMax,
     socketConnections: () => infra.realtime.connections,
     queueDepth: () => infra.queue.depth(),
+    outboxStats: () => infra.events.stats(),
+    outboxFailures: () => infra.events.failures,
   });
 
   const routes: RouteDef[] = [
@@ -89,7 +93,8 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       requestLogger(app, infra.log, { quietPaths: ['/api/health'], observe: metrics.observe }),
       apiSecurityHeaders,
       corsAllowlist(isAllowedOrigin),
-      requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin),
+      isolateCookieFromCrossSite(isAllowedOrigin),
+      requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin, { allowedOrigins: config.production ? undefined : config.corsOrigins }),
     ]),
   );
 
@@ -97,10 +102,18 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
     apiRouter(routes, {
       authenticator,
       sessions: infra.sessions,
-      rateLimiters: createRateLimiters(rateLimits ?? config.rateLimits, infra.redis, config.redisPrefix, infra.log),
+      rateLimiters: createRateLimiters({ ...config.rateLimits, ...rateLimits }, infra.redis, config.redisPrefix, infra.log),
+      idempotency: new IdempotencyStore(infra.db),
+      webhooks: modules.services.integrations.connections,
     }),
   );
-  app.get('/metrics', async (req, res) => {
+  // A visitor of the bare API (a newcomer's browser or curl) is pointed at its reference.
+  app.get('/', (_req, res) => {
+    sendJson(res, 200, { name: 'Operabase API', docs: '/api/docs', openapi: '/api/openapi.json', health: '/api/health' });
+  });
+  app.get('/metrics', async (req, res, next) => {
+    // Production serves metrics only behind METRICS_TOKEN (server/index.ts warns at boot when it is unset).
+    if (config.production && !config.metricsToken) return next();
     if (config.metricsToken && req.get('authorization') !== `Bearer ${config.metricsToken}`) {
       sendJson(res, 401, { error: { code: 'unauthorized', message: 'Metrics token required', requestId: req.id } });
       return;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { originProblem } from './http/origins.js';
 
 // The only reader of process.env. Every variable is listed in .env.example.
 
@@ -17,6 +18,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
   HOST: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  LOG_FORMAT: z.enum(['pretty', 'json', '']).optional(),
   DATA_DIR: z.string().default('./.data'),
   APP_VERSION: optionalString,
 
@@ -27,7 +29,8 @@ const envSchema = z.object({
   DATABASE_URL: optionalUrl,
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
 
-  REDIS_URL: optionalUrl,
+  // `host:6379` parses as a URL whose scheme is "host:": ask for the scheme itself.
+  REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/, error: 'use redis://host:port or rediss://host:port' }).optional()),
   REDIS_PREFIX: z.string().default('opb:'),
   ENABLE_REDIS_CACHE: z
     .enum(['true', 'false', '1', '0', ''])
@@ -51,6 +54,7 @@ const envSchema = z.object({
   SUPABASE_ANON_KEY: optionalString,
   SUPABASE_SERVICE_ROLE_KEY: optionalString,
   SUPABASE_STORAGE_BUCKET: z.string().default('operabase-files'),
+  FILE_STORAGE: z.enum(['local', '']).optional(),
 
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
@@ -58,6 +62,9 @@ const envSchema = z.object({
   GOOGLE_CLIENT_SECRET: optionalString,
   GOOGLE_REDIRECT_URI: optionalUrl,
   GOOGLE_WEBHOOK_TOKEN: optionalString,
+  GOOGLE_API_ROOT_URL: optionalUrl,
+  GOOGLE_OAUTH_AUTH_URL: optionalUrl,
+  GOOGLE_OAUTH_TOKEN_URL: optionalUrl,
   EVOLUTION_API_URL: optionalUrl,
   EVOLUTION_URL: optionalUrl,
   EVOLUTION_API_KEY: optionalString,
@@ -70,6 +77,9 @@ type Env = z.infer<typeof envSchema>;
 
 const DEV_ORIGINS = ['http://localhost:5173', 'http://localhost:3000', 'http://127.0.0.1:5173', 'http://127.0.0.1:3000'];
 
+const corsOriginsOf = (e: Env) =>
+  e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : DEV_ORIGINS;
+
 const DATABASE_VARS = ['SUPABASE_POOLER_URL', 'SUPABASE_CONNECTION_STRING', 'SUPABASE_DATABASE_URL', 'DATABASE_URL'] as const;
 
 /** What production cannot run without; checked on the raw values so they are named even when other variables are invalid. */
@@ -79,6 +89,11 @@ function productionProblems(env: NodeJS.ProcessEnv): string[] {
   if (!DATABASE_VARS.some((name) => set(name))) problems.push('DATABASE_URL (or SUPABASE_POOLER_URL/SUPABASE_CONNECTION_STRING/SUPABASE_DATABASE_URL): required in production');
   if (set('SESSION_SECRET').length < 32) problems.push('SESSION_SECRET: required in production, at least 32 characters');
   if (set('ENCRYPTION_KEY').length < 32) problems.push('ENCRYPTION_KEY: required in production, at least 32 characters');
+  // Elastic Beanstalk replaces the instance disk on every deploy: local files would be lost.
+  const supabase = Boolean(set('SUPABASE_URL') && set('SUPABASE_SERVICE_ROLE_KEY'));
+  if (!supabase && set('FILE_STORAGE') !== 'local') {
+    problems.push('SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY: required in production for file storage (or FILE_STORAGE=local to keep files on this disk on purpose)');
+  }
   return problems;
 }
 
@@ -87,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // One message naming every invalid and every missing variable.
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   if (env.NODE_ENV === 'production') problems.push(...productionProblems(env));
+  if (parsed.success) problems.push(...corsOriginsOf(parsed.data).flatMap((o) => originProblem(o) ?? []).map((p) => `CORS_ORIGINS: ${p}`));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e: Env = parsed.data;
   const production = e.NODE_ENV === 'production';
@@ -99,6 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     port: e.PORT ?? (production ? 8080 : 3000),
     host: e.HOST,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
+    /** Unset: pretty in development on a terminal (server/index.ts), JSON otherwise. */
+    logFormat: e.LOG_FORMAT || undefined,
     dataDir: e.DATA_DIR,
     version: e.APP_VERSION ?? 'dev',
     databaseUrl,
@@ -108,10 +126,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     redisCache: e.ENABLE_REDIS_CACHE,
-    sessionSecret: e.SESSION_SECRET ?? 'dev-only-session-secret-change-me-0123456789',
-    encryptionKey: e.ENCRYPTION_KEY ?? 'dev-only-encryption-key-change-me-0123456789',
+    // Unset outside production: infra/local-secrets.ts generates them into DATA_DIR on first boot.
+    sessionSecret: e.SESSION_SECRET,
+    encryptionKey: e.ENCRYPTION_KEY,
     metricsToken: e.METRICS_TOKEN,
-    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : production ? [] : DEV_ORIGINS,
+    corsOrigins: corsOriginsOf(e),
     publicAppUrl: e.PUBLIC_APP_URL ?? 'http://localhost:5173',
     publicApiUrl: e.PUBLIC_API_URL,
     smtpUrl: e.SMTP_URL,
@@ -120,7 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     enableTestRoutes: e.ENABLE_TEST_ROUTES,
     tokensCleanupEveryMs: e.TOKENS_CLEANUP_EVERY_MS,
-    rateLimits: { login: 10, register: 5, passwordReset: 5, public: 60 },
+    rateLimits: { login: 10, register: 5, passwordReset: 5, public: 60, changePassword: 10 },
     supabase: {
       url: e.SUPABASE_URL,
       anonKey: e.SUPABASE_ANON_KEY,
@@ -133,6 +152,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       clientSecret: e.GOOGLE_CLIENT_SECRET,
       redirectUri: e.GOOGLE_REDIRECT_URI,
       webhookToken: e.GOOGLE_WEBHOOK_TOKEN,
+      // The real Google endpoints unless a fake or emulator stands in.
+      apiRootUrl: e.GOOGLE_API_ROOT_URL ?? 'https://www.googleapis.com/',
+      oauthAuthUrl: e.GOOGLE_OAUTH_AUTH_URL ?? 'https://accounts.google.com/o/oauth2/v2/auth',
+      oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL ?? 'https://oauth2.googleapis.com/token',
     },
     evolution: { url: evolutionUrl, apiKey: e.EVOLUTION_API_KEY },
     n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },

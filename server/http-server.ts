@@ -6,6 +6,8 @@ import { identifySocket } from './http/socket-auth.js';
 export interface StartServerOptions {
   port: number;
   host?: string;
+  /** How often each socket's credential is checked again (default 60 s; tests shorten it). */
+  socketRecheckMs?: number;
 }
 
 /**
@@ -22,6 +24,7 @@ export async function startServer(infra: Infra, { app, authenticator, isAllowedO
     isAllowedOrigin,
     redis: infra.redis,
     log: infra.log,
+    recheckMs: opts.socketRecheckMs,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,11 +1,21 @@
-import { ConfigError, integrationStatus, loadConfig } from './config.js';
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { ConfigError, integrationStatus, loadConfig, type Config } from './config.js';
 import { createApp } from './app.js';
+import { databaseStartupProblem } from './infra/db.js';
 import { closeInfra, createInfra } from './infra/index.js';
 import { createLogger, errorForLog } from './infra/logger.js';
 import { createModules } from './modules/index.js';
 import { listeningPort, startServer } from './http-server.js';
 
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+
+/** Where to listen: HOST, else loopback for the embedded database (a laptop's data stays on it), else every interface. */
+const listenHost = (config: Config) => config.host ?? (config.databaseUrl ? undefined : '127.0.0.1');
+
 async function main() {
+  // A .env in the working directory is read when present; variables already set win.
+  if (existsSync('.env')) process.loadEnvFile('.env');
   let config;
   try {
     config = loadConfig();
@@ -16,16 +26,28 @@ async function main() {
     }
     throw err;
   }
-  const log = createLogger({ level: config.logLevel });
+  const pretty = config.logFormat ? config.logFormat === 'pretty' : config.env === 'development' && process.stdout.isTTY;
+  const log = createLogger({ level: config.logLevel, pretty });
   process.on('unhandledRejection', (reason) => log.error({ err: errorForLog(reason) }, 'unhandled rejection'));
 
   // Ordered start: database -> Redis -> queue -> HTTP -> sockets.
-  const infra = await createInfra(config, log);
+  let infra;
+  try {
+    infra = await createInfra(config, log);
+  } catch (err) {
+    const problem = databaseStartupProblem(err, config.databaseUrl);
+    if (!problem) throw err;
+    log.flush();
+    process.stderr.write(`Failed to start: ${problem}\n`);
+    process.exit(1);
+  }
   const modules = createModules(infra);
   await infra.queue.start(modules.jobs);
+  infra.events.start();
   let draining = false;
   const app = createApp({ infra, modules, draining: () => draining });
-  const server = await startServer(infra, app, { port: config.port, host: config.host });
+  const host = listenHost(config);
+  const server = await startServer(infra, app, { port: config.port, host });
   log.info(
     {
       version: config.version,
@@ -39,6 +61,15 @@ async function main() {
     },
     'operabase api listening',
   );
+  if (infra.database.kind === 'pglite' && !(host && isLoopback(host))) {
+    log.warn({ host: host ?? 'all interfaces' }, 'embedded mode is reachable from other machines: it is meant for one laptop (set DATABASE_URL, SESSION_SECRET and ENCRYPTION_KEY for a shared server)');
+  }
+  if (config.production && !config.metricsToken) log.warn('METRICS_TOKEN is not set: GET /metrics is not served');
+  if (!config.production) {
+    const named = host && !isLoopback(host) && host !== '0.0.0.0' && host !== '::';
+    const base = `http://${named ? host : 'localhost'}:${listeningPort(server)}`;
+    log.info(`API at ${base}, reference at ${base}/api/docs; \`npm run seed\` creates a demo clinic and prints its logins`);
+  }
 
   // Graceful stop: refuse new connections, let in-flight requests and jobs finish, then close
   // sockets, Redis and the pool. Bounded: after the timeout the process exits anyway.

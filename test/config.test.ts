@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
 
 const SECRET = 'x'.repeat(32);
-const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db.example.com:5432/app', SESSION_SECRET: SECRET, ENCRYPTION_KEY: SECRET };
+const production = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://u:p@db.example.com:5432/app',
+  SESSION_SECRET: SECRET,
+  ENCRYPTION_KEY: SECRET,
+  SUPABASE_URL: 'https://projeto.supabase.co',
+  SUPABASE_SERVICE_ROLE_KEY: 'service-role',
+};
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -22,7 +29,7 @@ describe('config', () => {
   });
 
   it('refuses production without a database, SESSION_SECRET or ENCRYPTION_KEY, naming each', () => {
-    const problems = problemsOf({ NODE_ENV: 'production' });
+    const problems = problemsOf({ NODE_ENV: 'production', FILE_STORAGE: 'local' });
     expect(problems).toHaveLength(3);
     expect(problems.join('\n')).toMatch(/DATABASE_URL/);
     expect(problems.join('\n')).toMatch(/SESSION_SECRET/);
@@ -58,10 +65,49 @@ describe('config', () => {
     const config = loadConfig(production);
     expect(config.port).toBe(8080);
     expect(config.corsOrigins).toEqual([]);
-    expect(loadConfig({ ...production, CORS_ORIGINS: 'https://app.operabase.com.br, https://*.vercel.app' }).corsOrigins).toEqual([
+    expect(loadConfig({ ...production, CORS_ORIGINS: 'https://app.operabase.com.br, https://*.preview.operabase.com.br' }).corsOrigins).toEqual([
       'https://app.operabase.com.br',
-      'https://*.vercel.app',
+      'https://*.preview.operabase.com.br',
     ]);
+  });
+
+  it('refuses a CORS wildcard over a public suffix, private ones included, saying why', () => {
+    for (const pattern of ['https://*.vercel.app', 'https://*.netlify.app', 'https://*.pages.dev', 'https://*.github.io', 'https://*.herokuapp.com', 'https://*.onrender.com', 'https://*.com.br', 'https://*.co.uk']) {
+      for (const env of [{}, production]) {
+        const problems = problemsOf({ ...env, CORS_ORIGINS: `https://app.operabase.com.br,${pattern}` });
+        expect(problems, pattern).toHaveLength(1);
+        expect(problems[0], pattern).toMatch(/^CORS_ORIGINS: .*(shared hosting suffix|public suffix).*act as a signed-in user/);
+        expect(problems[0]).toContain(pattern);
+      }
+    }
+    // Under a domain someone owns the wildcard is theirs: the clinic's own, or one Vercel project's.
+    for (const pattern of ['https://*.preview.operabase.com.br', 'https://*.operabase.com.br', 'https://*.minha-clinica.vercel.app', 'http://*.clinic.test:5173']) {
+      expect(problemsOf({ CORS_ORIGINS: pattern }), pattern).toEqual([]);
+    }
+  });
+
+  it('refuses CORS entries that are not origins or put the wildcard elsewhere', () => {
+    for (const entry of ['https://app.operabase.com.br/', 'app.operabase.com.br', 'https://app-*.operabase.com.br', 'https://*.*.operabase.com.br', 'https://*.10.0.0.1', '*']) {
+      expect(problemsOf({ CORS_ORIGINS: entry }), entry).toEqual([expect.stringMatching(/^CORS_ORIGINS: /)]);
+    }
+  });
+
+  it('refuses production without file storage unless local storage is chosen explicitly', () => {
+    const { SUPABASE_URL: _url, SUPABASE_SERVICE_ROLE_KEY: _key, ...noStorage } = production;
+    expect(problemsOf(noStorage)).toEqual([expect.stringMatching(/^SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY: required in production .*FILE_STORAGE=local/)]);
+    expect(problemsOf({ ...noStorage, SUPABASE_URL: 'https://projeto.supabase.co' })).toHaveLength(1);
+    expect(problemsOf({ ...noStorage, FILE_STORAGE: 'local' })).toEqual([]);
+    expect(problemsOf({ FILE_STORAGE: 'disk' })).toEqual([expect.stringMatching(/^FILE_STORAGE/)]);
+    // Development stays on local files without being asked.
+    expect(problemsOf({})).toEqual([]);
+  });
+
+  it('refuses a REDIS_URL without a redis:// or rediss:// scheme', () => {
+    for (const url of ['localhost:6379', '127.0.0.1:6379', 'http://cache:6379']) {
+      expect(problemsOf({ REDIS_URL: url }), url).toEqual([expect.stringMatching(/^REDIS_URL: use redis:\/\/host:port/)]);
+    }
+    expect(loadConfig({ REDIS_URL: 'rediss://cache.example.com:6380' }).redisUrl).toBe('rediss://cache.example.com:6380');
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl).toBe('redis://127.0.0.1:6379');
   });
 
   it('`npx tsx server/index.ts` in production with no env exits non-zero with one message naming every missing variable', async () => {

@@ -1,4 +1,5 @@
 // Steps 4 and 5: two instances on one database and one Redis, nginx balancing between them.
+import type { Socket } from 'socket.io-client';
 import { check, sleep } from './harness.js';
 import { Client } from './client.js';
 import type { Instance } from './instance.js';
@@ -17,6 +18,27 @@ export async function sharedSession(viaNginx: Client, a: Instance, b: Instance):
     check(me.status === 200, `the session does not work on ${instance.name} directly: ${describe(me)}`);
   }
   return `one session cookie answered on both instances (${[...upstreams].join(', ')})`;
+}
+
+/**
+ * Clinic changes written alternately on A and B reach a socket on A once each and in order: both
+ * instances relay the one outbox (claims with SKIP LOCKED, order kept per aggregate).
+ */
+export async function eventsAcrossInstances(user: Client, a: Instance, b: Instance, socket: Socket): Promise<string> {
+  const seen: string[] = [];
+  const onUpdate = (p: { name: string }) => void seen.push(p.name);
+  socket.on('clinic:updated', onUpdate);
+  const names = Array.from({ length: 10 }, (_, i) => `Clínica do ensaio ${i + 1}`);
+  for (const [i, name] of names.entries()) {
+    const reply = await user.at(i % 2 === 0 ? a.url : b.url).request('PATCH', '/api/clinic', { json: { name } });
+    check(reply.status === 200, `PATCH /api/clinic on ${i % 2 === 0 ? a.name : b.name}: ${describe(reply)}`);
+  }
+  const deadline = Date.now() + 5000;
+  while (seen.length < names.length && Date.now() < deadline) await sleep(50);
+  await sleep(500); // a duplicate would have arrived by now
+  socket.off('clinic:updated', onUpdate);
+  check(JSON.stringify(seen) === JSON.stringify(names), `clinic:updated on A: ${JSON.stringify(seen)}, expected each of the 10 names once, in order`);
+  return `10 clinic changes written alternately on A and B reached a socket on A once each, in order`;
 }
 
 export async function rateLimitAcrossInstances(nginxUrl: string, origin: string, email: string, limit: number): Promise<string> {

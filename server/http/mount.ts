@@ -6,16 +6,21 @@ import type { Authenticator } from './auth.js';
 import { compose } from './compose.js';
 import { baseContext, tenantContext, type BaseContext, type TenantContext } from './context.js';
 import type { Sessions } from '../infra/sessions.js';
-import { AppError } from './errors.js';
+import { AppError, badRequest, notFound } from './errors.js';
+import { readIdempotencyKey, type IdempotencyStore } from './idempotency.js';
 import { can } from './permissions.js';
-import type { RateLimitName, RouteDef, UploadSpec } from './route.js';
+import { webhookParams, type RateLimitName, type RouteDef, type UploadSpec, type WebhookConnections, type WebhookContext, type WebhookRoute } from './route.js';
 import { sendJson } from './json.js';
 
 export interface MountDeps {
   authenticator: Authenticator;
   sessions: Sessions;
   rateLimiters: Record<RateLimitName, RequestHandler>;
+  idempotency: IdempotencyStore;
+  webhooks: WebhookConnections;
 }
+
+const badMultipart = () => new AppError(400, 'invalid_upload', 'The multipart body is malformed or truncated');
 
 function uploader(spec: UploadSpec): RequestHandler {
   const upload = multer({
@@ -28,14 +33,29 @@ function uploader(spec: UploadSpec): RequestHandler {
   }).single(spec.field);
   return (req, res, next) => {
     if (!req.is('multipart/form-data')) return next(new AppError(415, 'multipart_required', 'Send the file as multipart/form-data'));
-    upload(req, res, next);
+    upload(req, res, (err?: unknown) => {
+      // busboy's own errors (no boundary, truncated body) are plain Errors: the client's, not ours.
+      if (err && !(err instanceof AppError) && !(err instanceof multer.MulterError)) return next(badMultipart());
+      if (!err && req.file?.originalname.includes('\u0000')) return next(badMultipart());
+      next(err);
+    });
   };
+}
+
+/** Whether any string in the value (keys included) holds a NUL, which Postgres text cannot store. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v));
+  return false;
 }
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string) {
   if (!schema) {
     return {};
   }
+  // Every route's input, whatever its schema: refused here rather than failing in the database.
+  if (holdsNul(value)) throw new AppError(400, 'validation_failed', `Invalid ${where}`, { [where]: { formErrors: ['Text cannot contain NUL characters'], fieldErrors: {} } });
   const result = schema.safeParse(value ?? {});
   if (!result.success) throw new AppError(400, 'validation_failed', `Invalid ${where}`, { [where]: z.flattenError(result.error) });
   return result.data;
@@ -84,7 +104,7 @@ export function apiRouter(routes: readonly RouteDef[], deps: MountDeps): Request
       method: def.method.toUpperCase(),
       template,
       match: match(template, { sensitive: false, end: true, trailing: true, decode: decodeParam }),
-      handle: routeHandler(def, deps),
+      handle: def.access === 'webhook' ? webhookHandler(def, deps) : routeHandler(def, deps),
     });
   }
   return (req, res, next) => {
@@ -109,14 +129,19 @@ const run = (middleware: RequestHandler, req: Request, res: Response) =>
   new Promise<void>((resolve, reject) => middleware(req, res, (err?: unknown) => (err === undefined || err === null ? resolve() : reject(err))));
 
 /**
- * One route as one Express layer: body -> rate limit, then one async step: session -> auth ->
- * permission -> upload -> validation -> handler (an upload is read only once the caller may send it).
+ * One route as one Express layer: body -> rate limit (public routes), then one async step: session
+ * -> auth -> permission -> rate limit (signed-in routes) -> upload -> validation -> handler (an
+ * upload is read only once the caller may send it).
  */
-function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
+function routeHandler(def: Exclude<RouteDef, WebhookRoute>, deps: MountDeps): RequestHandler {
+  if (def.idempotent && def.access === 'public') throw new Error(`route ${def.path}: Idempotency-Key needs a clinic, public routes cannot be idempotent`);
   const before: RequestHandler[] = [];
   if (def.method !== 'get' && def.method !== 'delete') before.push(jsonBody);
-  if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
   const access = def.access;
+  const limiter = def.rateLimit ? deps.rateLimiters[def.rateLimit] : undefined;
+  // Public routes count per address before any work; signed-in routes count per user or key, once
+  // authenticated (a stolen session guessing its password from many addresses is still one subject).
+  if (limiter && access === 'public') before.push(limiter);
   const loadSession = access === 'public' && def.session === true;
   const userOnly = 'userOnly' in def && def.userOnly === true;
   const upload = def.upload ? uploader(def.upload) : undefined;
@@ -131,6 +156,10 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
       req.sessionId = identity.session?.id;
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
       ctx = tenantContext(req, identity);
+      if (limiter) {
+        res.locals.rateLimitSubject = identity.actor.type === 'user' ? identity.actor.userId : identity.actor.apiKeyId;
+        await run(limiter, req, res);
+      }
     }
     if (upload) await run(upload, req, res);
     const params = parse(def.schemas?.params, req.params, 'params');
@@ -138,16 +167,74 @@ function routeHandler(def: RouteDef, deps: MountDeps): RequestHandler {
     const query = def.schemas?.query ? parse(def.schemas.query, req.query, 'query') : {};
     // A multipart body carries form fields; a JSON body must be an object when a schema expects one.
     const body = def.method === 'get' || def.method === 'delete' ? {} : parse(def.schemas?.body, req.body, 'body');
-    const result = await def.handler({ params, query, body, ctx, req, res } as never);
-    if (res.headersSent) return;
-    const status = def.status ?? 200;
-    if (result === undefined) res.status(status === 200 ? 204 : status).end();
-    else sendJson(res, status, result);
+    const key = def.idempotent ? readIdempotencyKey(req.get('Idempotency-Key')) : undefined;
+    if (key === undefined) {
+      const result = await def.handler({ params, query, body, ctx, req, res } as never);
+      if (!res.headersSent) answer(res, def.status, result);
+      return;
+    }
+    const stored = await deps.idempotency.run(
+      { clinicId: (ctx as TenantContext).clinicId, route: `${def.method.toUpperCase()} ${def.path}`, key, request: { params, query, body } },
+      async () => {
+        const result = await def.handler({ params, query, body, ctx, req, res } as never);
+        if (res.headersSent) throw new Error(`idempotent route ${def.path} wrote its own answer`);
+        return { status: def.status ?? 200, body: result };
+      },
+    );
+    if (stored.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    answer(res, stored.status, stored.body ?? undefined);
   };
   const step: RequestHandler = (req, res, next) => {
     handle(req, res).catch(next);
   };
   return before.length === 0 ? step : compose([...before, step]);
 }
+
+/** A handler's result as the answer: JSON, or 204 for nothing (unless the route names another status). */
+function answer(res: Response, status = 200, result: unknown) {
+  if (result === undefined) res.status(status === 200 ? 204 : status).end();
+  else sendJson(res, status, result);
+}
+
+/**
+ * An inbound webhook: raw body -> the connection named by `:ref` (its clinic, its credentials) ->
+ * provider verify on the raw bytes -> JSON parse and validation -> handler (store, enqueue, answer).
+ * Nothing is parsed before the signature holds; an unknown or disabled connection is a 404.
+ */
+function webhookHandler(def: WebhookRoute, deps: MountDeps): RequestHandler {
+  if (!def.path.includes('/:ref')) throw new Error(`webhook route ${def.path} must name its connection with :ref`);
+  if (def.method !== 'post') throw new Error(`webhook route ${def.path} must be a POST`);
+  const before: RequestHandler[] = [rawBody];
+  if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
+  const handle = async (req: Request, res: Response) => {
+    const { ref } = parse(webhookParams, { ref: req.params.ref }, 'params') as { ref: string };
+    const connection = await deps.webhooks.resolveWebhook(def.provider, ref);
+    if (!connection) throw notFound('Webhook');
+    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    await def.verify({ raw, headers: req.headers, credentials: connection.credentials });
+    let json: unknown = {};
+    if (raw.length > 0) {
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw badRequest('invalid_json', 'The request body is not valid JSON');
+      }
+    }
+    const params = parse(def.schemas?.params ?? webhookParams, req.params, 'params');
+    const query = def.schemas?.query ? parse(def.schemas.query, req.query, 'query') : {};
+    const body = parse(def.schemas?.body, json, 'body');
+    const { credentials: _secret, ...visible } = connection;
+    const ctx: WebhookContext = Object.assign(baseContext(req), { clinicId: connection.clinicId, connection: visible });
+    const result = await def.handler({ params, query, body, ctx, req, res, raw } as never);
+    if (!res.headersSent) answer(res, def.status, result);
+  };
+  const step: RequestHandler = (req, res, next) => {
+    handle(req, res).catch(next);
+  };
+  return compose([...before, step]);
+}
+
+// Any content type: the provider decides what it signed; JSON is parsed only after verify.
+const rawBody = express.raw({ limit: '1mb', type: () => true });
 
 const jsonBody = express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] });

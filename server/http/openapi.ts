@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorShape } from '../../shared/api/common.js';
 import { PERMISSIONS } from './permissions.js';
-import type { RouteDef } from './route.js';
+import { webhookParams, type RouteDef } from './route.js';
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
   z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -32,20 +32,29 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
         : { description: status === '302' ? 'Redirect' : 'Success' },
       '400': errorResponse('Invalid request'),
     };
-    if (r.access !== 'public') {
+    if (r.access === 'webhook') {
+      responses['401'] = errorResponse('Signature or token refused');
+      responses['404'] = errorResponse('No active connection with this reference');
+    } else if (r.access !== 'public') {
       responses['401'] = errorResponse('Not signed in');
       responses['403'] = errorResponse('Role too weak');
     }
-    if (r.path.includes(':')) responses['404'] = errorResponse('Not found (or in another clinic)');
+    if (r.path.includes(':') && r.access !== 'webhook') responses['404'] = errorResponse('Not found (or in another clinic)');
     if (r.rateLimit) responses['429'] = errorResponse('Too many requests');
-    const permission = r.access === 'public' || r.access === 'authenticated' ? r.access : `${r.access}${'professionalOnly' in PERMISSIONS[r.access] ? ' (professionals only)' : ''}`;
+    const permission =
+      r.access === 'webhook'
+        ? `webhook (${r.provider}): verified by the provider's signature or token; the clinic is the connection's`
+        : r.access === 'public' || r.access === 'authenticated'
+          ? r.access
+          : `${r.access}${'professionalOnly' in PERMISSIONS[r.access] ? ' (professionals only)' : ''}`;
+    const unauthenticated = r.access === 'public' || r.access === 'webhook';
     const operation: Record<string, unknown> = {
       summary: r.summary,
       tags: [r.tag],
       description: `Access: ${permission}.`,
-      parameters: [...parameters(r.schemas?.params, 'path'), ...parameters(r.schemas?.query, 'query')],
+      parameters: [...parameters(r.schemas?.params ?? (r.access === 'webhook' ? webhookParams : undefined), 'path'), ...parameters(r.schemas?.query, 'query')],
       responses,
-      ...(r.access === 'public' ? { security: [] } : {}),
+      ...(unauthenticated ? { security: [] } : {}),
     };
     if (r.idempotent) {
       (operation.parameters as unknown[]).push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } });

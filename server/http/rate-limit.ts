@@ -13,6 +13,7 @@ const WINDOW_MS: Record<RateLimitName, number> = {
   register: 60 * 60_000,
   passwordReset: 15 * 60_000,
   public: 60_000,
+  changePassword: 15 * 60_000,
 };
 
 /** One limiter per name; counters live in Redis when it is configured so every instance shares them. */
@@ -38,7 +39,10 @@ export function createRateLimiters(limits: RateLimits, redis: Redis | undefined,
       passOnStoreError: true,
       logger,
       store,
-      keyGenerator: (req) => {
+      keyGenerator: (req, res) => {
+        // Signed-in routes count per user or key (see mount.ts), whatever address the guesses come from.
+        const subject: unknown = res.locals.rateLimitSubject;
+        if (typeof subject === 'string') return `subject:${subject}`;
         const ip = ipKeyGenerator(req.ip ?? 'unknown');
         const email = name === 'login' && typeof req.body?.email === 'string' ? req.body.email.toLowerCase().slice(0, 200) : '';
         return `${ip}:${email}`;
@@ -49,5 +53,11 @@ export function createRateLimiters(limits: RateLimits, redis: Redis | undefined,
       },
     });
   };
-  return { login: make('login'), register: make('register'), passwordReset: make('passwordReset'), public: make('public') };
+  return {
+    login: make('login'),
+    register: make('register'),
+    passwordReset: make('passwordReset'),
+    public: make('public'),
+    changePassword: make('changePassword'),
+  };
 }

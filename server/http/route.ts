@@ -1,10 +1,12 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
+import type { IntegrationProvider } from '../../shared/schema/integrations.js';
 import type { BaseContext, TenantContext } from './context.js';
 import type { Permission } from './permissions.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-export type RateLimitName = 'login' | 'register' | 'passwordReset' | 'public';
+export type RateLimitName = 'login' | 'register' | 'passwordReset' | 'public' | 'changePassword';
 
 type Infer<S> = S extends z.ZodType ? z.infer<S> : Record<string, never>;
 
@@ -43,7 +45,10 @@ interface Common<S extends Schemas> {
   status?: number;
   rateLimit?: RateLimitName;
   upload?: UploadSpec;
-  /** Accepts an `Idempotency-Key` header (documented; handled by the service). */
+  /**
+   * Honours an `Idempotency-Key` header (tenant routes): the handler runs once per clinic, route and
+   * key; retries get the stored answer (server/http/idempotency.ts). The handler must return its answer.
+   */
   idempotent?: boolean;
   /** Hidden from the OpenAPI document and from the generic route tests (test-only routes). */
   internal?: boolean;
@@ -64,12 +69,57 @@ export interface TenantRoute<S extends Schemas = Schemas> extends Common<S> {
   handler: (input: Input<S, TenantContext>) => Promise<unknown>;
 }
 
-export type RouteDef = PublicRoute<Schemas> | TenantRoute<Schemas>;
+/** The connection an inbound webhook was addressed to, with its decrypted credentials (for verify only). */
+export interface WebhookConnection {
+  id: string;
+  clinicId: string;
+  provider: IntegrationProvider;
+  ownerUserId: string | null;
+  credentials: Record<string, string>;
+}
+
+/** Looks up the connection named by a webhook URL; disabled or unknown ones are undefined. */
+export interface WebhookConnections {
+  resolveWebhook(provider: IntegrationProvider, ref: string): Promise<WebhookConnection | undefined>;
+}
+
+/** A webhook's context: the clinic comes from the connection, never from the payload. */
+export interface WebhookContext extends BaseContext {
+  clinicId: string;
+  connection: Omit<WebhookConnection, 'credentials'>;
+}
+
+export interface WebhookVerifyInput {
+  /** The body exactly as received: signatures are over these bytes. */
+  raw: Buffer;
+  headers: IncomingHttpHeaders;
+  credentials: Record<string, string>;
+}
+
+/**
+ * Inbound webhook from an external system at `/webhooks/<provider>/:ref`: the raw body is kept,
+ * `verify` runs (signature, token, JWT; throw a 401 AppError to refuse) before any parsing, the
+ * connection named by `:ref` gives the clinic, and the handler should store and enqueue, then answer.
+ */
+export interface WebhookRoute<S extends Schemas = Schemas> extends Common<S> {
+  access: 'webhook';
+  provider: IntegrationProvider;
+  verify: (input: WebhookVerifyInput) => void | Promise<void>;
+  /** An empty body is `{}` (Google push notifications have none); otherwise it must be JSON. */
+  handler: (input: Input<S, WebhookContext> & { raw: Buffer }) => Promise<unknown>;
+}
+
+export type RouteDef = PublicRoute<Schemas> | TenantRoute<Schemas> | WebhookRoute<Schemas>;
 
 export const publicRoute = <S extends Schemas>(def: Omit<PublicRoute<S>, 'access'>): RouteDef =>
   ({ ...def, access: 'public' }) as unknown as RouteDef;
 
 export const route = <S extends Schemas>(def: TenantRoute<S>): RouteDef => def as unknown as RouteDef;
+
+export const webhookRoute = <S extends Schemas>(def: Omit<WebhookRoute<S>, 'access'>): RouteDef => ({ ...def, access: 'webhook' }) as unknown as RouteDef;
+
+/** The `:ref` of a webhook URL: the connection's random public reference. */
+export const webhookParams = z.strictObject({ ref: z.string().regex(/^[A-Za-z0-9_-]{20,64}$/) });
 
 // Shared schema pieces.
 export const uuidParam = z.strictObject({ id: z.uuid() });

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from '../../shared/schema/index.js';
+import { DataDirLockedError, lockDataDir } from './data-dir-lock.js';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -17,6 +18,8 @@ export interface Database {
   migrate(): Promise<void>;
   /** Pool size, for /metrics. */
   poolMax: number;
+  /** Called with the transaction object after each top-level `db.transaction` commits (the outbox's nudge). */
+  onCommit(listener: CommitListener): () => void;
   close(): Promise<void>;
 }
 
@@ -28,6 +31,30 @@ export const migrationsFolder =
 
 // Any constant works; it only has to be the same in every instance.
 const MIGRATION_LOCK_ID = 7_245_001;
+
+export type CommitListener = (tx: Tx) => void;
+
+/**
+ * Wraps `db.transaction` so listeners learn of each commit: the outbox relay starts delivering
+ * the moment a transaction that published events commits, instead of at its next poll.
+ */
+function withCommitListeners(db: Db): (listener: CommitListener) => () => void {
+  const listeners = new Set<CommitListener>();
+  const transaction = db.transaction.bind(db);
+  db.transaction = (async (run: (tx: Tx) => Promise<unknown>, config?: Parameters<Db['transaction']>[1]) => {
+    let committed: Tx | undefined;
+    const result = await transaction((tx) => {
+      committed = tx;
+      return run(tx);
+    }, config);
+    if (committed) for (const listener of listeners) listener(committed);
+    return result;
+  }) as Db['transaction'];
+  return (listener) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+}
 
 export interface DatabaseOptions {
   url?: string;
@@ -57,6 +84,7 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   return {
     db,
     kind: 'postgres',
+    onCommit: withCommitListeners(db),
     ping: () => timed(() => client`select 1`),
     async migrate() {
       // A dedicated single connection holds the advisory lock for the whole run.
@@ -88,13 +116,20 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const client = dataDir ? new PGlite(path.join(dataDir, 'pglite'), { extensions }) : new PGlite({ extensions });
-  await client.waitReady;
+  try {
+    await client.waitReady;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   guardNestedQueries(client);
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
     kind: 'pglite',
+    onCommit: withCommitListeners(db),
     ping: () => timed(() => client.query('select 1')),
     async migrate() {
       await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);
@@ -105,8 +140,45 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       }
     },
     poolMax: 1,
-    close: () => client.close(),
+    async close() {
+      await client.close();
+      unlock();
+    },
   };
+}
+
+/**
+ * One line for a database that cannot be opened at boot (missing, unreachable, refused login, a
+ * DATA_DIR held by another process), instead of the driver's stack; undefined for anything else.
+ */
+export function databaseStartupProblem(err: unknown, url: string | undefined): string | undefined {
+  if (err instanceof DataDirLockedError) return err.message;
+  const e = (err ?? {}) as { code?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (!url || !code) return undefined;
+  let where = 'the database server';
+  let name = '';
+  try {
+    const u = new URL(url);
+    where = `${u.hostname}:${u.port || '5432'}`;
+    name = decodeURIComponent(u.pathname.slice(1));
+  } catch {
+    // Not a URL: keep the generic words.
+  }
+  switch (code) {
+    case '3D000':
+      return `Database "${name}" does not exist on ${where}: create it (e.g. createdb -h ${where.split(':')[0]} ${name}) or fix DATABASE_URL.`;
+    case '28P01':
+    case '28000':
+      return `Postgres at ${where} refused the login in DATABASE_URL: check the user and password.`;
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'CONNECT_TIMEOUT':
+      return `Cannot reach Postgres at ${where} (${code}): is it running, and is DATABASE_URL right?`;
+    default:
+      return undefined;
+  }
 }
 
 /**

@@ -3,12 +3,14 @@ import { MemoryCache, RedisCache, type Cache } from './cache.js';
 import { openDatabase, type Database, type Db } from './db.js';
 import type { Logger } from './logger.js';
 import { createMailer, type Mailer } from './mailer.js';
+import { Outbox, type OutboxOptions } from './outbox.js';
 import { createQueue, type Queue } from './queue.js';
 import { Realtime } from './realtime.js';
 import { connectRedis, createRedis, type Redis } from './redis.js';
 import { Sessions, createSessionStore } from './sessions.js';
 import { createStorage, type Storage } from './storage.js';
 import { SecretBox } from '../lib/crypto.js';
+import { resolveKeys } from './local-secrets.js';
 
 /** Everything that talks to the outside, built once per process and handed to the app and modules. */
 export interface Infra {
@@ -20,6 +22,8 @@ export interface Infra {
   cache: Cache;
   sessions: Sessions;
   queue: Queue;
+  /** Domain events: `events.publish(tx, ...)` in a write's transaction; subscribers in modules. */
+  events: Outbox;
   realtime: Realtime;
   storage: Storage;
   mailer: Mailer;
@@ -33,6 +37,8 @@ export interface InfraOverrides {
   queueBackoffMs?: number;
   /** Key prefix of the queue alone (tests: apps sharing one Redis must not take each other's jobs). */
   queuePrefix?: string;
+  /** Outbox settings (tests: a scope of its own per app, short backoff and lease). */
+  outbox?: OutboxOptions;
 }
 
 /** Ordered start: database (migrated) -> Redis -> cache, sessions, queue, storage, mail. */
@@ -52,6 +58,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     redis = createRedis(config.redisUrl, log, 'main');
     await connectRedis(redis);
   }
+  const keys = resolveKeys(config);
   const cache: Cache = redis && config.redisCache ? new RedisCache(redis, config.redisPrefix, log) : new MemoryCache();
   return {
     config,
@@ -60,17 +67,20 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     db: database.db,
     redis,
     cache,
-    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secret: config.sessionSecret, production: config.production }),
+    sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), { secret: keys.sessionSecret, production: config.production }),
     queue: createQueue({ log, redisUrl: config.redisUrl, prefix: overrides.queuePrefix ?? config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
+    events: new Outbox(database, log, overrides.outbox),
     realtime: new Realtime(),
-    storage: createStorage({ dataDir: config.dataDir, signingKey: config.sessionSecret, supabase: config.supabase }),
+    storage: createStorage({ dataDir: config.dataDir, signingKey: keys.sessionSecret, supabase: config.supabase }),
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),
-    secrets: new SecretBox(config.encryptionKey),
+    secrets: new SecretBox(keys.encryptionKey),
   };
 }
 
 /** Reverse order of start; each step bounded so one stuck dependency cannot hold the exit. */
 export async function closeInfra(infra: Infra): Promise<void> {
+  // Subscribers may enqueue jobs: the relay stops before the queue.
+  await infra.events.stop();
   await infra.queue.close();
   await infra.realtime.close();
   infra.mailer.close();

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
@@ -15,8 +16,11 @@ const REDACT_PATHS = [
 
 const FLUSH_EVERY_MS = 500;
 
-/** Paths whose segment after the prefix is a bearer token (public forms, invitations, signed files). */
-const TOKEN_IN_PATH = /^(\/api\/(?:public\/[^/]+|files\/content))\/[^/?]+/;
+/**
+ * Paths whose segment after the prefix is a bearer token (public forms, invitations, signed files).
+ * Case-insensitive like Express's routing: `/api/Public/...` reaches the same route.
+ */
+const TOKEN_IN_PATH = /^(\/api\/(?:public\/[^/]+|files\/content))\/[^/?]+/i;
 
 /** The URL as logged: no query string, no token in the path. */
 export const loggableUrl = (url: string) => {
@@ -24,7 +28,21 @@ export const loggableUrl = (url: string) => {
   return (query === -1 ? url : url.slice(0, query)).replace(TOKEN_IN_PATH, '$1/[redacted]');
 };
 
-export function createLogger(opts: { level: string; destination?: DestinationStream }): Logger {
+/** pino-pretty is a dev dependency: absent from a production install, where logs stay JSON. */
+function prettyStream(): DestinationStream | undefined {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+  } catch {
+    return undefined;
+  }
+  return pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } }) as DestinationStream;
+}
+
+export function createLogger(opts: { level: string; destination?: DestinationStream; pretty?: boolean }): Logger {
+  const pretty = !opts.destination && opts.pretty ? prettyStream() : undefined;
+  if (pretty) {
+    return pino({ level: opts.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pretty);
+  }
   // Asynchronous, batched writes keep logging off the request's hot path: one write of ~4 KB
   // instead of a system call per line (a tenth of a request's CPU, bench/auth-me.ts). A timer
   // flushes quiet periods within half a second; pino flushes what is left when the process exits.

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Request, Response } from 'express';
 import type { CacheStats } from './cache.js';
+import type { OutboxStats } from './outbox.js';
 import type { QueueDepth } from './queue.js';
 
 export interface MetricSources {
@@ -8,6 +9,9 @@ export interface MetricSources {
   dbPoolMax: () => number;
   socketConnections: () => number;
   queueDepth: () => Promise<QueueDepth>;
+  outboxStats: () => Promise<OutboxStats>;
+  /** Failed delivery attempts in this process. */
+  outboxFailures: () => number;
 }
 
 export class Metrics {
@@ -75,6 +79,48 @@ export class Metrics {
         } catch {
           // Queue unreachable: readiness reports it; metrics stay available.
         }
+      },
+    });
+    // One query per scrape feeds both outbox gauges.
+    let scrape: Promise<OutboxStats> | undefined;
+    const outboxStats = () =>
+      (scrape ??= sources.outboxStats().finally(() => {
+        scrape = undefined;
+      }));
+    new Gauge({
+      name: 'outbox_lag_seconds',
+      help: 'Age of the oldest domain event a subscriber has not received yet',
+      registers,
+      async collect() {
+        try {
+          this.set((await outboxStats()).lagSeconds);
+        } catch {
+          // Database unreachable: readiness reports it.
+        }
+      },
+    });
+    new Gauge({
+      name: 'outbox_deliveries',
+      help: 'Event deliveries to subscribers by state (pending, failing: pending after a failure, dead: every attempt failed)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        try {
+          const { pending, failing, dead } = await outboxStats();
+          this.set({ state: 'pending' }, pending);
+          this.set({ state: 'failing' }, failing);
+          this.set({ state: 'dead' }, dead);
+        } catch {
+          // Database unreachable: readiness reports it.
+        }
+      },
+    });
+    new Gauge({
+      name: 'outbox_delivery_failures_total',
+      help: 'Failed event delivery attempts on this instance since start',
+      registers,
+      collect() {
+        this.set(sources.outboxFailures());
       },
     });
   }

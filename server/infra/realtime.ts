@@ -2,26 +2,62 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { ClientToServerEvents, EventPayload, ServerEvent, ServerToClientEvents } from '../../shared/api/events.js';
+import { EVENT_PERMISSIONS } from '../http/event-permissions.js';
+import type { Permission } from '../http/permissions.js';
+import { hashToken } from '../lib/tokens.js';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
 
-export type TypedServer = Server<ClientToServerEvents, ServerToClientEvents>;
-
+/** What a socket's credential proves, kept on the socket and compared at each re-check. */
 export interface SocketIdentity {
   clinicId: string;
   userId: string | null;
+  /** The session of a cookie handshake; null for an API key. */
+  sessionId: string | null;
+  apiKeyId: string | null;
+  /** The event permissions (see EVENT_PERMISSIONS) the actor holds in this clinic. */
+  permissions: readonly Permission[];
 }
 
+export type TypedServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketIdentity>;
+type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketIdentity>;
+
+/** Resolves a handshake with the same code as HTTP: null when the credential is refused, throws when it cannot tell (store down). */
+export type IdentifySocket = (req: IncomingMessage, token: string | undefined) => Promise<SocketIdentity | null>;
+
 export interface RealtimeAttachOptions {
-  /** Resolves the handshake to a clinic (same code as HTTP); throws when anonymous. */
-  identify: (req: IncomingMessage, token: string | undefined) => Promise<SocketIdentity>;
+  identify: IdentifySocket;
   isAllowedOrigin: (origin: string | undefined) => boolean;
   redis?: Redis;
   log: Logger;
+  /** How often each socket's credential is authenticated again (the backstop for expiry and anything missed). */
+  recheckMs?: number;
 }
 
-export const clinicRoom = (clinicId: string) => `clinic:${clinicId}`;
-export const userRoom = (userId: string) => `user:${userId}`;
+const RECHECK_MS = 60_000;
+
+// Rooms joined at handshake. Events go to permission rooms only; the others exist to end credentials.
+export const permissionRoom = (clinicId: string, permission: Permission) => `clinic:${clinicId}:perm:${permission}`;
+const userPermissionRoom = (userId: string, permission: Permission) => `user:${userId}:perm:${permission}`;
+const memberRoom = (clinicId: string, userId: string) => `clinic:${clinicId}:user:${userId}`;
+const userRoom = (userId: string) => `user:${userId}`;
+// Hashed: room names travel through Redis, and a session id is half of a cookie.
+const sessionRoom = (sessionId: string) => `session:${hashToken(sessionId)}`;
+const apiKeyRoom = (apiKeyId: string) => `apikey:${apiKeyId}`;
+
+function roomsOf(identity: SocketIdentity): string[] {
+  const rooms = identity.permissions.map((p) => permissionRoom(identity.clinicId, p));
+  if (identity.userId) {
+    rooms.push(userRoom(identity.userId), memberRoom(identity.clinicId, identity.userId));
+    for (const p of identity.permissions) rooms.push(userPermissionRoom(identity.userId, p));
+  }
+  if (identity.sessionId) rooms.push(sessionRoom(identity.sessionId));
+  if (identity.apiKeyId) rooms.push(apiKeyRoom(identity.apiKeyId));
+  return rooms;
+}
+
+const sameAccess = (a: SocketIdentity, b: SocketIdentity) =>
+  a.clinicId === b.clinicId && a.userId === b.userId && a.sessionId === b.sessionId && a.apiKeyId === b.apiKeyId && [...a.permissions].sort().join() === [...b.permissions].sort().join();
 
 /**
  * The one way services push events. Created before the HTTP server exists, so services can hold
@@ -31,13 +67,29 @@ export class Realtime {
   private io?: TypedServer;
   private subscriber?: Redis;
 
+  /** To the sockets of the clinic whose actor may read the event's entity (EVENT_PERMISSIONS). */
   emitToClinic<E extends ServerEvent>(clinicId: string, event: E, payload: EventPayload<E>): void {
-    // Socket.IO's typed emit cannot follow a generic event name.
-    (this.io?.to(clinicRoom(clinicId)).emit as ((e: string, p: unknown) => void) | undefined)?.(event, payload);
+    this.emit(permissionRoom(clinicId, EVENT_PERMISSIONS[event]), event, payload);
   }
 
+  /** To the user's sockets, in any clinic where they hold the event's permission. */
   emitToUser<E extends ServerEvent>(userId: string, event: E, payload: EventPayload<E>): void {
-    (this.io?.to(userRoom(userId)).emit as ((e: string, p: unknown) => void) | undefined)?.(event, payload);
+    this.emit(userPermissionRoom(userId, EVENT_PERMISSIONS[event]), event, payload);
+  }
+
+  /** Logout: the sockets of that session. */
+  endSession(sessionId: string): void {
+    this.disconnect(sessionRoom(sessionId));
+  }
+
+  /** Removal, deactivation or role change (in one clinic); password change or reset (everywhere). */
+  endUser(userId: string, clinicId?: string): void {
+    this.disconnect(clinicId ? memberRoom(clinicId, userId) : userRoom(userId));
+  }
+
+  /** Revocation: the sockets of that key. */
+  endApiKey(apiKeyId: string): void {
+    this.disconnect(apiKeyRoom(apiKeyId));
   }
 
   get connections(): number {
@@ -61,18 +113,21 @@ export class Realtime {
       this.subscriber.on('error', () => {});
       io.adapter(createAdapter(opts.redis, this.subscriber));
     }
-    io.use((socket: Socket, next) => {
-      const token = bearer(socket);
-      opts
-        .identify(socket.request, token)
-        .then((identity) => {
+    io.use((socket: TypedSocket, next) => {
+      opts.identify(socket.request, bearer(socket)).then(
+        (identity) => {
+          if (!identity) return next(new Error('unauthorized'));
           socket.data = identity;
-          void socket.join(clinicRoom(identity.clinicId));
-          if (identity.userId) void socket.join(userRoom(identity.userId));
+          void socket.join(roomsOf(identity));
           next();
-        })
-        .catch(() => next(new Error('unauthorized')));
+        },
+        (err: unknown) => {
+          opts.log.warn({ err }, 'socket handshake could not be authenticated');
+          next(new Error('unavailable'));
+        },
+      );
     });
+    io.on('connection', (socket) => this.recheckPeriodically(socket, opts));
     this.io = io;
     return io;
   }
@@ -82,6 +137,48 @@ export class Realtime {
     this.io = undefined;
     if (io) await new Promise<void>((resolve) => void io.close(() => resolve()));
     this.subscriber?.disconnect();
+  }
+
+  private emit(room: string, event: ServerEvent, payload: unknown) {
+    // Socket.IO's typed emit cannot follow a generic event name.
+    (this.io?.to(room).emit as ((e: string, p: unknown) => void) | undefined)?.(event, payload);
+  }
+
+  private disconnect(room: string) {
+    const io = this.io;
+    if (!io) return;
+    // Local sockets at once, even with Redis down; the adapter tells the other instances.
+    io.local.in(room).disconnectSockets(true);
+    if (this.subscriber) io.in(room).disconnectSockets(true);
+  }
+
+  /**
+   * Authenticates the socket's credential again every `recheckMs` (jittered, so sockets that
+   * connected together do not re-check together) and disconnects it when refused or when its
+   * clinic or permissions changed. Catches session expiry and any ending whose call was missed.
+   * A failure to tell (Redis down) keeps the socket until the next check.
+   */
+  private recheckPeriodically(socket: TypedSocket, opts: RealtimeAttachOptions) {
+    const every = opts.recheckMs ?? RECHECK_MS;
+    let timer: NodeJS.Timeout;
+    const schedule = () => {
+      timer = setTimeout(() => void check(), every * (0.8 + Math.random() * 0.2));
+      timer.unref();
+    };
+    const check = async () => {
+      try {
+        const now = await opts.identify(socket.request, bearer(socket));
+        if (!now || !sameAccess(socket.data, now)) {
+          socket.disconnect(true);
+          return;
+        }
+      } catch (err) {
+        opts.log.warn({ err }, 'socket credential re-check failed; kept until the next one');
+      }
+      if (socket.connected) schedule();
+    };
+    schedule();
+    socket.once('disconnect', () => clearTimeout(timer));
   }
 }
 

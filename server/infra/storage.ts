@@ -6,6 +6,8 @@ import { StorageClient } from '@supabase/storage-js';
 export interface Storage {
   readonly kind: 'local' | 'supabase';
   put(key: string, data: Buffer, contentType: string): Promise<void>;
+  /** The stored bytes, or null when there is no such object. */
+  read(key: string): Promise<Buffer | null>;
   /** A URL valid for `expiresInSeconds`; local URLs are relative to the API's origin. */
   signedUrl(key: string, expiresInSeconds: number, downloadName: string): Promise<string>;
   delete(key: string): Promise<void>;
@@ -59,8 +61,13 @@ export class LocalStorage implements Storage {
     return e >= Date.now() / 1000 ? { key: k, downloadName: n } : null;
   }
 
-  read(key: string): Promise<Buffer> {
-    return readFile(this.pathOf(key));
+  async read(key: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
   }
 
   async delete(key: string) {
@@ -91,6 +98,17 @@ export class SupabaseStorage implements Storage {
   async put(key: string, data: Buffer, contentType: string) {
     const { error } = await this.client.from(this.bucket).upload(key, data, { contentType, upsert: false });
     if (error) throw new Error(`Supabase Storage upload failed: ${error.message}`);
+  }
+
+  async read(key: string): Promise<Buffer | null> {
+    const { data, error } = await this.client.from(this.bucket).download(key);
+    if (error) {
+      // Supabase answers a missing object with HTTP 400 and `statusCode: "404"` in the body.
+      const { status, statusCode } = error as { status?: number; statusCode?: string };
+      if (statusCode === '404' || status === 404) return null;
+      throw new Error(`Supabase Storage download failed: ${error.message}`);
+    }
+    return Buffer.from(await data.arrayBuffer());
   }
 
   async signedUrl(key: string, expiresInSeconds: number, downloadName: string) {

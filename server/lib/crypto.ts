@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
  * AES-256-GCM for secrets at rest (OAuth refresh tokens, Evolution instance keys). The key is the
@@ -8,8 +8,13 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 export class SecretBox {
   private readonly key: Buffer;
 
-  constructor(encryptionKey: string) {
+  constructor(private readonly encryptionKey: string) {
     this.key = createHash('sha256').update(encryptionKey).digest();
+  }
+
+  /** A key of its own for another use of ENCRYPTION_KEY (HKDF-SHA256, one label per use). */
+  deriveKey(label: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.encryptionKey, 'operabase', label, 32));
   }
 
   seal(plaintext: string): string {

@@ -1,5 +1,6 @@
 import { and, eq, lt, or, type AnyColumn, type SQL } from 'drizzle-orm';
 import { AppError } from '../http/errors.js';
+import { inInstantRange } from '../../shared/api/common.js';
 
 /** Keyset cursor over (created_at desc, id desc): stable under inserts, no offsets. */
 export interface Cursor {
@@ -14,7 +15,9 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   if (!cursor) return undefined;
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const date = new Date(at ?? '');
-  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw new AppError(400, 'invalid_cursor', 'Invalid cursor');
+  // Only what encodeCursor writes: a forged date beyond what Postgres holds would fail the query.
+  const wellFormed = !Number.isNaN(date.getTime()) && inInstantRange(date) && date.toISOString() === at;
+  if (!id || !wellFormed || !/^[0-9a-f-]{36}$/i.test(id)) throw new AppError(400, 'invalid_cursor', 'Invalid cursor');
   return { at: date, id };
 }
 

@@ -1,5 +1,5 @@
 import type { Infra } from '../infra/index.js';
-import type { JobDef } from '../infra/queue.js';
+import type { AnyJobDef } from '../infra/queue.js';
 import type { RouteDef } from '../http/route.js';
 import { apiKeyRoutes } from './api-keys/routes.js';
 import { ApiKeyService } from './api-keys/service.js';
@@ -21,8 +21,11 @@ import { lgpdRoutes } from './lgpd/routes.js';
 import { LgpdService } from './lgpd/service.js';
 import { recordRoutes } from './records/routes.js';
 import { RecordService } from './records/service.js';
+import { createIntegrations, type Integrations } from './integrations/index.js';
 import { platformJobs } from './platform/jobs.js';
+import { realtimeSubscriber } from './realtime/subscriber.js';
 import { createScheduling, type Scheduling } from './scheduling/index.js';
+import { appointmentAnonymizer } from './scheduling/anonymize.js';
 import { teamRoutes } from './team/routes.js';
 import { TeamService } from './team/service.js';
 
@@ -40,12 +43,13 @@ export interface Services {
   anamnesisTemplates: TemplateService;
   anamnesis: AnamnesisService;
   lgpd: LgpdService;
+  integrations: Integrations;
 }
 
 export interface Modules {
   services: Services;
   routes: RouteDef[];
-  jobs: JobDef<never>[];
+  jobs: AnyJobDef[];
 }
 
 /**
@@ -56,28 +60,36 @@ export function createModules(infra: Infra): Modules {
   const audit = new AuditService(infra.db);
   const auth = new AuthService(infra, audit);
   const clinic = new ClinicService(infra, audit);
-  const team = new TeamService(infra, audit);
   const apiKeys = new ApiKeyService(infra, audit);
+  const team = new TeamService(infra, audit, apiKeys);
   const files = new FileService(infra, audit);
   const contacts = new ContactService(infra, audit);
   const timeline = new Timeline();
-  // Accounts (see loadAccount) carry clinic names and zones.
-  clinic.onChange((clinicId) => auth.forgetClinic(clinicId));
+  // Accounts (see loadAccount) carry clinic names and zones; a member's own role change drops
+  // their account synchronously (TeamService), because permissions ride on it.
+  infra.events.subscribe({ name: 'account-cache', events: ['clinic.updated'], handle: (event) => auth.forgetClinic(event.clinicId) });
+  infra.events.subscribe(realtimeSubscriber(infra.realtime));
   const { scheduling, routes: schedulingRoutes } = createScheduling(infra, { audit, contacts, team, clinic, timeline });
-  const records = new RecordService(infra, audit, contacts, files);
+  const records = new RecordService(infra, audit, contacts, files, scheduling.appointments);
   timeline.register('medical_record', (ctx, contactId) => records.timelineItems(ctx, contactId));
   const anamnesisTemplates = new TemplateService(infra, audit);
   const anamnesis = new AnamnesisService(infra, audit, contacts, anamnesisTemplates, clinic);
   timeline.register('anamnesis', (ctx, contactId) => anamnesis.timelineItems(ctx, contactId));
   const lgpd = new LgpdService(infra, audit, contacts, records, anamnesis);
   lgpd.registerSection('appointments', (ctx, contactId) => scheduling.appointments.forContact(ctx.clinicId, contactId));
-  contacts.registerDependents((clinicId, contactId) => records.hasRecords(clinicId, contactId));
-  contacts.registerDependents((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
+  // Every feature anonymises its own free text about the patient.
+  lgpd.onAnonymize(appointmentAnonymizer(scheduling.calendars));
+  lgpd.onAnonymize((tx, ctx, contactId, redact) => records.anonymize(tx, ctx, contactId, redact));
+  lgpd.onAnonymize((tx, ctx, contactId, redact) => anamnesis.anonymize(tx, ctx.clinicId, contactId, redact));
+  lgpd.onAnonymize((tx, ctx, _contactId, redact) => infra.events.redactPatient(tx, ctx.clinicId, redact));
+  contacts.registerClinicalHistory((clinicId, contactId) => records.hasRecords(clinicId, contactId));
+  contacts.registerClinicalHistory((clinicId, contactId) => anamnesis.hasResponses(clinicId, contactId));
+  const { integrations, routes: integrationRoutes, jobs: integrationJobs } = createIntegrations(infra);
 
   return {
-    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd },
+    services: { audit, auth, clinic, team, apiKeys, files, contacts, timeline, scheduling, records, anamnesisTemplates, anamnesis, lgpd, integrations },
     routes: [
-      ...authRoutes(auth, infra.sessions),
+      ...authRoutes(auth, infra.sessions, infra.realtime),
       ...clinicRoutes(clinic),
       ...teamRoutes(team, auth, infra.sessions),
       ...apiKeyRoutes(apiKeys),
@@ -88,7 +100,8 @@ export function createModules(infra: Infra): Modules {
       ...recordRoutes(records),
       ...anamnesisRoutes(anamnesisTemplates, anamnesis),
       ...lgpdRoutes(lgpd),
+      ...integrationRoutes,
     ],
-    jobs: [...platformJobs(infra)],
+    jobs: [...platformJobs(infra), ...auth.jobs(), ...integrationJobs],
   };
 }

@@ -78,6 +78,27 @@ export const publicAnswer = z.strictObject({
   consent: z.strictObject({ accepted: z.literal(true), version: z.string().max(40) }).optional(),
 });
 
+/** What the public link shows: never saved answers, except to the device that holds the resume secret. */
+export const publicForm = z.object({
+  clinicName: z.string(),
+  templateName: z.string(),
+  questions: z.array(question),
+  /** Saved answers, only for the device that gave consent (empty otherwise). */
+  answers: z.record(z.string(), z.unknown()),
+  status: z.enum(['pending', 'in_progress']),
+  /** Consent was given on another device: accepting it here starts afresh (its answers are discarded). */
+  startedOnAnotherDevice: z.boolean(),
+  expiresAt: z.string(),
+  consent: z.object({ version: z.string(), text: z.string(), given: z.boolean() }),
+});
+
+export const publicAnswerResult = z.object({
+  status: z.enum(['in_progress', 'submitted']),
+  submittedAt: z.string().nullable(),
+  /** Returned once, when consent starts the form on this device: keep it and send it as X-Resume-Secret. */
+  resumeSecret: z.string().optional(),
+});
+
 export const responseSummary = z.object({
   id: z.uuid(),
   templateId: z.uuid(),

@@ -28,6 +28,18 @@ export const errorShape = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional(), requestId: z.string() }),
 });
 
+/**
+ * The instants the API accepts: JavaScript parses years up to 275760 and Postgres stores 4713 BC
+ * to 294276 AD, but a date that far, plus a duration or a time zone shift, fails in between.
+ * Nothing a clinic books, searches or pages through lies outside 1900-2999.
+ */
+export const EARLIEST_INSTANT = new Date('1900-01-01T00:00:00Z');
+export const LATEST_INSTANT = new Date('3000-01-01T00:00:00Z');
+export const inInstantRange = (d: Date) => d >= EARLIEST_INSTANT && d < LATEST_INSTANT;
+export const INSTANT_RANGE_MESSAGE = 'Dates must be between 1900 and 2999';
+/** A calendar day (YYYY-MM-DD) within the same range. */
+export const calendarDate = z.iso.date().refine((d) => d >= '1900-01-01' && d < '3000-01-01', INSTANT_RANGE_MESSAGE);
+
 /** Timestamps in responses: ISO 8601, UTC. */
 export const isoTimestamp = z.iso.datetime({ offset: true });
 

@@ -52,6 +52,16 @@ export const addendumCreate = z.strictObject({
 
 export const attachment = z.object({ id: z.uuid(), filename: z.string(), contentType: z.string(), size: z.number().int(), sha256: z.string() });
 
+/** A correction of a signed record, shown inline with it (an addendum is signed when created). */
+export const addendum = z.object({
+  id: z.uuid(),
+  content: z.string(),
+  authorId: z.uuid(),
+  authorName: z.string(),
+  signedAt: z.string().nullable(),
+  attachments: z.array(attachment),
+});
+
 export const medicalRecord = z.object({
   id: z.uuid(),
   contactId: z.uuid(),
@@ -71,17 +81,30 @@ export const medicalRecord = z.object({
   vitalSigns: vitalSigns.nullable(),
   signedAt: z.string().nullable(),
   signedBy: z.uuid().nullable(),
+  /** HMAC-SHA256 of the signed content (keyed outside the database) and of the previous link. */
   contentHash: z.string().nullable(),
   previousHash: z.string().nullable(),
   attachments: z.array(attachment),
-  addenda: z.array(z.uuid()),
+  addenda: z.array(addendum),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 
+export const CHAIN_BREAK_REASONS = ['content_hash_mismatch', 'previous_hash_mismatch', 'sequence_gap', 'attachment_mismatch', 'head_mismatch', 'record_missing'] as const;
+
 export const chainReport = z.object({
   valid: z.boolean(),
   checked: z.number().int(),
-  /** The first record whose hash or link does not match, with the reason. */
-  firstBroken: z.object({ recordId: z.uuid(), chainSeq: z.number().int(), reason: z.enum(['content_hash_mismatch', 'previous_hash_mismatch', 'sequence_gap']) }).nullable(),
+  /**
+   * The first broken link: a record whose MAC, link or sequence does not match, an attachment whose
+   * stored bytes changed, a chain head the records no longer match, or (record_missing) the head
+   * of a signed record that is gone.
+   */
+  firstBroken: z
+    .object({
+      recordId: z.uuid(),
+      chainSeq: z.number().int(),
+      reason: z.enum(CHAIN_BREAK_REASONS),
+    })
+    .nullable(),
 });

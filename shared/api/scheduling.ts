@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { APPOINTMENT_STATUSES, APPOINTMENT_TYPES, PAYMENT_STATUSES } from '../schema/scheduling.js';
-import { isoTimestamp } from './common.js';
+import { calendarDate, INSTANT_RANGE_MESSAGE, inInstantRange, isoTimestamp } from './common.js';
 import { line, text } from './text.js';
 
 export const appointmentStatus = z.enum(APPOINTMENT_STATUSES);
@@ -8,7 +8,10 @@ export const appointmentType = z.enum(APPOINTMENT_TYPES);
 export const paymentStatus = z.enum(PAYMENT_STATUSES);
 
 /** An instant with an explicit offset ("Z" or "-03:00"): a time without one is refused, never taken as UTC. */
-export const instant = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+export const instant = z.iso
+  .datetime({ offset: true })
+  .transform((v) => new Date(v))
+  .refine(inInstantRange, INSTANT_RANGE_MESSAGE);
 // Object refinements also run when a field already failed (zod 4), so they check types first.
 const isDate = (v: unknown): v is Date => v instanceof Date;
 /** Whether from < to, when both parsed. */
@@ -25,7 +28,7 @@ export const recurrence = z
   .strictObject({
     everyWeeks: z.number().int().min(1).max(52).default(1),
     count: z.number().int().min(2).max(104).optional(),
-    until: z.iso.date().optional(),
+    until: calendarDate.optional(),
     /** `all_or_nothing` (default) refuses the series when any occurrence conflicts; `skip_conflicts` books the free ones. */
     onConflict: z.enum(['all_or_nothing', 'skip_conflicts']).default('all_or_nothing'),
   })
@@ -144,7 +147,7 @@ export const blockListQuery = z
   .refine((q) => ordered(q.from, q.to), 'from must be before to');
 
 export const holidayBody = z.strictObject({
-  date: z.iso.date(),
+  date: calendarDate,
   name: line(120),
   /** true reopens a national holiday; false (default) closes the clinic on a local holiday. */
   open: z.boolean().default(false),

@@ -43,15 +43,31 @@ export const teamPatch = z
 
 export const invitationBody = z.strictObject({ email, name: personName, role, isProfessional: z.boolean().optional() });
 export const invitationCreated = z.object({ id: z.uuid(), token: z.string(), expiresAt: isoTimestamp });
+/** Whether the email already has an account is not said: whoever holds the token may be the inviter. */
 export const invitationPublic = z.object({
   clinicName: z.string(),
   email: z.string(),
   name: z.string(),
   role,
   expiresAt: isoTimestamp,
-  userExists: z.boolean(),
 });
+/** The public link creates a new account; an email that has one gets 409 `account_exists`. */
 export const invitationAccept = z.strictObject({ name: personName.optional(), password });
+/** Accepting from the invitee's own signed-in session: nothing to send. */
+export const invitationAcceptAsMember = z.strictObject({});
+export const pendingInvitation = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string(),
+  role,
+  isProfessional: z.boolean(),
+  invitedBy: z.uuid().nullable(),
+  createdAt: isoTimestamp,
+  expiresAt: isoTimestamp,
+});
+/** What a member's loss of admin rights or membership revoked with it. */
+export const revokedWithMember = z.object({ revokedInvitations: z.number().int(), revokedApiKeys: z.number().int() });
+export const teamMemberChanged = teamMember.extend(revokedWithMember.shape);
 
 export const professional = z.object({
   userId: z.uuid(),

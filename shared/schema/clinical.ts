@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, inet, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, foreignKey, index, inet, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { clinics, files, users } from './core.js';
 import { contacts } from './contacts.js';
+import { appointments } from './scheduling.js';
 
 export const recordTypeEnum = pgEnum('medical_record_type', ['consultation', 'evolution', 'exam', 'prescription', 'note']);
 export const recordStatusEnum = pgEnum('medical_record_status', ['draft', 'signed']);
@@ -19,7 +20,8 @@ export interface VitalSigns {
 
 /**
  * Prontuários. Drafts are edited by their author; signing freezes a row (a trigger refuses UPDATE
- * and DELETE of signed rows) and chains its SHA-256 to the patient's previous signed row.
+ * and DELETE of signed rows) and chains its HMAC-SHA256 (`content_hash`, keyed outside the
+ * database) to the patient's previous signed row; `medical_record_chain_heads` records each step.
  * Addenda are rows with `addendum_of` set, signed at creation. Foreign keys restrict deletion:
  * records are kept for the 20 years the law requires.
  */
@@ -47,6 +49,7 @@ export const medicalRecords = pgTable(
     signedBy: uuid('signed_by').references(() => users.id),
     /** Position in the patient's chain of signed records, from 1. */
     chainSeq: integer('chain_seq'),
+    /** MAC of the previous link, and this record's MAC (see server/modules/records/mac.ts). */
     previousHash: text('previous_hash'),
     contentHash: text('content_hash'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -56,7 +59,28 @@ export const medicalRecords = pgTable(
     index('medical_records_contact_idx').on(t.clinicId, t.contactId, t.createdAt),
     index('medical_records_addendum_idx').on(t.addendumOf),
     uniqueIndex('medical_records_chain_unique').on(t.contactId, t.chainSeq),
+    // The appointment, when given, is of the same clinic (a plain FK would accept another clinic's).
+    foreignKey({ name: 'medical_records_appointment_fk', columns: [t.clinicId, t.appointmentId], foreignColumns: [appointments.clinicId, appointments.id] }),
   ],
+);
+
+/**
+ * Append-only (a trigger that fires even under `session_replication_role = replica` refuses UPDATE
+ * and DELETE): one row per signature with the patient's chain length and head MAC, itself MAC'd.
+ * Deleting the newest signed record leaves a head that no longer matches the chain.
+ */
+export const medicalRecordChainHeads = pgTable(
+  'medical_record_chain_heads',
+  {
+    clinicId: uuid('clinic_id').notNull().references(() => clinics.id),
+    contactId: uuid('contact_id').notNull().references(() => contacts.id),
+    length: integer('length').notNull(),
+    headRecordId: uuid('head_record_id').notNull(),
+    headMac: text('head_mac').notNull(),
+    mac: text('mac').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.contactId, t.length] })],
 );
 
 /** Files attached to a record; readable only by professionals. Frozen with the record. */
@@ -108,6 +132,8 @@ export const anamnesisResponses = pgTable(
     contactId: uuid('contact_id').notNull().references(() => contacts.id),
     templateId: uuid('template_id').notNull().references(() => anamnesisTemplates.id),
     tokenHash: text('token_hash').notNull(),
+    /** SHA-256 of the secret handed to the device that gave consent; only it reads the draft. */
+    resumeSecretHash: text('resume_secret_hash'),
     status: anamnesisStatusEnum('status').notNull().default('pending'),
     answers: jsonb('answers').$type<Record<string, unknown>>().notNull().default({}),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),

@@ -80,6 +80,8 @@ export const invitations = pgTable(
     invitedBy: uuid('invited_by').references(() => users.id, { onDelete: 'set null' }),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     acceptedAt: timestamp('accepted_at', { withTimezone: true }),
+    /** Withdrawn by an admin, or because its author lost admin rights or its invitee was removed. */
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('invitations_token_unique').on(t.tokenHash), index('invitations_clinic_idx').on(t.clinicId)],

@@ -2,3 +2,5 @@ export * from './core.js';
 export * from './contacts.js';
 export * from './scheduling.js';
 export * from './clinical.js';
+export * from './integrations.js';
+export * from './outbox.js';

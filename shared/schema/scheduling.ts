@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, date, index, integer, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, date, index, integer, pgEnum, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { contacts } from './contacts.js';
 import { clinics, users } from './core.js';
 
@@ -59,6 +59,8 @@ export const appointments = pgTable(
     index('appointments_clinic_time_idx').on(t.clinicId, t.startsAt),
     index('appointments_contact_idx').on(t.clinicId, t.contactId),
     index('appointments_series_idx').on(t.clinicId, t.seriesId),
+    // Target of the medical records' composite foreign key (a record's appointment is of its clinic).
+    unique('appointments_clinic_id_unique').on(t.clinicId, t.id),
     check('appointments_time_order', sql`${t.endsAt} > ${t.startsAt} and ${t.endsAt} <= ${t.startsAt} + interval '24 hours'`),
     check('appointments_price_positive', sql`${t.priceCents} is null or ${t.priceCents} >= 0`),
   ],

@@ -10,7 +10,8 @@ interface StoredObject {
 /**
  * A Supabase Storage API on 127.0.0.1 speaking the paths and shapes @supabase/storage-js uses:
  * upload `POST /storage/v1/object/{bucket}/{path}`, sign `POST /storage/v1/object/sign/{bucket}/{path}`
- * `{expiresIn}` -> `{signedURL}`, download `GET` of that URL with its token, delete
+ * `{expiresIn}` -> `{signedURL}`, download `GET` of that URL with its token, authenticated
+ * download `GET /storage/v1/object/{bucket}/{path}`, delete
  * `DELETE /storage/v1/object/{bucket}` `{prefixes}`. Every API call must carry the service key as
  * `apikey` and `Authorization: Bearer`; downloads need only the signed token.
  */
@@ -91,6 +92,13 @@ export class FakeSupabaseStorage {
       if (this.objects.has(key) && req.headers['x-upsert'] !== 'true') return json(res, 400, { statusCode: '409', error: 'Duplicate', message: 'The resource already exists' });
       this.objects.set(key, { data: body, contentType: String(req.headers['content-type'] ?? 'application/octet-stream') });
       return json(res, 200, { Id: randomUUID(), Key: key });
+    }
+    if (req.method === 'GET' && object?.[1] && object[2]) {
+      const stored = this.objects.get(`${object[1]}/${object[2]}`);
+      if (!stored) return json(res, 400, { statusCode: '404', error: 'not_found', message: 'Object not found' });
+      res.writeHead(200, { 'content-type': stored.contentType });
+      res.end(stored.data);
+      return;
     }
     if (req.method === 'DELETE' && object?.[1] && !object[2]) {
       const { prefixes } = JSON.parse(body.toString() || '{}') as { prefixes?: string[] };

@@ -12,8 +12,8 @@ export interface RunningServer {
 }
 
 /** The app on a real port (127.0.0.1, port 0) with Socket.IO attached exactly as in production. */
-export async function listen(app: TestApp): Promise<RunningServer> {
-  const server = await startServer(app.infra, app, { port: 0, host: '127.0.0.1' });
+export async function listen(app: TestApp, opts: { socketRecheckMs?: number } = {}): Promise<RunningServer> {
+  const server = await startServer(app.infra, app, { port: 0, host: '127.0.0.1', ...opts });
   return {
     url: `http://127.0.0.1:${listeningPort(server)}`,
     server,
@@ -78,4 +78,16 @@ export function collect<E extends keyof ServerToClientEvents>(socket: ClientSock
   const seen: unknown[] = [];
   socket.on(event as never, ((payload: unknown) => seen.push(payload)) as never);
   return seen;
+}
+
+/** Resolves with the reason once the server disconnects the socket, or rejects after `ms`. */
+export function disconnection(socket: ClientSocket, ms = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (socket.disconnected) return reject(new Error('socket was not connected'));
+    const timer = setTimeout(() => reject(new Error(`still connected after ${ms} ms`)), ms);
+    socket.once('disconnect', (reason) => {
+      clearTimeout(timer);
+      resolve(reason);
+    });
+  });
 }

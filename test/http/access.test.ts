@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Test } from 'supertest';
 import { can, type Actor } from '../../server/http/permissions.js';
-import type { RouteDef, TenantRoute } from '../../server/http/route.js';
+import type { RouteDef, TenantRoute, WebhookRoute } from '../../server/http/route.js';
 import { getTestApp } from '../helpers/app.js';
 import { anonymous, createClinic, type Agent, type Member, type TestClinic } from '../helpers/clinic.js';
 import { allFixtures, type RouteInput } from '../helpers/fixtures.js';
 
 const app = await getTestApp();
 const fixtures = allFixtures();
-const tenantRoutes = app.routes.filter((r): r is TenantRoute => r.access !== 'public' && !r.internal);
+const tenantRoutes = app.routes.filter((r): r is TenantRoute => r.access !== 'public' && r.access !== 'webhook' && !r.internal);
 const ZERO_UUID = '00000000-0000-4000-8000-000000000000';
 
 function url(route: RouteDef, input: RouteInput) {
@@ -71,6 +71,25 @@ describe('every tenant route refuses the wrong caller', () => {
         const res = await send(b.doctorAdmin.agent, route, input);
         expect(res.status, `${name} from another clinic`).toBe(404);
       }
+    });
+  }
+});
+
+describe('every webhook route is reached only through a connection', () => {
+  const webhookRoutes = app.routes.filter((r): r is WebhookRoute => r.access === 'webhook');
+
+  it('lists the webhook routes, each named by :ref', () => {
+    expect(webhookRoutes.length).toBeGreaterThan(0);
+    for (const route of webhookRoutes) expect(route.path).toMatch(/\/:ref$/);
+  });
+
+  for (const route of webhookRoutes) {
+    it(`POST ${route.path}: a session is no credential; an unknown reference is 404, a malformed one 400`, async () => {
+      const unknown = url(route, { params: { ref: 'r'.repeat(43) } });
+      const signedIn = await a.doctorAdmin.agent.post(unknown).send({ type: 'x' });
+      expect(signedIn.status).toBe(404);
+      expect((await anonymous(app).post(unknown).send({ type: 'x' })).status).toBe(404);
+      expect((await anonymous(app).post(url(route, { params: { ref: 'curta' } })).send({})).status).toBe(400);
     });
   }
 });

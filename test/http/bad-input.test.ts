@@ -4,11 +4,14 @@ import type { Response } from 'supertest';
 import { auditLog } from '../../shared/schema/index.js';
 import { getTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic, signIn, type Agent, type TestClinic } from '../helpers/clinic.js';
+import { createPatient } from '../helpers/patients.js';
 
 /**
  * Every operation of /api/openapi.json, as a signed-in doctorAdmin (admin and professional, so
  * permissions let the input reach validation): malformed JSON, wrong types, unknown fields, huge
- * strings, invalid path parameters. Each answer must be a 4xx in the error shape, never a 5xx,
+ * strings, NUL bytes in every string (body, query, path), dates at and beyond the ends of what
+ * JavaScript and Postgres hold, cursors at those dates, and truncated or boundary-less multipart
+ * bodies. Each answer must be a 4xx in the error shape, never a 5xx,
  * and nothing may change. Everything comes from the document, so new routes are covered as they land.
  */
 
@@ -34,12 +37,31 @@ interface Operation {
 
 const ZERO_UUID = '00000000-0000-4000-8000-000000000000';
 const HUGE = 'x'.repeat(100 * 1024);
+const NUL = 'a\u0000b';
+/** Dates JavaScript parses but Postgres (years 4713 BC to 294276 AD) or an added duration cannot hold. */
+const EXTREME_DATES = ['9999-12-31T23:50Z', '9999-12-31T23:50:00Z', '9999-12-31T23:59:59.999Z', '-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '0000-01-01T00:00:00Z'];
+const EXTREME_DAYS = ['9999-12-31', '0000-01-01', '-271821-04-20', '+275760-09-13'];
+const cursorAt = (at: string) => Buffer.from(`${at}|${ZERO_UUID}`).toString('base64url');
+
+const isDateSchema = (s: JsonSchema) => s.format === 'date-time' || s.format === 'date' || (s.anyOf ?? s.oneOf ?? []).some(isDateSchema);
+const extremesFor = (s: JsonSchema) => (s.format === 'date' || (s.anyOf ?? s.oneOf ?? []).some((v) => v.format === 'date') ? EXTREME_DAYS : EXTREME_DATES);
+
+/** The value with a NUL byte in every string it holds (keys included). */
+function withNul(value: unknown): unknown {
+  if (typeof value === 'string') return `${value}\u0000`;
+  if (Array.isArray(value)) return value.map(withNul);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withNul(v)]));
+  return value;
+}
 
 const typesOf = (s: JsonSchema): string[] => {
   if (s.anyOf ?? s.oneOf) return (s.anyOf ?? s.oneOf ?? []).flatMap(typesOf);
   if (s.enum || s.const !== undefined) return [typeof (s.enum?.[0] ?? s.const)];
   return s.type === undefined ? [] : Array.isArray(s.type) ? s.type : [s.type];
 };
+
+/** Real ids of the sweep's clinic for the fields that name them, so bad values reach the services. */
+const realIds: Record<string, string> = {};
 
 /** A plausible valid value, so that the one bad field is what validation must catch. */
 function example(s: JsonSchema): unknown {
@@ -64,7 +86,7 @@ function example(s: JsonSchema): unknown {
       return s.minItems && s.items ? Array.from({ length: s.minItems }, () => example(s.items as JsonSchema)) : [];
     case 'object':
       // Required properties only: optional ones often carry refinements a generated value would miss.
-      return Object.fromEntries(Object.entries(s.properties ?? {}).filter(([k]) => s.required?.includes(k)).map(([k, v]) => [k, example(v)]));
+      return Object.fromEntries(Object.entries(s.properties ?? {}).filter(([k]) => s.required?.includes(k)).map(([k, v]) => [k, realIds[k] ?? example(v)]));
     default:
       return 'a';
   }
@@ -96,6 +118,8 @@ let operations: [string, string, Operation][];
 beforeAll(async () => {
   app = await getTestApp();
   clinic = await createClinic({ app });
+  realIds.contactId = (await createPatient(clinic)).id;
+  realIds.professionalId = clinic.professional.id;
   const doc = (await anonymous(app).get('/api/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };
   operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => [method, path, op] as [string, string, Operation]));
 });
@@ -127,15 +151,18 @@ describe('bad input to every documented operation', () => {
       const call = (url: string) => (agent as unknown as Record<string, (u: string) => ReturnType<Agent['get']>>)[method]!(url);
 
       const pathParams = op.parameters?.filter((p) => p.in === 'path') ?? [];
-      for (const bad of pathParams.length ? ['not-a-uuid', "' OR 1=1 --", '%00', 'z'.repeat(3000)] : []) {
+      for (const bad of pathParams.length ? ['not-a-uuid', "' OR 1=1 --", '%00', '\u0000', `${ZERO_UUID}\u0000`, 'z'.repeat(3000)] : []) {
         expectClientError(await call(pathFor(path, op, bad)), `${name} path=${bad.slice(0, 20)}`);
       }
 
       const url = pathFor(path, op);
       for (const q of op.parameters?.filter((p) => p.in === 'query') ?? []) {
-        for (const value of [String(wrongType(q.schema)), 'q'.repeat(10 * 1024)]) {
+        const values = [String(wrongType(q.schema)), 'q'.repeat(10 * 1024), NUL, `${String(example(q.schema))}\u0000`];
+        if (isDateSchema(q.schema)) values.push(...extremesFor(q.schema));
+        if (q.name === 'cursor') values.push(...[...EXTREME_DATES, '2026-01-01T00:00:00.000Z'].map(cursorAt), cursorAt(`2026-01-01T00:00:00.000Z\u0000`));
+        for (const value of values) {
           const res = await call(url).query({ [q.name]: value });
-          expect(res.status, `${name} ?${q.name}=${value.slice(0, 20)}`).toBeLessThan(500);
+          expect.soft(res.status, `${name} ?${q.name}=${value.slice(0, 20)}`).toBeLessThan(500);
           if (res.status >= 400) expectClientError(res, `${name} ?${q.name}`);
         }
       }
@@ -152,6 +179,27 @@ describe('bad input to every documented operation', () => {
           expectClientError(await call(url).send({ ...valid, [prop]: wrongType(schema) }), `${name} ${prop}: wrong type`);
           expectClientError(await call(url).send({ ...valid, [prop]: HUGE }), `${name} ${prop}: 100 KB string`);
           expectClientError(await call(url).send({ ...valid, [prop]: { nested: HUGE } }), `${name} ${prop}: object`);
+          if (typesOf(schema).includes('string')) expectClientError(await call(url).send({ ...valid, [prop]: NUL }), `${name} ${prop}: NUL byte`);
+          for (const date of isDateSchema(schema) ? extremesFor(schema) : []) {
+            const res = await call(url).send({ ...valid, [prop]: date });
+            expect.soft(res.status, `${name} ${prop}: ${date} -> ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`).toBeLessThan(500);
+          }
+        }
+        if (JSON.stringify(withNul(valid)) !== JSON.stringify(valid)) expectClientError(await call(url).send(withNul(valid) as object), `${name} NUL in every string`);
+      }
+      const multipart = op.requestBody?.content['multipart/form-data'];
+      if (multipart) {
+        const boundary = '----opb-test-boundary';
+        const part = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="nota.txt"\r\nContent-Type: text/plain\r\n\r\nolá`;
+        const shapes: [string, string, string][] = [
+          ['multipart without boundary', 'multipart/form-data', part],
+          ['truncated multipart', `multipart/form-data; boundary=${boundary}`, part],
+          ['multipart with a foreign boundary', `multipart/form-data; boundary=other`, `${part}\r\n--${boundary}--\r\n`],
+          ['empty multipart', `multipart/form-data; boundary=${boundary}`, ''],
+          ['multipart with NUL in the file name', `multipart/form-data; boundary=${boundary}`, `${part.replace('nota.txt', 'no\u0000ta.txt')}\r\n--${boundary}--\r\n`],
+        ];
+        for (const [what, type, payload] of shapes) {
+          expectClientError(await call(url).set('Content-Type', type).send(payload), `${name} ${what}`);
         }
       }
       expect(await auditCount(), `${name} changed something`).toBe(before);

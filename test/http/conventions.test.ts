@@ -90,8 +90,8 @@ describe('CORS allowlist', () => {
   const preflight = (origin: string) =>
     request(app.app).options('/api/auth/me').set('Origin', origin).set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'content-type');
 
-  it('answers an allowed preview origin (https://*.vercel.app) with credentials', async () => {
-    for (const origin of ['https://operabase-git-feature-x.vercel.app', TEST_ORIGIN]) {
+  it('answers an allowed preview origin (https://*.preview.clinic.test, under a domain the clinic controls) with credentials', async () => {
+    for (const origin of ['https://operabase-git-feature-x.preview.clinic.test', TEST_ORIGIN]) {
       const res = await request(app.app).get('/api/health').set('Origin', origin);
       expect(res.headers['access-control-allow-origin'], origin).toBe(origin);
       expect(res.headers['access-control-allow-credentials']).toBe('true');
@@ -108,7 +108,7 @@ describe('CORS allowlist', () => {
   });
 
   it('gives no CORS grant to other origins, nested subdomains or look-alikes', async () => {
-    for (const origin of ['https://evil.com', 'https://a.b.vercel.app', 'http://x.vercel.app', 'https://vercel.app', 'https://x.vercel.app.evil.com', 'null']) {
+    for (const origin of ['https://evil.com', 'https://a.b.preview.clinic.test', 'http://x.preview.clinic.test', 'https://preview.clinic.test', 'https://x.preview.clinic.test.evil.com', 'null']) {
       const res = await request(app.app).get('/api/health').set('Origin', origin);
       expect(res.headers['access-control-allow-origin'], origin).toBeUndefined();
       expect((await preflight(origin)).headers['access-control-allow-origin'], origin).toBeUndefined();
@@ -125,8 +125,17 @@ describe('CSRF: cookie-authenticated writes need an allowed Origin', () => {
     expect(foreign.status).toBe(403);
     expect(foreign.body.error.code).toBe('origin_not_allowed');
     expect((await clinic.admin.agent.get('/api/clinic')).body.name).toBe(clinic.name);
-    const allowed = await clinic.admin.agent.patch('/api/clinic').set('Origin', 'https://preview-1.vercel.app').send({ name: clinic.name });
+    const allowed = await clinic.admin.agent.patch('/api/clinic').set('Origin', 'https://preview-1.preview.clinic.test').send({ name: clinic.name });
     expect(allowed.status).toBe(200);
+  });
+
+  it('outside production the refusal says which origins to send', async () => {
+    const res = await clinic.admin.agent.patch('/api/clinic').unset('Origin').set('Host', 'api.clinic.test').send({ name: 'Sem origem' });
+    const own = 'http://api.clinic.test';
+    expect(res.body.error.message).toContain(`"Origin: ${own}"`);
+    expect(res.body.error.details).toEqual({ allowedOrigins: [own, TEST_ORIGIN, 'https://*.preview.clinic.test'] });
+    // What it says to send is accepted.
+    expect((await clinic.admin.agent.patch('/api/clinic').set('Host', 'api.clinic.test').set('Origin', own).send({ name: clinic.name })).status).toBe(200);
   });
 
   it('allows an API-key POST with no Origin (machines carry no ambient credential)', async () => {
@@ -179,6 +188,7 @@ describe('production cookies', () => {
         NODE_ENV: 'production',
         SESSION_SECRET: secret,
         ENCRYPTION_KEY: secret,
+        FILE_STORAGE: 'local',
         // The shared test database is used either way; production only insists that one is named.
         ...(inject('databaseUrl') ? {} : { DATABASE_URL: 'postgres://unused@127.0.0.1:9/unused' }),
       },

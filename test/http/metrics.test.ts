@@ -81,3 +81,25 @@ describe('/metrics', () => {
     }
   });
 });
+
+describe('/metrics in production', () => {
+  const productionEnv = { NODE_ENV: 'production', DATABASE_URL: 'postgres://unused@127.0.0.1:5432/unused', FILE_STORAGE: 'local', SESSION_SECRET: 's'.repeat(32), ENCRYPTION_KEY: 'e'.repeat(32) };
+
+  it('is not served without METRICS_TOKEN, and needs the token when it is set', async () => {
+    const open = await buildTestApp({ env: productionEnv });
+    try {
+      const res = await request(open.app).get('/metrics');
+      expect(res.status).toBe(404);
+      expect(res.text).not.toContain('http_request_duration_seconds');
+    } finally {
+      await open.close();
+    }
+    const guarded = await buildTestApp({ env: { ...productionEnv, METRICS_TOKEN: 'segredo' } });
+    try {
+      expect((await request(guarded.app).get('/metrics')).status).toBe(401);
+      expect((await request(guarded.app).get('/metrics').set('Authorization', 'Bearer segredo')).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+});

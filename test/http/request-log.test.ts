@@ -20,6 +20,8 @@ function appWithCapturedLog() {
     req.log.info({ step: 'inside' }, 'working');
     res.json({ id: req.id });
   });
+  // Express routes ignore case: every spelling of a token path reaches the same handler.
+  app.get(['/api/public/anamnesis/:token', '/api/files/content/:token'], (_req, res) => void res.json({}));
   app.get('/boom', (_req, res) => void res.status(500).json({}));
   const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
   return { app, lines, settled };
@@ -50,5 +52,15 @@ describe('request log', () => {
     await request(app).get('/boom').expect(500);
     await settled();
     expect(lines.map((l) => [l.url, l.level])).toEqual([['/boom', 'error']]);
+  });
+
+  it('masks the token of public paths in any letter case', async () => {
+    const { app, lines, settled } = appWithCapturedLog();
+    for (const url of ['/api/public/anamnesis/tok-aaa', '/api/Public/anamnesis/tok-bbb', '/API/PUBLIC/ANAMNESIS/tok-ccc', '/api/Files/Content/tok-ddd?x=1']) {
+      await request(app).get(url).expect(200);
+    }
+    await settled();
+    expect(JSON.stringify(lines)).not.toMatch(/tok-/);
+    expect(lines.map((l) => l.url)).toEqual(['/api/public/anamnesis/[redacted]', '/api/Public/anamnesis/[redacted]', '/API/PUBLIC/ANAMNESIS/[redacted]', '/api/Files/Content/[redacted]']);
   });
 });

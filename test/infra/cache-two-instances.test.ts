@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisCache } from '../../server/infra/cache.js';
 import { createLogger } from '../../server/infra/logger.js';
 import { connectRedis, createRedis, type Redis } from '../../server/infra/redis.js';
+import { withRedis } from '../helpers/skip.js';
 
 // Two instances of the API share one Redis: what one invalidates, the other must stop serving,
 // even though each remembers the versions it last read to save a round trip.
-describe.skipIf(!inject('redisUrl'))('Redis cache shared by two instances', () => {
+describe.runIf(withRedis('Redis cache shared by two instances'))('Redis cache shared by two instances', () => {
   const log = createLogger({ level: 'silent' });
   let connections: Redis[];
   let first: RedisCache;

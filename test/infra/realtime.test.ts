@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { buildTestApp, TEST_ORIGIN, type TestApp } from '../helpers/app.js';
 import { createClinic, type TestClinic } from '../helpers/clinic.js';
 import { collect, listen, nextEvent, openSocket, sessionCookie, type ClientSocket, type RunningServer } from '../helpers/server.js';
+import { withRedis } from '../helpers/skip.js';
 
 const sockets: ClientSocket[] = [];
 const track = (socket: ClientSocket) => (sockets.push(socket), socket);
@@ -80,7 +80,7 @@ describe('Socket.IO on the API port', () => {
   });
 });
 
-describe.skipIf(!inject('redisUrl'))('two instances on one Redis', () => {
+describe.runIf(withRedis('realtime: two instances on one Redis'))('two instances on one Redis', () => {
   let first: TestApp;
   let second: TestApp;
   let instanceA: RunningServer;

@@ -66,20 +66,22 @@ describe('anamnesis', () => {
     const partial = await patientAgent.post(`/api/public/anamnesis/${sent.token}`).send({ answers: { queixa: 'Dor de cabeça' }, submit: false, consent: CONSENT });
     expect(partial.status).toBe(200);
     expect(partial.body.status).toBe('in_progress');
-    const resumed = await patientAgent.get(`/api/public/anamnesis/${sent.token}`);
+    expect(partial.body.resumeSecret).toMatch(/^[\w-]{43}$/);
+    const secret = { 'X-Resume-Secret': partial.body.resumeSecret as string };
+    const resumed = await patientAgent.get(`/api/public/anamnesis/${sent.token}`).set(secret);
     expect(resumed.body.answers).toEqual({ queixa: 'Dor de cabeça' });
     expect(resumed.body.consent.given).toBe(true);
 
-    const missing = await patientAgent.post(`/api/public/anamnesis/${sent.token}`).send({ answers: { alergia: true } });
+    const missing = await patientAgent.post(`/api/public/anamnesis/${sent.token}`).set(secret).send({ answers: { alergia: true } });
     expect(missing.status).toBe(422);
     expect(missing.body.error.details.questions).toEqual({ alergia_qual: 'required', fuma: 'required' });
 
-    const done = await patientAgent.post(`/api/public/anamnesis/${sent.token}`).send({ answers: VALID });
+    const done = await patientAgent.post(`/api/public/anamnesis/${sent.token}`).set(secret).send({ answers: VALID });
     expect(done.status).toBe(200);
     expect(done.body.status).toBe('submitted');
-    const twice = await patientAgent.post(`/api/public/anamnesis/${sent.token}`).send({ answers: VALID });
+    const twice = await patientAgent.post(`/api/public/anamnesis/${sent.token}`).set(secret).send({ answers: VALID });
     expect(twice.status).toBe(409);
-    expect((await patientAgent.get(`/api/public/anamnesis/${sent.token}`)).status).toBe(409);
+    expect((await patientAgent.get(`/api/public/anamnesis/${sent.token}`).set(secret)).status).toBe(409);
 
     const shown = await clinic.professional.agent.get(`/api/anamnesis/responses/${sent.id}`);
     expect(shown.status).toBe(200);
@@ -92,6 +94,51 @@ describe('anamnesis', () => {
     const log = await clinic.admin.agent.get(`/api/contacts/${patient.id}/access-log`);
     const actions = log.body.items.map((i: { action: string }) => i.action);
     expect(actions).toEqual(expect.arrayContaining(['anamnesis.sent', 'anamnesis.saved', 'anamnesis.submitted', 'anamnesis.viewed', 'anamnesis.listed']));
+  });
+
+  it('never shows saved answers to the link alone: only the device that gave consent resumes, nothing after submission', async () => {
+    const clinic = await createClinic();
+    const { sent } = await sendForm(clinic);
+    // What the sender (a receptionist) got is the link, nothing that reads answers.
+    expect(Object.keys(sent).sort()).toEqual(['expiresAt', 'id', 'token', 'url']);
+    const link = `/api/public/anamnesis/${sent.token}`;
+    const patient = anonymous(clinic.app);
+    const sender = anonymous(clinic.app);
+    const SECRET = 'sim, desde 2019, em tratamento';
+
+    const started = await patient.post(link).send({ answers: { queixa: SECRET }, submit: false, consent: CONSENT });
+    expect(started.status).toBe(200);
+    const secret = { 'X-Resume-Secret': started.body.resumeSecret as string };
+
+    for (const headers of [{}, { 'X-Resume-Secret': 'x'.repeat(43) }]) {
+      const peek = await sender.get(link).set(headers);
+      expect(peek.status).toBe(200);
+      expect(peek.body).toMatchObject({ answers: {}, startedOnAnotherDevice: true, consent: { given: false } });
+      expect(JSON.stringify(peek.body)).not.toContain(SECRET);
+      const write = await sender.post(link).set(headers).send({ answers: { queixa: 'alterado' }, submit: false });
+      expect(write.status).toBe(403);
+      expect(write.body.error.code).toBe('anamnesis_started_elsewhere');
+    }
+    expect((await patient.get(link).set(secret)).body.answers).toEqual({ queixa: SECRET });
+
+    // Accepting the consent elsewhere starts afresh: the first device's answers are discarded, not handed over.
+    const restarted = await sender.post(link).send({ answers: {}, submit: false, consent: CONSENT });
+    expect(restarted.status).toBe(200);
+    const senderView = await sender.get(link).set({ 'X-Resume-Secret': restarted.body.resumeSecret as string });
+    expect(senderView.body).toMatchObject({ answers: {}, consent: { given: true }, startedOnAnotherDevice: false });
+    const [row] = await clinic.app.infra.db.select().from(anamnesisResponses).where(eq(anamnesisResponses.id, sent.id));
+    expect(JSON.stringify(row?.answers)).not.toContain(SECRET);
+    expect((await patient.get(link).set(secret)).body).toMatchObject({ answers: {}, startedOnAnotherDevice: true });
+
+    // The patient takes it back, submits, and from then on the link shows nothing to anyone.
+    const again = await patient.post(link).send({ answers: { queixa: SECRET }, submit: false, consent: CONSENT });
+    const mine = { 'X-Resume-Secret': again.body.resumeSecret as string };
+    await patient.post(link).set(mine).send({ answers: VALID }).expect(200);
+    for (const agent of [patient, sender]) {
+      const after = await agent.get(link).set(mine);
+      expect(after.status).toBe(409);
+      expect(JSON.stringify(after.body)).not.toContain(VALID.queixa);
+    }
   });
 
   it('drops answers to hidden conditional questions on submission', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anonymous, createClinic, PASSWORD } from '../helpers/clinic.js';
+import { createClinic } from '../helpers/clinic.js';
 
 // /auth/me is served from a per-user cache (it answers every page load); these prove the cache
 // never shows a stale clinic, role or membership list.
@@ -9,6 +9,8 @@ describe('GET /api/auth/me stays true while cached', () => {
     const before = await clinic.receptionist.agent.get('/api/auth/me');
     expect(before.body.clinic.name).toBe(clinic.name);
     await clinic.admin.agent.patch('/api/clinic').send({ name: 'Clínica Nova', timezone: 'America/Manaus' }).expect(200);
+    // Cached accounts learn of it from the clinic.updated event, delivered just after the commit.
+    await clinic.app.infra.events.flush();
     const after = await clinic.receptionist.agent.get('/api/auth/me');
     expect(after.body.clinic).toEqual({ id: clinic.id, name: 'Clínica Nova', timezone: 'America/Manaus' });
     expect(after.body.memberships).toEqual([{ clinicId: clinic.id, clinicName: 'Clínica Nova', role: 'receptionist', isProfessional: false }]);
@@ -29,8 +31,9 @@ describe('GET /api/auth/me stays true while cached', () => {
     const b = await createClinic();
     expect((await a.professional.agent.get('/api/auth/me')).body.memberships).toHaveLength(1);
     const inv = await b.admin.agent.post('/api/team/invitations').send({ email: a.professional.email, name: 'X', role: 'professional' });
-    await anonymous(a.app).post(`/api/public/invitations/${inv.body.token}/accept`).send({ password: PASSWORD }).expect(200);
+    await a.professional.agent.post(`/api/team/invitations/${inv.body.token}/accept`).send({}).expect(200);
     await b.admin.agent.patch('/api/clinic').send({ name: 'Outra Clínica' }).expect(200);
+    await a.app.infra.events.flush();
     const me = await a.professional.agent.get('/api/auth/me');
     expect(me.body.clinic.id).toBe(a.id);
     expect(me.body.memberships.map((m: { clinicName: string }) => m.clinicName)).toEqual([a.name, 'Outra Clínica']);

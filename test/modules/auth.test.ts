@@ -110,7 +110,7 @@ describe('auth', () => {
     // Invite A's professional into B.
     const inv = await b.admin.agent.post('/api/team/invitations').send({ email: a.professional.email, name: 'X', role: 'professional' });
     expect(inv.status).toBe(201);
-    const accept = await anonymous(a.app).post(`/api/public/invitations/${inv.body.token}/accept`).send({ password: PASSWORD });
+    const accept = await a.professional.agent.post(`/api/team/invitations/${inv.body.token}/accept`).send({});
     expect(accept.status).toBe(200);
     const agent = a.professional.agent;
     const sw = await agent.post('/api/auth/switch-clinic').send({ clinicId: b.id });

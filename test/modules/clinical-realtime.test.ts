@@ -46,24 +46,39 @@ async function listen(email: string) {
   return events;
 }
 
+const clinical = (events: [string, unknown][]) => events.filter(([e]) => e.startsWith('medical_record') || e.startsWith('anamnesis'));
+
 describe('clinical realtime events', () => {
-  it('reach the clinic room with ids only, and no other clinic', async () => {
+  it('reach the professionals of the clinic with ids only; receptionists, non-professional admins and other clinics get none', async () => {
     const clinic = await createClinic({ app });
     const other = await createClinic({ app });
-    const [mine, theirs] = await Promise.all([listen(clinic.receptionist.email), listen(other.doctorAdmin.email)]);
+    const [professional, receptionist, admin, theirs] = await Promise.all([
+      listen(clinic.professional.email),
+      listen(clinic.receptionist.email),
+      listen(clinic.admin.email),
+      listen(other.doctorAdmin.email),
+    ]);
     const patient = await createPatient(clinic);
     const record = await clinic.professional.agent.post('/api/medical-records').send({ contactId: patient.id, type: 'note', content: 'Texto clínico sigiloso' });
     await clinic.professional.agent.post(`/api/medical-records/${record.body.id}/sign`).expect(200);
     const tpl = await clinic.professional.agent.post('/api/anamnesis/templates').send({ name: 'Curta', questions: [{ id: 'q', label: 'Como está?', type: 'text', required: true }] });
     const sent = await clinic.professional.agent.post(`/api/contacts/${patient.id}/anamnesis`).send({ templateId: tpl.body.id });
     await anonymous(app).post(`/api/public/anamnesis/${sent.body.token}`).send({ answers: { q: 'Resposta sigilosa' }, consent: { accepted: true, version: '2026-11-v1' } }).expect(200);
+    // Emitted after the clinical events: once it arrives, anything clinical would have too.
+    await clinic.admin.agent.patch('/api/clinic').send({ name: 'Clínica Depois' }).expect(200);
 
-    await expect.poll(() => mine.filter(([e]) => e === 'anamnesis:submitted').length, { timeout: 5000 }).toBe(1);
-    expect(mine.filter(([e]) => e.startsWith('medical_record') || e.startsWith('anamnesis'))).toEqual([
+    for (const events of [professional, receptionist, admin]) {
+      await expect.poll(() => events.some(([e]) => e === 'clinic:updated'), { timeout: 5000 }).toBe(true);
+    }
+    expect(clinical(professional)).toEqual([
       ['medical_record:signed', { id: record.body.id, contactId: patient.id }],
       ['anamnesis:submitted', { id: sent.body.id, contactId: patient.id }],
     ]);
-    expect(JSON.stringify(mine)).not.toContain('sigilos');
+    expect(JSON.stringify(professional)).not.toContain('sigilos');
+    // The patient's registration is theirs to see; the clinical events are not.
+    expect(receptionist.some(([e]) => e === 'contact:created')).toBe(true);
+    expect(clinical(receptionist)).toEqual([]);
+    expect(clinical(admin)).toEqual([]);
     expect(theirs).toEqual([]);
   });
 });

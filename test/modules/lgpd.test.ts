@@ -35,7 +35,7 @@ describe('LGPD', () => {
     expect(res.status).toBe(200);
     expect(res.body.contact).toMatchObject({ id: h.patient.id, name: h.patient.name, cpf: '52998224725' });
     expect(res.body.medicalRecords.map((r: { id: string }) => r.id)).toEqual([h.record.id, h.addendum.id]);
-    expect(res.body.medicalRecords[0].addenda).toEqual([h.addendum.id]);
+    expect(res.body.medicalRecords[0].addenda).toEqual([expect.objectContaining({ id: h.addendum.id, content: 'ECG anexado.', attachments: [expect.objectContaining({ id: h.file.id })] })]);
     expect(res.body.anamneses.find((a: { id: string }) => a.id === h.anamnesisId).answers.queixa_principal).toBe('Pressão alta');
     expect(res.body.files).toEqual([expect.objectContaining({ id: h.file.id, recordId: h.addendum.id })]);
     const actions = res.body.accessLog.map((a: { action: string }) => a.action);
@@ -72,7 +72,7 @@ describe('LGPD', () => {
     expect(log.body.items.map((i: { action: string }) => i.action)).toContain('contact.anonymized');
   });
 
-  it('exports the patient’s appointments, and deleting a patient with clinical history only hides them', async () => {
+  it('exports the patient’s appointments, and refuses to delete a patient with clinical history (even a draft)', async () => {
     const clinic = await createClinic();
     const h = await patientWithHistory(clinic);
     const startsAt = new Date(Date.now() + 7 * 24 * 3600_000);
@@ -87,9 +87,11 @@ describe('LGPD', () => {
     const records = await createPatient(clinic);
     const draft = await clinic.professional.agent.post('/api/medical-records').send({ contactId: records.id, type: 'note', content: 'Rascunho.' });
     expect(draft.status).toBe(201);
-    expect((await clinic.receptionist.agent.delete(`/api/contacts/${records.id}`)).status).toBe(204);
+    const refused = await clinic.receptionist.agent.delete(`/api/contacts/${records.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('has_clinical_records');
     const [kept] = await clinic.app.infra.db.select().from(contacts).where(eq(contacts.id, records.id));
-    expect(kept?.deletedAt).toBeInstanceOf(Date);
-    expect((await clinic.receptionist.agent.get(`/api/contacts/${records.id}`)).status).toBe(404);
+    expect(kept?.deletedAt).toBeNull();
+    expect((await clinic.receptionist.agent.get(`/api/contacts/${records.id}`)).status).toBe(200);
   });
 });

@@ -1,24 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { auditLog, medicalRecords } from '../../shared/schema/index.js';
 import { getTestApp } from '../helpers/app.js';
 import { createClinic, type TestClinic } from '../helpers/clinic.js';
 import { createPatient } from '../helpers/patients.js';
-
-async function draft(clinic: TestClinic, contactId: string, fields: Record<string, unknown> = {}) {
-  const res = await clinic.professional.agent
-    .post('/api/medical-records')
-    .send({ contactId, type: 'consultation', content: 'Paciente relata cefaleia há 3 dias.', chiefComplaint: 'Cefaleia', prescriptions: ['Dipirona 500 mg 6/6h'], vitalSigns: { systolic: 120, diastolic: 80, temperature: 36.5 }, ...fields });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body as { id: string; status: string };
-}
-
-async function signed(clinic: TestClinic, contactId: string, fields: Record<string, unknown> = {}) {
-  const record = await draft(clinic, contactId, fields);
-  const res = await clinic.professional.agent.post(`/api/medical-records/${record.id}/sign`);
-  expect(res.status).toBe(200);
-  return res.body as { id: string; contentHash: string; previousHash: string | null };
-}
+import { draftRecord, signedRecord } from '../helpers/records.js';
 
 /** drizzle wraps the driver's error; the trigger's message is on the cause. */
 const refusedWith = (message: string) => (err: unknown) => String((err as { cause?: { message?: string } }).cause?.message).includes(message);
@@ -33,7 +19,7 @@ describe('medical records', () => {
   it('lets the author edit a draft, sign it, and then refuses every change with 409 record_signed', async () => {
     const clinic = await createClinic();
     const patient = await createPatient(clinic);
-    const record = await draft(clinic, patient.id);
+    const record = await draftRecord(clinic, patient.id);
     expect(record.status).toBe('draft');
 
     const edited = await clinic.professional.agent.patch(`/api/medical-records/${record.id}`).send({ diagnosis: 'Cefaleia tensional', examRequests: ['Hemograma'] });
@@ -67,7 +53,7 @@ describe('medical records', () => {
   it('corrects a signed record with an addendum that is itself frozen and chained', async () => {
     const clinic = await createClinic();
     const patient = await createPatient(clinic);
-    const original = await signed(clinic, patient.id);
+    const original = await signedRecord(clinic, patient.id);
     const addendum = await clinic.doctorAdmin.agent.post(`/api/medical-records/${original.id}/addenda`).send({ content: 'Adendo: dose corrigida para 750 mg.' });
     expect(addendum.status).toBe(201);
     expect(addendum.body.addendumOf).toBe(original.id);
@@ -76,7 +62,11 @@ describe('medical records', () => {
     expect((await clinic.doctorAdmin.agent.patch(`/api/medical-records/${addendum.body.id}`).send({ content: 'x' })).body.error.code).toBe('record_signed');
 
     const shown = await clinic.professional.agent.get(`/api/medical-records/${original.id}`);
-    expect(shown.body.addenda).toEqual([addendum.body.id]);
+    // A clinician reads the record with its corrections: content, author and signature inline.
+    expect(shown.body.addenda).toEqual([
+      { id: addendum.body.id, content: 'Adendo: dose corrigida para 750 mg.', authorId: clinic.doctorAdmin.id, authorName: clinic.doctorAdmin.name, signedAt: addendum.body.signedAt, attachments: [] },
+    ]);
+    expect(shown.body.addenda[0].signedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     const list = await clinic.professional.agent.get(`/api/contacts/${patient.id}/medical-records`);
     expect(list.body.items.map((r: { id: string }) => r.id)).toEqual([addendum.body.id, original.id]);
   });
@@ -84,44 +74,22 @@ describe('medical records', () => {
   it('has the database refuse UPDATE and DELETE of signed records, whatever the code does', async () => {
     const clinic = await createClinic();
     const patient = await createPatient(clinic);
-    const record = await signed(clinic, patient.id);
+    const record = await signedRecord(clinic, patient.id);
     const db = clinic.app.infra.db;
     await expect(db.update(medicalRecords).set({ diagnosis: 'adulterado' }).where(eq(medicalRecords.id, record.id))).rejects.toSatisfy(refusedWith('record_signed'));
     await expect(db.delete(medicalRecords).where(eq(medicalRecords.id, record.id))).rejects.toSatisfy(refusedWith('record_signed'));
     const [row] = await db.select().from(medicalRecords).where(eq(medicalRecords.id, record.id));
     expect(row?.diagnosis).toBeNull();
     // A draft is still editable at the database level.
-    const open = await draft(clinic, patient.id);
+    const open = await draftRecord(clinic, patient.id);
     await db.update(medicalRecords).set({ plan: 'Retorno em 15 dias' }).where(eq(medicalRecords.id, open.id));
-  });
-
-  it('verifies the chain and reports the first link broken by tampering in SQL', async () => {
-    const clinic = await createClinic();
-    const patient = await createPatient(clinic);
-    const first = await signed(clinic, patient.id);
-    const second = await signed(clinic, patient.id, { content: 'Retorno: melhora parcial.' });
-    await signed(clinic, patient.id, { content: 'Alta.' });
-    expect(second.previousHash).toBe(first.contentHash);
-
-    const ok = await clinic.professional.agent.get(`/api/contacts/${patient.id}/medical-records/verify`);
-    expect(ok.status).toBe(200);
-    expect(ok.body).toEqual({ valid: true, checked: 3, firstBroken: null });
-
-    // Bypass the trigger the way an attacker with database access would (superuser, in one transaction).
-    await clinic.app.infra.db.transaction(async (tx) => {
-      await tx.execute(sql`set local session_replication_role = replica`);
-      await tx.update(medicalRecords).set({ content: 'Retorno: paciente assintomático.' }).where(eq(medicalRecords.id, second.id));
-    });
-    const broken = await clinic.professional.agent.get(`/api/contacts/${patient.id}/medical-records/verify`);
-    expect(broken.body.valid).toBe(false);
-    expect(broken.body.firstBroken).toEqual({ recordId: second.id, chainSeq: 2, reason: 'content_hash_mismatch' });
   });
 
   it('keeps records away from receptionists and non-professional admins, and 404s across clinics', async () => {
     const clinic = await createClinic();
     const other = await createClinic();
     const patient = await createPatient(clinic);
-    const record = await signed(clinic, patient.id);
+    const record = await signedRecord(clinic, patient.id);
     for (const member of [clinic.receptionist, clinic.admin]) {
       expect((await member.agent.get(`/api/medical-records/${record.id}`)).status).toBe(403);
       expect((await member.agent.get(`/api/contacts/${patient.id}/medical-records`)).status).toBe(403);
@@ -163,7 +131,7 @@ describe('medical records', () => {
     const unknownType = await clinic.professional.agent.post('/api/files').attach('file', Buffer.from('MZ'), { filename: 'virus.exe', contentType: 'application/x-msdownload' });
     expect(unknownType.status).toBe(415);
 
-    const record = await draft(clinic, patient.id, { attachmentIds: [upload.body.id] });
+    const record = await draftRecord(clinic, patient.id, { attachmentIds: [upload.body.id] });
     const shown = await clinic.professional.agent.get(`/api/medical-records/${record.id}`);
     expect(shown.body.attachments).toEqual([expect.objectContaining({ id: upload.body.id, filename: 'laudo.pdf' })]);
 
@@ -173,7 +141,7 @@ describe('medical records', () => {
     expect((await clinic.professional.agent.delete(`/api/files/${upload.body.id}`)).status).toBe(409);
 
     await clinic.professional.agent.post(`/api/medical-records/${record.id}/sign`).expect(200);
-    const again = await draft(clinic, patient.id, { attachmentIds: [upload.body.id] }).catch(() => null);
+    const again = await draftRecord(clinic, patient.id, { attachmentIds: [upload.body.id] }).catch(() => null);
     expect(again).toBeNull();
     expect(await auditActions(clinic, patient.id)).toContain('medical_record.attachment_viewed');
   });
@@ -181,7 +149,7 @@ describe('medical records', () => {
   it('audits every read and write with the patient, shown by the access log', async () => {
     const clinic = await createClinic();
     const patient = await createPatient(clinic);
-    const record = await signed(clinic, patient.id);
+    const record = await signedRecord(clinic, patient.id);
     await clinic.professional.agent.get(`/api/contacts/${patient.id}/medical-records`).expect(200);
     await clinic.doctorAdmin.agent.get(`/api/medical-records/${record.id}`).expect(200);
     await clinic.professional.agent.get(`/api/contacts/${patient.id}/medical-records/verify`).expect(200);
@@ -198,9 +166,49 @@ describe('medical records', () => {
 
   it('keeps the audit log append-only in the database', async () => {
     const clinic = await createClinic();
-    await signed(clinic, (await createPatient(clinic)).id);
+    await signedRecord(clinic, (await createPatient(clinic)).id);
     const db = clinic.app.infra.db;
     await expect(db.update(auditLog).set({ action: 'x' }).where(eq(auditLog.clinicId, clinic.id))).rejects.toSatisfy(refusedWith('audit_append_only'));
     await expect(db.delete(auditLog).where(eq(auditLog.clinicId, clinic.id))).rejects.toSatisfy(refusedWith('audit_append_only'));
+  });
+});
+
+describe('a record linked to an appointment', () => {
+  const book = async (clinic: TestClinic, contactId: string, hour = 10) => {
+    const res = await clinic.receptionist.agent.post('/api/appointments').send({ contactId, professionalId: clinic.professional.id, startsAt: `2030-03-11T${hour}:00:00-03:00`, durationMinutes: 30 });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body.id as string;
+  };
+
+  it('accepts only an appointment of the same clinic (404) and the same patient (422), also in the database', async () => {
+    const clinic = await createClinic();
+    const other = await createClinic();
+    const patient = await createPatient(clinic);
+    const foreignAppointment = await book(other, (await createPatient(other)).id);
+    const otherPatientsAppointment = await book(clinic, (await createPatient(clinic)).id);
+
+    const foreign = await clinic.professional.agent.post('/api/medical-records').send({ contactId: patient.id, appointmentId: foreignAppointment, type: 'note', content: 'x' });
+    expect(foreign.status).toBe(404);
+    const mismatch = await clinic.professional.agent.post('/api/medical-records').send({ contactId: patient.id, appointmentId: otherPatientsAppointment, type: 'note', content: 'x' });
+    expect(mismatch.status).toBe(422);
+    expect(mismatch.body.error.code).toBe('appointment_of_another_patient');
+    const db = clinic.app.infra.db;
+    expect(await db.select({ id: medicalRecords.id }).from(medicalRecords).where(eq(medicalRecords.contactId, patient.id))).toHaveLength(0);
+
+    const own = await book(clinic, patient.id, 11);
+    const record = await draftRecord(clinic, patient.id, { appointmentId: own });
+    expect((await clinic.professional.agent.get(`/api/medical-records/${record.id}`)).body.appointmentId).toBe(own);
+    const moved = await clinic.professional.agent.patch(`/api/medical-records/${record.id}`).send({ appointmentId: foreignAppointment });
+    expect(moved.status).toBe(404);
+    expect((await clinic.professional.agent.get(`/api/medical-records/${record.id}`)).body.appointmentId).toBe(own);
+
+    // The composite foreign key refuses it even when the code is bypassed.
+    await expect(db.update(medicalRecords).set({ appointmentId: foreignAppointment }).where(eq(medicalRecords.id, record.id))).rejects.toSatisfy(
+      (err: unknown) => (err as { cause?: { code?: string } }).cause?.code === '23503',
+    );
+    // An appointment a record points at is not deleted from under it.
+    const removed = await clinic.receptionist.agent.delete(`/api/appointments/${own}`);
+    expect(removed.status).toBe(409);
+    expect((await clinic.professional.agent.get(`/api/appointments/${own}`)).status).toBe(200);
   });
 });

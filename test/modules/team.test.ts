@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import request from 'supertest';
-import { eq } from 'drizzle-orm';
-import { invitations, memberships } from '../../shared/schema/index.js';
+import { and, eq } from 'drizzle-orm';
+import { auditLog, clinics, invitations, memberships, users } from '../../shared/schema/index.js';
+import { hashToken, randomToken } from '../../server/lib/tokens.js';
 import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
-import { PASSWORD, anonymous, createClinic, signIn, type TestClinic } from '../helpers/clinic.js';
+import { hashPassword } from '../../server/modules/auth/passwords.js';
+import { PASSWORD, anonymous, createClinic, signIn, type Agent, type TestClinic } from '../helpers/clinic.js';
+import { withRedis } from '../helpers/skip.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -11,78 +14,37 @@ beforeAll(async () => {
 });
 
 const unique = () => `convidado-${Math.random().toString(36).slice(2, 10)}@example.com`;
+const bearer = (target: TestApp, key: string) => request(target.app).get('/api/contacts').set('Authorization', `Bearer ${key}`);
 
-/** Invites by email and returns the token read from the mail, as the invitee would. */
-async function invite(clinic: TestClinic, email: string, role = 'professional') {
-  const res = await clinic.admin.agent.post('/api/team/invitations').send({ email, name: 'Dr. Convidado', role });
-  expect(res.status).toBe(201);
-  const mail = await app.mail.waitFor(email);
-  expect(mail.subject).toContain(clinic.name);
-  const token = /convite\?token=([\w-]+)/.exec(mail.text)?.[1];
-  expect(token).toBe(res.body.token);
-  return { id: res.body.id as string, token: token as string };
+/** A clinic whose `n` members are all admins, each signed in. */
+async function clinicOfAdmins(n: number): Promise<{ id: string; admins: { id: string; agent: Agent }[] }> {
+  const db = app.infra.db;
+  const tag = Math.random().toString(36).slice(2, 10);
+  const [clinic] = await db.insert(clinics).values({ name: `Clínica ${tag}` }).returning({ id: clinics.id });
+  if (!clinic) throw new Error('no clinic');
+  const passwordHash = await hashPassword(PASSWORD);
+  const admins = await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const email = `admin${i}-${tag}@example.com`;
+      const [user] = await db.insert(users).values({ name: `Admin ${i}`, email, passwordHash }).returning({ id: users.id });
+      if (!user) throw new Error('no user');
+      await db.insert(memberships).values({ clinicId: clinic.id, userId: user.id, role: 'admin' });
+      return { id: user.id, agent: await signIn(app, email) };
+    }),
+  );
+  return { id: clinic.id, admins };
 }
 
-describe('invitations', () => {
-  it('a new user accepts with a name and password and is signed in to the clinic', async () => {
-    const clinic = await createClinic({ app });
-    const email = unique();
-    const { token } = await invite(clinic, email);
+/** What a leaving admin created: an admin invitation and an API key (its cache entry warmed by one use). */
+async function createdBy(clinic: TestClinic, agent: Agent) {
+  const invitation = await agent.post('/api/team/invitations').send({ email: unique(), name: 'Convidado', role: 'admin' });
+  const key = await agent.post('/api/api-keys').send({ name: 'n8n', scopes: ['contacts:read'] });
+  expect([invitation.status, key.status]).toEqual([201, 201]);
+  expect((await bearer(clinic.app, key.body.key)).status).toBe(200);
+  return { invitation: invitation.body as { id: string; token: string }, key: key.body as { id: string; key: string } };
+}
 
-    const info = await anonymous(app).get(`/api/public/invitations/${token}`);
-    expect(info.status).toBe(200);
-    expect(info.body).toMatchObject({ clinicName: clinic.name, email, role: 'professional', userExists: false });
-
-    const agent = anonymous(app);
-    const accept = await agent.post(`/api/public/invitations/${token}/accept`).send({ name: 'Dra. Nova', password: 'senha-nova-123' });
-    expect(accept.status).toBe(200);
-    expect(accept.body).toMatchObject({ user: { email, name: 'Dra. Nova' }, clinic: { id: clinic.id }, role: 'professional', isProfessional: true });
-    expect((await agent.get('/api/auth/me')).body.clinic.id).toBe(clinic.id);
-    // The chosen password works from now on.
-    await signIn(app, email, 'senha-nova-123');
-
-    const again = await anonymous(app).post(`/api/public/invitations/${token}/accept`).send({ password: 'outra-senha-123' });
-    expect(again.status).toBe(410);
-    expect((await anonymous(app).get(`/api/public/invitations/${token}`)).status).toBe(410);
-  });
-
-  it('an existing user must prove their password; the clinic is then added to their memberships', async () => {
-    const [clinic, home] = await Promise.all([createClinic({ app }), createClinic({ app })]);
-    const existing = home.professional;
-    const { token } = await invite(clinic, existing.email, 'receptionist');
-    expect((await anonymous(app).get(`/api/public/invitations/${token}`)).body.userExists).toBe(true);
-
-    const wrong = await anonymous(app).post(`/api/public/invitations/${token}/accept`).send({ password: 'nao-e-a-senha' });
-    expect(wrong.status).toBe(401);
-    expect(wrong.body.error.code).toBe('invalid_credentials');
-    expect(await app.infra.db.select().from(memberships).where(eq(memberships.userId, existing.id))).toHaveLength(1);
-
-    const agent = anonymous(app);
-    const ok = await agent.post(`/api/public/invitations/${token}/accept`).send({ password: PASSWORD });
-    expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ clinic: { id: clinic.id }, role: 'receptionist' });
-    expect(ok.body.memberships.map((m: { clinicId: string }) => m.clinicId).sort()).toEqual([clinic.id, home.id].sort());
-  });
-
-  it('an expired invitation answers 410 and an unknown token 404', async () => {
-    const clinic = await createClinic({ app });
-    const { id, token } = await invite(clinic, unique());
-    await app.infra.db.update(invitations).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(invitations.id, id));
-    const read = await anonymous(app).get(`/api/public/invitations/${token}`);
-    expect(read.status).toBe(410);
-    expect(read.body.error.code).toBe('invitation_expired');
-    const accept = await anonymous(app).post(`/api/public/invitations/${token}/accept`).send({ name: 'X', password: 'senha-nova-123' });
-    expect(accept.status).toBe(410);
-    expect((await anonymous(app).get(`/api/public/invitations/${'z'.repeat(43)}`)).status).toBe(404);
-  });
-
-  it('refuses to invite someone who is already a member (409)', async () => {
-    const clinic = await createClinic({ app });
-    const res = await clinic.admin.agent.post('/api/team/invitations').send({ email: clinic.receptionist.email.toUpperCase(), name: 'R', role: 'receptionist' });
-    expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('already_member');
-  });
-});
+const acceptAnonymously = (token: string) => anonymous(app).post(`/api/public/invitations/${token}/accept`).send({ password: 'senha-nova-123' });
 
 describe('team management', () => {
   it('keeps at least one active admin: demoting, deactivating or removing the last one is 409 and changes nothing', async () => {
@@ -100,6 +62,90 @@ describe('team management', () => {
     }
     const team = await admin.get('/api/team');
     expect(team.body.items.find((m: { userId: string }) => m.userId === clinic.admin.id)).toMatchObject({ role: 'admin', active: true });
+  });
+
+  it('20 admins leaving at the same moment (demoted, deactivated, removed): one stays admin and the last request gets 409 last_admin', async () => {
+    const clinic = await clinicOfAdmins(20);
+    const answers = await Promise.all(
+      clinic.admins.map((a, i) =>
+        i % 3 === 0
+          ? a.agent.patch(`/api/team/${a.id}`).send({ role: 'professional' })
+          : i % 3 === 1
+            ? a.agent.patch(`/api/team/${a.id}`).send({ active: false })
+            : a.agent.delete(`/api/team/${a.id}`),
+      ),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200), statuses.join(',')).toHaveLength(19);
+    const refused = answers.filter((r) => r.status === 409);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.body.error.code).toBe('last_admin');
+    const admins = await app.infra.db
+      .select()
+      .from(memberships)
+      .where(and(eq(memberships.clinicId, clinic.id), eq(memberships.role, 'admin'), eq(memberships.active, true)));
+    expect(admins).toHaveLength(1);
+  }, 60_000);
+
+  it('removing a member revokes the invitations and API keys they created, at once, and says so in the answer and the audit log', async () => {
+    const clinic = await createClinic({ app });
+    const leaving = clinic.doctorAdmin;
+    const theirs = await createdBy(clinic, leaving.agent);
+    const others = await createdBy(clinic, clinic.admin.agent);
+
+    const removed = await clinic.admin.agent.delete(`/api/team/${leaving.id}`);
+    expect(removed.status).toBe(200);
+    expect(removed.body).toEqual({ revokedInvitations: 1, revokedApiKeys: 1 });
+
+    const refused = await bearer(app, theirs.key.key);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('invalid_api_key');
+    const accept = await acceptAnonymously(theirs.invitation.token);
+    expect(accept.status).toBe(410);
+    expect(accept.body.error.code).toBe('invitation_revoked');
+    // What the remaining admin created keeps working.
+    expect((await bearer(app, others.key.key)).status).toBe(200);
+    expect((await clinic.admin.agent.get('/api/team/invitations')).body.items.map((i: { id: string }) => i.id)).toEqual([others.invitation.id]);
+    expect((await clinic.admin.agent.get('/api/api-keys')).body.items.map((k: { id: string }) => k.id)).toEqual([others.key.id]);
+
+    const [audit] = await app.infra.db.select().from(auditLog).where(and(eq(auditLog.clinicId, clinic.id), eq(auditLog.action, 'team.removed')));
+    expect(audit).toMatchObject({ actorId: clinic.admin.id, entityId: leaving.id, details: { revokedInvitations: [theirs.invitation.id], revokedApiKeys: [theirs.key.id] } });
+  });
+
+  it('deactivating a member revokes what they created and the invitations addressed to them; reactivating brings none back', async () => {
+    const clinic = await createClinic({ app });
+    const leaving = clinic.doctorAdmin;
+    const theirs = await createdBy(clinic, leaving.agent);
+    // An invitation to their email sent before they joined: it must not bring them back.
+    const old = randomToken();
+    await app.infra.db
+      .insert(invitations)
+      .values({ clinicId: clinic.id, email: leaving.email, name: 'X', role: 'admin', tokenHash: hashToken(old), expiresAt: new Date(Date.now() + 3600_000) });
+
+    const res = await clinic.admin.agent.patch(`/api/team/${leaving.id}`).send({ active: false });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ userId: leaving.id, active: false, revokedInvitations: 2, revokedApiKeys: 1 });
+    expect((await bearer(app, theirs.key.key)).status).toBe(401);
+    expect((await acceptAnonymously(theirs.invitation.token)).status).toBe(410);
+
+    const back = await clinic.admin.agent.patch(`/api/team/${leaving.id}`).send({ active: true });
+    expect(back.body).toMatchObject({ active: true, revokedInvitations: 0, revokedApiKeys: 0 });
+    expect((await bearer(app, theirs.key.key)).status).toBe(401);
+    const audits = await app.infra.db.select().from(auditLog).where(and(eq(auditLog.clinicId, clinic.id), eq(auditLog.action, 'team.updated'), eq(auditLog.entityId, leaving.id)));
+    expect(audits.map((r) => r.details)).toContainEqual(expect.objectContaining({ active: false, revokedApiKeys: [theirs.key.id] }));
+  });
+
+  it('an admin who is demoted loses the invitations and keys they created; other changes revoke nothing', async () => {
+    const clinic = await createClinic({ app });
+    const theirs = await createdBy(clinic, clinic.doctorAdmin.agent);
+    const unrelated = await clinic.admin.agent.patch(`/api/team/${clinic.doctorAdmin.id}`).send({ timezone: 'America/Manaus' });
+    expect(unrelated.body).toMatchObject({ revokedInvitations: 0, revokedApiKeys: 0 });
+    expect((await bearer(app, theirs.key.key)).status).toBe(200);
+
+    const demoted = await clinic.admin.agent.patch(`/api/team/${clinic.doctorAdmin.id}`).send({ role: 'professional' });
+    expect(demoted.body).toMatchObject({ role: 'professional', revokedInvitations: 1, revokedApiKeys: 1 });
+    expect((await bearer(app, theirs.key.key)).status).toBe(401);
+    expect((await acceptAnonymously(theirs.invitation.token)).status).toBe(410);
   });
 
   it('a role change takes effect on the member’s very next request', async () => {
@@ -126,7 +172,7 @@ describe('team management', () => {
     expect(login.status).toBe(403);
 
     expect((await clinic.professional.agent.get('/api/team')).status).toBe(200);
-    expect((await clinic.admin.agent.delete(`/api/team/${clinic.professional.id}`)).status).toBe(204);
+    expect((await clinic.admin.agent.delete(`/api/team/${clinic.professional.id}`)).status).toBe(200);
     expect((await clinic.professional.agent.get('/api/team')).status).toBe(401);
   });
 
@@ -142,7 +188,7 @@ describe('team management', () => {
   });
 });
 
-describe.runIf(inject('redisUrl'))('two instances on one Redis', () => {
+describe.runIf(withRedis('team: two instances on one Redis'))('two instances on one Redis', () => {
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
@@ -173,5 +219,13 @@ describe.runIf(inject('redisUrl'))('two instances on one Redis', () => {
     expect((await onB()).status).toBe(200);
     expect((await clinic.admin.agent.delete(`/api/api-keys/${created.id}`)).status).toBe(204);
     expect((await onB()).status).toBe(401);
+  });
+
+  it('a member removed on one instance: the API keys they created are refused by the other at once', async () => {
+    const clinic = await createClinic({ app: a });
+    const created = (await clinic.doctorAdmin.agent.post('/api/api-keys').send({ name: 'n8n', scopes: ['contacts:read'] })).body;
+    expect((await bearer(b, created.key)).status).toBe(200);
+    expect((await clinic.admin.agent.delete(`/api/team/${clinic.doctorAdmin.id}`)).body).toEqual({ revokedInvitations: 0, revokedApiKeys: 1 });
+    expect((await bearer(b, created.key)).status).toBe(401);
   });
 });

@@ -1,5 +1,6 @@
+import type { Request } from 'express';
 import { z } from 'zod';
-import { publicAnswer, question, responseDetail, responseSummary, sendAnamnesis, sentAnamnesis, template, templateCreate, templatePatch } from '../../../shared/api/anamnesis.js';
+import { publicAnswer, publicAnswerResult, publicForm, responseDetail, responseSummary, sendAnamnesis, sentAnamnesis, template, templateCreate, templatePatch } from '../../../shared/api/anamnesis.js';
 import { listOf, publicRoute, route, uuidParam } from '../../http/route.js';
 import type { AnamnesisService } from './service.js';
 import type { TemplateService } from './templates.js';
@@ -7,6 +8,13 @@ import type { TemplateService } from './templates.js';
 const tag = 'Clinical';
 // Any malformed token is simply unknown (404), like a wrong one: nothing is revealed by its shape.
 const tokenParam = z.strictObject({ token: z.string().min(1).max(200) });
+
+/** The secret the patient's device got when it gave consent (see AnamnesisService.publicAnswer). */
+export const RESUME_SECRET_HEADER = 'X-Resume-Secret';
+const resumeSecretOf = (req: Request) => {
+  const value = req.get(RESUME_SECRET_HEADER);
+  return value && value.length <= 200 ? value : undefined;
+};
 
 export const anamnesisRoutes = (templates: TemplateService, anamnesis: AnamnesisService) => [
   route({
@@ -92,21 +100,21 @@ export const anamnesisRoutes = (templates: TemplateService, anamnesis: Anamnesis
   publicRoute({
     method: 'get',
     path: '/public/anamnesis/:token',
-    summary: 'The form for the patient, with saved answers to resume and the consent text',
+    summary: `The form for the patient and the consent text; saved answers only with the ${RESUME_SECRET_HEADER} header of the device that gave consent; nothing once submitted (409)`,
     tag,
     rateLimit: 'public',
     schemas: { params: tokenParam },
-    response: z.object({ clinicName: z.string(), templateName: z.string(), questions: z.array(question), answers: z.record(z.string(), z.unknown()), status: z.string(), expiresAt: z.string(), consent: z.object({ version: z.string(), text: z.string(), given: z.boolean() }) }),
-    handler: async ({ params }) => anamnesis.publicForm(params.token),
+    response: publicForm,
+    handler: async ({ params, req }) => anamnesis.publicForm(params.token, resumeSecretOf(req)),
   }),
   publicRoute({
     method: 'post',
     path: '/public/anamnesis/:token',
-    summary: 'Save answers (submit: false) or submit them once (409 afterwards)',
+    summary: `Save answers (submit: false) or submit them once (409 afterwards). Send ${RESUME_SECRET_HEADER} to carry on; without it, accepting the consent starts afresh and returns a new resumeSecret`,
     tag,
     rateLimit: 'public',
     schemas: { params: tokenParam, body: publicAnswer },
-    response: z.object({ status: z.string(), submittedAt: z.string().nullable() }),
-    handler: async ({ ctx, params, body }) => anamnesis.publicAnswer(ctx, params.token, body),
+    response: publicAnswerResult,
+    handler: async ({ ctx, params, body, req }) => anamnesis.publicAnswer(ctx, params.token, resumeSecretOf(req), body),
   }),
 ];

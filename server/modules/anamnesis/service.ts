@@ -1,4 +1,5 @@
-import { and, desc, eq, ne } from 'drizzle-orm';
+import { timingSafeEqual } from 'node:crypto';
+import { and, desc, eq, isNull, ne } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { publicAnswer, Question } from '../../../shared/api/anamnesis.js';
 import { anamnesisResponses, anamnesisTemplates } from '../../../shared/schema/index.js';
@@ -13,6 +14,7 @@ import type { AuditService } from '../audit/service.js';
 import type { ClinicService } from '../clinic/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { TimelineItem } from '../contacts/timeline.js';
+import { redactJson, type Redact } from '../lgpd/redact.js';
 import { mergeAnswers } from './answers.js';
 import { CONSENT_TEXT, CONSENT_VERSION } from './defaults.js';
 import type { TemplateService } from './templates.js';
@@ -48,6 +50,15 @@ const detail = (j: Joined) => ({
 });
 
 const alreadySubmitted = () => conflict('anamnesis_already_submitted', 'Este formulário já foi enviado');
+
+/** Whether a public request comes from the device that gave consent (`resuming`), another one after that (`other`), or before any consent (`new`). */
+function deviceOf(r: typeof anamnesisResponses.$inferSelect, resumeSecret: string | undefined): 'new' | 'resuming' | 'other' {
+  if (r.resumeSecretHash === null) return r.consentAt === null ? 'new' : 'other';
+  if (!resumeSecret) return 'other';
+  const given = Buffer.from(hashToken(resumeSecret));
+  const stored = Buffer.from(r.resumeSecretHash);
+  return given.length === stored.length && timingSafeEqual(given, stored) ? 'resuming' : 'other';
+}
 
 export class AnamnesisService {
   constructor(
@@ -105,43 +116,72 @@ export class AnamnesisService {
     return row;
   }
 
-  async publicForm(token: string) {
+  /**
+   * The form for the patient. Saved answers are shown only to the device that gave consent (it
+   * holds the resume secret); anyone else with the link, such as the staff member who sent it,
+   * sees the questions and whether the form was begun on another device, never the answers.
+   */
+  async publicForm(token: string, resumeSecret: string | undefined) {
     const row = await this.byToken(token);
-    const clinic = await this.clinics.get(row.response.clinicId);
+    const r = row.response;
+    const clinic = await this.clinics.get(r.clinicId);
+    const device = deviceOf(r, resumeSecret);
     return {
       clinicName: clinic.name,
       templateName: row.templateName,
       questions: row.questions as Question[],
-      answers: row.response.answers,
-      status: row.response.status,
-      expiresAt: row.response.expiresAt.toISOString(),
-      consent: { version: CONSENT_VERSION, text: CONSENT_TEXT, given: row.response.consentAt !== null },
+      answers: device === 'resuming' ? r.answers : {},
+      status: device === 'resuming' ? r.status : 'pending',
+      startedOnAnotherDevice: device === 'other',
+      expiresAt: r.expiresAt.toISOString(),
+      consent: { version: CONSENT_VERSION, text: CONSENT_TEXT, given: device === 'resuming' },
     };
   }
 
-  async publicAnswer(ctx: BaseContext, token: string, input: z.infer<typeof publicAnswer>) {
+  /**
+   * Saves or submits answers. The device that holds the resume secret carries on; any other
+   * request must accept the consent, which starts the form afresh (answers saved elsewhere are
+   * discarded, never shown) and hands this device a new secret, returned once.
+   */
+  async publicAnswer(ctx: BaseContext, token: string, resumeSecret: string | undefined, input: z.infer<typeof publicAnswer>) {
     const row = await this.byToken(token);
     const r = row.response;
+    const device = deviceOf(r, resumeSecret);
     if (input.consent && input.consent.version !== CONSENT_VERSION) throw badRequest('consent_version_mismatch', 'Recarregue o formulário para ler o termo atual');
-    if (!r.consentAt && !input.consent) throw new AppError(422, 'consent_required', 'É preciso aceitar o termo de consentimento antes de responder');
-    const answers = mergeAnswers(row.questions as Question[], r.answers, input.answers, input.submit);
+    if (device !== 'resuming' && !input.consent) {
+      if (device === 'other') throw new AppError(403, 'anamnesis_started_elsewhere', 'Este formulário foi iniciado em outro aparelho. Aceite o termo para recomeçar aqui; as respostas salvas no outro aparelho serão descartadas');
+      throw new AppError(422, 'consent_required', 'É preciso aceitar o termo de consentimento antes de responder');
+    }
+    const starting = device !== 'resuming';
+    const answers = mergeAnswers(row.questions as Question[], starting ? {} : r.answers, input.answers, input.submit);
     const now = new Date();
-    const consent = !r.consentAt && input.consent ? { consentVersion: input.consent.version, consentAt: now, consentIp: ctx.ip ?? null } : {};
+    const newSecret = starting && !input.submit ? randomToken() : null;
+    const consent = starting && input.consent ? { consentVersion: input.consent.version, consentAt: now, consentIp: ctx.ip ?? null } : {};
     const submitted = input.submit ? { status: 'submitted' as const, submittedAt: now, submittedIp: ctx.ip ?? null } : { status: 'in_progress' as const };
+    // A submitted form needs no secret any more; a fresh start replaces the previous device's.
+    const resumeSecretHash = input.submit ? null : newSecret ? hashToken(newSecret) : r.resumeSecretHash;
     await this.infra.db.transaction(async (tx) => {
-      // The status guard makes the final submission happen once even under concurrent posts.
+      // The guards make the final submission happen once, and a change by another device (a
+      // restart, a submission) since this request read the row refuse this one.
       const [updated] = await tx
         .update(anamnesisResponses)
-        .set({ answers, ...consent, ...submitted, updatedAt: now })
-        .where(and(eq(anamnesisResponses.id, r.id), ne(anamnesisResponses.status, 'submitted')))
+        .set({ answers, ...consent, ...submitted, resumeSecretHash, updatedAt: now })
+        .where(
+          and(
+            eq(anamnesisResponses.id, r.id),
+            ne(anamnesisResponses.status, 'submitted'),
+            r.resumeSecretHash === null ? isNull(anamnesisResponses.resumeSecretHash) : eq(anamnesisResponses.resumeSecretHash, r.resumeSecretHash),
+          ),
+        )
         .returning({ id: anamnesisResponses.id });
-      if (!updated) throw alreadySubmitted();
+      if (!updated) throw conflict('anamnesis_changed', 'Este formulário foi alterado em outro aparelho; recarregue a página');
       const scope = { clinicId: r.clinicId, actor: null, ip: ctx.ip, userAgent: ctx.userAgent };
       const action = input.submit ? 'anamnesis.submitted' : 'anamnesis.saved';
-      await this.audit.record(scope, { action, entityType: 'anamnesis_response', entityId: r.id, contactId: r.contactId, details: { answered: Object.keys(answers).length, consentGiven: 'consentAt' in consent } }, tx);
+      const details = { answered: Object.keys(answers).length, consentGiven: 'consentAt' in consent, restarted: starting && r.consentAt !== null };
+      await this.audit.record(scope, { action, entityType: 'anamnesis_response', entityId: r.id, contactId: r.contactId, details }, tx);
+      if (input.submit) await this.infra.events.publish(tx, 'anamnesis.submitted', { id: r.id, contactId: r.contactId }, { clinicId: r.clinicId, requestId: ctx.requestId });
     });
-    if (input.submit) this.infra.realtime.emitToClinic(r.clinicId, 'anamnesis:submitted', { id: r.id, contactId: r.contactId });
-    return { status: submitted.status, submittedAt: input.submit ? now.toISOString() : null };
+    return { status: submitted.status, submittedAt: input.submit ? now.toISOString() : null, ...(newSecret ? { resumeSecret: newSecret } : {}) };
   }
 
   /** Every response with its answers, for the LGPD export (the caller audits). */
@@ -160,12 +200,21 @@ export class AnamnesisService {
     return rows.map(detail);
   }
 
-  /** Open links stop working once a patient is anonymised. */
-  async revokeLinks(tx: Tx, clinicId: string, contactId: string) {
-    await tx
-      .update(anamnesisResponses)
-      .set({ revoked: true, updatedAt: new Date() })
-      .where(and(eq(anamnesisResponses.clinicId, clinicId), eq(anamnesisResponses.contactId, contactId), ne(anamnesisResponses.status, 'submitted')));
+  /**
+   * Anonymisation: open links stop working; answers (clinical) keep their content without the
+   * patient's identifiers; the IPs of consent and submission go (the consent's version and time stay).
+   */
+  async anonymize(tx: Tx, clinicId: string, contactId: string, redact: Redact) {
+    const rows = await tx
+      .select({ id: anamnesisResponses.id, answers: anamnesisResponses.answers, status: anamnesisResponses.status, revoked: anamnesisResponses.revoked })
+      .from(anamnesisResponses)
+      .where(and(eq(anamnesisResponses.clinicId, clinicId), eq(anamnesisResponses.contactId, contactId)));
+    for (const r of rows) {
+      await tx
+        .update(anamnesisResponses)
+        .set({ answers: redactJson(r.answers, redact), consentIp: null, submittedIp: null, resumeSecretHash: null, revoked: r.revoked || r.status !== 'submitted', updatedAt: new Date() })
+        .where(eq(anamnesisResponses.id, r.id));
+    }
   }
 
   async timelineItems(ctx: TenantContext, contactId: string): Promise<TimelineItem[]> {

@@ -1,6 +1,7 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { apiKeys } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
+import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
 import { API_KEY_PREFIX, apiKeyCacheKey } from '../../http/auth.js';
 import { notFound } from '../../http/errors.js';
@@ -15,6 +16,11 @@ const listColumns = {
   lastUsedAt: apiKeys.lastUsedAt,
   createdAt: apiKeys.createdAt,
 };
+
+export interface RevokedKey {
+  id: string;
+  keyHash: string;
+}
 
 export class ApiKeyService {
   constructor(
@@ -57,11 +63,29 @@ export class ApiKeyService {
         .update(apiKeys)
         .set({ revokedAt: new Date() })
         .where(and(eq(apiKeys.clinicId, ctx.clinicId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-        .returning({ keyHash: apiKeys.keyHash });
+        .returning({ id: apiKeys.id, keyHash: apiKeys.keyHash });
       if (!revoked) throw notFound('API key');
       await this.audit.record(ctx, { action: 'api_key.revoked', entityType: 'api_key', entityId: id }, tx);
       return revoked;
     });
-    await this.infra.cache.del(apiKeyCacheKey(row.keyHash));
+    await this.forget([row]);
+  }
+
+  /**
+   * Inside the team change that takes a member's admin rights or membership away: the keys they
+   * created are revoked with it. Call `forget` with the answer once the transaction has committed.
+   */
+  async revokeCreatedBy(tx: Tx, clinicId: string, userId: string): Promise<RevokedKey[]> {
+    return tx
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiKeys.clinicId, clinicId), eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id, keyHash: apiKeys.keyHash });
+  }
+
+  /** Revoked keys stop working at once, on every instance (the authenticator caches keys for 60 s). */
+  async forget(revoked: readonly RevokedKey[]): Promise<void> {
+    await Promise.all(revoked.map((k) => this.infra.cache.del(apiKeyCacheKey(k.keyHash))));
+    for (const k of revoked) this.infra.realtime.endApiKey(k.id);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoTimestamp } from '../../../shared/api/common.js';
+import { INSTANT_RANGE_MESSAGE, inInstantRange, isoTimestamp } from '../../../shared/api/common.js';
 import { listOf, listQuery, route } from '../../http/route.js';
 import type { AuditService } from './service.js';
 
@@ -31,8 +31,8 @@ export const auditRoutes = (audit: AuditService) => [
         entityId: z.uuid().optional(),
         actorId: z.uuid().optional(),
         contactId: z.uuid().optional(),
-        from: z.coerce.date().optional(),
-        to: z.coerce.date().optional(),
+        from: z.coerce.date().refine(inInstantRange, INSTANT_RANGE_MESSAGE).optional(),
+        to: z.coerce.date().refine(inInstantRange, INSTANT_RANGE_MESSAGE).optional(),
         ...listQuery,
       }),
     },

@@ -10,13 +10,14 @@ import {
 } from '../../../shared/api/auth.js';
 import { actorUserId } from '../../http/context.js';
 import { publicRoute, route } from '../../http/route.js';
+import type { Realtime } from '../../infra/realtime.js';
 import type { Sessions } from '../../infra/sessions.js';
 import type { AuthService } from './service.js';
 
 const ok = z.object({ ok: z.literal(true) });
 const tag = 'Auth';
 
-export const authRoutes = (auth: AuthService, sessions: Sessions) => [
+export const authRoutes = (auth: AuthService, sessions: Sessions, realtime: Realtime) => [
   publicRoute({
     method: 'post',
     path: '/auth/register',
@@ -55,7 +56,9 @@ export const authRoutes = (auth: AuthService, sessions: Sessions) => [
     summary: 'End the session',
     tag,
     handler: async ({ req, res }) => {
+      const ending = req.sessionId;
       await sessions.end(req, res);
+      if (ending) realtime.endSession(ending);
       return undefined;
     },
   }),
@@ -82,6 +85,8 @@ export const authRoutes = (auth: AuthService, sessions: Sessions) => [
       const userId = actorUserId(ctx) as string;
       await auth.switchClinic(ctx, userId, body.clinicId);
       await sessions.switchClinic(req, body.clinicId);
+      // Its sockets reconnect into the new clinic's rooms.
+      if (req.sessionId) realtime.endSession(req.sessionId);
       return auth.me(userId, body.clinicId);
     },
   }),
@@ -92,6 +97,8 @@ export const authRoutes = (auth: AuthService, sessions: Sessions) => [
     tag,
     access: 'authenticated',
     userOnly: true,
+    // Guessing the current password from a stolen session: limited per user like login.
+    rateLimit: 'changePassword',
     schemas: { body: changePasswordBody },
     // Every other session of the user ends; this one carries on under a new session id.
     handler: async ({ body, ctx, req, res }) => {

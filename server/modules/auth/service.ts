@@ -2,6 +2,7 @@ import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { clinics, memberships, passwordResetTokens, users } from '../../../shared/schema/index.js';
 import type { MeResponse } from '../../../shared/api/auth.js';
 import type { Infra } from '../../infra/index.js';
+import { defineJob, type AnyJobDef } from '../../infra/queue.js';
 import type { TenantContext } from '../../http/context.js';
 import { accountCacheGroup, loadAccount } from '../../http/auth.js';
 import type { Account } from '../../http/context.js';
@@ -9,8 +10,17 @@ import { AppError, conflict, notFound } from '../../http/errors.js';
 import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditScope, AuditService } from '../audit/service.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import { enqueueMail } from '../platform/jobs.js';
 
 const RESET_TTL_MS = 60 * 60_000;
+export const PASSWORD_RESET_JOB = 'auth.password_reset';
+
+declare module '../../infra/queue.js' {
+  interface JobMap {
+    /** The email asking for a reset, sealed with SecretBox (failed jobs rest in Redis for days). */
+    'auth.password_reset': { sealedEmail: string };
+  }
+}
 
 export interface SignedIn {
   userId: string;
@@ -119,20 +129,34 @@ export class AuthService {
   /** The cached account carries the sessions' cut-off: dropping it ends other sessions at once. */
   private async forgetSessions(userId: string) {
     await this.infra.cache.invalidateGroup(accountCacheGroup(userId));
+    this.infra.realtime.endUser(userId);
   }
 
-  /** Always succeeds from the caller's point of view: whether the email exists is never revealed. */
+  /**
+   * Always the same work whether or not the email exists: one job is queued and nothing is read.
+   * The job looks the account up and mails the link, so neither the answer nor its timing says
+   * which emails have accounts.
+   */
   async requestPasswordReset(email: string): Promise<void> {
-    const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(sql`lower(${users.email}) = ${email.toLowerCase()}`);
+    await this.infra.queue.add(PASSWORD_RESET_JOB, { sealedEmail: this.infra.secrets.seal(email.toLowerCase()) });
+  }
+
+  /** The job behind a reset request: a link for a known email, nothing for an unknown one. */
+  async sendPasswordReset(email: string): Promise<void> {
+    const [user] = await this.db.select({ id: users.id, name: users.name, email: users.email }).from(users).where(sql`lower(${users.email}) = ${email}`);
     if (!user) return;
     const token = randomToken();
     await this.db.insert(passwordResetTokens).values({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS) });
     const link = `${this.infra.config.publicAppUrl}/redefinir-senha?token=${encodeURIComponent(token)}`;
-    await this.infra.queue.add('mail.send', {
+    await enqueueMail(this.infra, {
       to: user.email,
       subject: 'Operabase: redefinição de senha',
       text: `Olá, ${user.name}.\n\nRecebemos um pedido para redefinir a sua senha. Use o link abaixo em até 1 hora:\n\n${link}\n\nSe não foi você, ignore esta mensagem: sua senha continua a mesma.`,
     });
+  }
+
+  jobs(): AnyJobDef[] {
+    return [defineJob({ name: PASSWORD_RESET_JOB, queue: 'mail', handler: (data) => this.sendPasswordReset(this.infra.secrets.open(data.sealedEmail)) })];
   }
 
   async confirmPasswordReset(token: string, newPassword: string, info: RequestInfo): Promise<void> {

@@ -18,20 +18,11 @@ const publicColumns = {
   document: clinics.document,
 };
 
-/** Listeners told when a clinic's hours or time zone change (calendars cache on them). */
-export type ClinicChangeListener = (clinicId: string) => Promise<void>;
-
 export class ClinicService {
-  private readonly listeners: ClinicChangeListener[] = [];
-
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
   ) {}
-
-  onChange(listener: ClinicChangeListener) {
-    this.listeners.push(listener);
-  }
 
   async get(clinicId: string) {
     const [clinic] = await this.infra.db.select(publicColumns).from(clinics).where(eq(clinics.id, clinicId));
@@ -44,10 +35,9 @@ export class ClinicService {
       const [row] = await tx.update(clinics).set({ ...patch, updatedAt: new Date() }).where(eq(clinics.id, ctx.clinicId)).returning(publicColumns);
       if (!row) throw notFound('Clinic');
       await this.audit.record(ctx, { action: 'clinic.updated', entityType: 'clinic', entityId: ctx.clinicId, details: { fields: Object.keys(patch) } }, tx);
+      await this.infra.events.publish(tx, 'clinic.updated', { id: row.id, name: row.name, timezone: row.timezone }, ctx);
       return row;
     });
-    for (const listener of this.listeners) await listener(ctx.clinicId);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'clinic:updated', { id: clinic.id, name: clinic.name, timezone: clinic.timezone });
     return clinic;
   }
 }

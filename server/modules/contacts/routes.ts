@@ -50,7 +50,7 @@ export const contactRoutes = (contacts: ContactService, timeline: Timeline) => [
   route({
     method: 'delete',
     path: '/contacts/:id',
-    summary: 'Delete a patient (kept, hidden, when appointments or records exist)',
+    summary: 'Delete a patient (kept, hidden, when appointments exist; refused with 409 has_clinical_records when medical records or anamnesis forms exist)',
     tag,
     access: 'contacts:delete',
     schemas: { params: uuidParam },

@@ -17,10 +17,11 @@ type ContactInput = z.infer<typeof contactBody>;
 type ContactPatch = z.infer<typeof contactPatch>;
 type ListQuery = z.infer<typeof contactListQuery>;
 
-/** Whether a feature holds data about the patient (appointments, records): deletion is then soft. */
+/**
+ * Whether a feature holds data about the patient. Dependents (appointments) make deletion soft;
+ * clinical history (records, anamneses) refuses it.
+ */
 export type DependentsCheck = (clinicId: string, contactId: string) => Promise<boolean>;
-/** Told after a patient changes (caches that show the patient's name). */
-export type ContactChangeListener = (clinicId: string, contactId: string) => Promise<void>;
 
 const publicColumns = {
   id: contacts.id,
@@ -48,7 +49,7 @@ const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 export class ContactService {
   private readonly dependents: DependentsCheck[] = [];
-  private readonly listeners: ContactChangeListener[] = [];
+  private readonly clinicalHistory: DependentsCheck[] = [];
 
   constructor(
     private readonly infra: Infra,
@@ -59,8 +60,9 @@ export class ContactService {
     this.dependents.push(check);
   }
 
-  onChange(listener: ContactChangeListener) {
-    this.listeners.push(listener);
+  /** Clinical history must stay reachable by professionals and for LGPD requests: such a patient is never deleted. */
+  registerClinicalHistory(check: DependentsCheck) {
+    this.clinicalHistory.push(check);
   }
 
   /** A live patient of this clinic, or 404 (also for another clinic's or a deleted one). */
@@ -137,10 +139,10 @@ export class ContactService {
           .returning(publicColumns);
         if (!created) throw new Error('insert returned nothing');
         await this.audit.record(ctx, { action: 'contact.created', entityType: 'contact', entityId: created.id, contactId: created.id }, tx);
+        await this.infra.events.publish(tx, 'contact.created', this.event(created), ctx);
         return created;
       }),
     );
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:created', this.event(row));
     return this.publicView(row);
   }
 
@@ -157,17 +159,27 @@ export class ContactService {
           .returning(publicColumns);
         if (!updated) throw notFound('Contact');
         await this.audit.record(ctx, { action: 'contact.updated', entityType: 'contact', entityId: id, contactId: id, details: { fields: Object.keys(patch) } }, tx);
+        await this.infra.events.publish(tx, 'contact.updated', this.event(updated), ctx);
         return updated;
       }),
     );
-    await this.changed(ctx.clinicId, id);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:updated', this.event(row));
     return this.publicView(row);
   }
 
-  /** Hard delete for a patient nobody recorded anything about; otherwise soft (history is kept). */
+  /**
+   * Hard delete for a patient nobody recorded anything about; soft (hidden, history kept) with
+   * appointments; refused (409 has_clinical_records) with clinical history, which a hidden patient
+   * would cut off from the professionals (records, export, verify all answer 404 for it).
+   */
   async remove(ctx: TenantContext, id: string) {
     await this.get(ctx.clinicId, id);
+    const clinical = await Promise.all(this.clinicalHistory.map((check) => check(ctx.clinicId, id)));
+    if (clinical.some(Boolean)) {
+      throw conflict(
+        'has_clinical_records',
+        'This patient has medical records or anamnesis forms, which must be kept: the patient cannot be deleted. For an LGPD erasure request an admin anonymises the patient instead',
+      );
+    }
     const checks = await Promise.all(this.dependents.map((check) => check(ctx.clinicId, id)));
     const soft = checks.some(Boolean);
     await this.infra.db.transaction(async (tx: Tx) => {
@@ -177,9 +189,8 @@ export class ContactService {
         : await tx.delete(contacts).where(where).returning({ id: contacts.id });
       if (!row) throw notFound('Contact');
       await this.audit.record(ctx, { action: 'contact.deleted', entityType: 'contact', entityId: id, contactId: id, details: { soft } }, tx);
+      await this.infra.events.publish(tx, 'contact.deleted', { id }, ctx);
     });
-    await this.changed(ctx.clinicId, id);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'contact:deleted', { id });
   }
 
   /** 409 with the existing patient's id when the CPF or phone is already taken in this clinic. */
@@ -207,10 +218,6 @@ export class ContactService {
     }
   }
 
-  private async changed(clinicId: string, id: string) {
-    for (const listener of this.listeners) await listener(clinicId, id);
-  }
-
   private event(c: { id: string; name: string; phone: string | null; status: string }): ContactEvent {
     return { id: c.id, name: c.name, phone: c.phone, status: c.status };
   }
@@ -234,6 +241,8 @@ export class ContactService {
       .returning({ id: contacts.id });
     if (!row) return false;
     await this.audit.record(ctx, { action: 'contact.anonymized', entityType: 'contact', entityId: id, contactId: id }, tx);
+    // Screens and cached calendars drop the old name too.
+    await this.infra.events.publish(tx, 'contact.updated', this.event({ id, name: ANONYMIZED.name, phone: null, status: 'inactive' }), ctx);
     return true;
   }
 }

@@ -61,9 +61,8 @@ export const fileRoutes = (filesService: FileService, storage: Storage) => [
     handler: async ({ params, res }) => {
       const signed = storage instanceof LocalStorage ? storage.verify(params.token) : null;
       if (!signed || !(storage instanceof LocalStorage)) throw notFound('File');
-      const data = await storage.read(signed.key).catch(() => {
-        throw notFound('File');
-      });
+      const data = await storage.read(signed.key).catch(() => null);
+      if (!data) throw notFound('File');
       res.attachment(signed.downloadName);
       res.set('Cache-Control', 'private, no-store');
       res.send(data);

@@ -83,9 +83,9 @@ export class FileService {
         .returning(columns);
       if (!inserted) throw new Error('insert returned nothing');
       await this.audit.record(ctx, { action: 'file.uploaded', entityType: 'file', entityId: id, details: { size: file.size, contentType: file.mimetype } }, tx);
+      await this.infra.events.publish(tx, 'file.created', { id, filename, contentType: inserted.contentType, size: inserted.size }, ctx);
       return inserted;
     });
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'file:created', { id, filename, contentType: row.contentType, size: row.size });
     return row;
   }
 
@@ -111,8 +111,8 @@ export class FileService {
     await this.infra.db.transaction(async (tx) => {
       await tx.delete(files).where(and(eq(files.clinicId, ctx.clinicId), eq(files.id, id)));
       await this.audit.record(ctx, { action: 'file.deleted', entityType: 'file', entityId: id }, tx);
+      await this.infra.events.publish(tx, 'file.deleted', { id }, ctx);
     });
     await this.infra.storage.delete(file.storageKey);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'file:deleted', { id });
   }
 }

@@ -6,11 +6,17 @@ import type { AnamnesisService } from '../anamnesis/service.js';
 import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { RecordService } from '../records/service.js';
+import { identifierRedactor, type Redact } from './redact.js';
 
 /** A part of the export that another feature owns (appointments, messages, pipeline...). */
 export type ExportSection = (ctx: TenantContext, contactId: string) => Promise<unknown>;
-/** Wipes a feature's identifying or marketing data of a patient, inside the anonymisation transaction. */
-export type AnonymizeHook = (tx: Tx, ctx: TenantContext, contactId: string) => Promise<void>;
+/**
+ * Wipes a feature's identifying or marketing data of a patient, inside the anonymisation
+ * transaction: free text that is not clinical is erased; clinical free text is kept through
+ * `redact`, which removes the patient's name, phone, email and CPF (read before they were wiped).
+ * Signed records are immutable and stay as signed.
+ */
+export type AnonymizeHook = (tx: Tx, ctx: TenantContext, contactId: string, redact: Redact) => Promise<void>;
 
 const AUDIT_PAGE = 200;
 
@@ -73,12 +79,12 @@ export class LgpdService {
   }
 
   async anonymize(ctx: TenantContext, contactId: string) {
-    await this.contacts.get(ctx.clinicId, contactId);
+    const patient = await this.contacts.get(ctx.clinicId, contactId);
+    const redact = identifierRedactor(patient);
     const anonymizedAt = new Date();
     await this.infra.db.transaction(async (tx) => {
       if (!(await this.contacts.anonymize(ctx, contactId, tx))) throw conflict('already_anonymized', 'This patient was already anonymised');
-      await this.anamnesis.revokeLinks(tx, ctx.clinicId, contactId);
-      for (const hook of this.hooks) await hook(tx, ctx, contactId);
+      for (const hook of this.hooks) await hook(tx, ctx, contactId, redact);
     });
     return { id: contactId, anonymizedAt: anonymizedAt.toISOString(), irreversible: true, message: ANONYMIZED_MESSAGE };
   }

@@ -30,10 +30,11 @@ async function check(fn: () => Promise<number>): Promise<Check> {
 
 /** Readiness: every dependency answers, with round-trip times; integrations listed as configured or not. */
 export async function readiness(infra: Infra, draining: () => boolean) {
-  const [database, redis, queue] = await Promise.all([
+  const [database, redis, queue, outbox] = await Promise.all([
     check(() => infra.database.ping()),
     infra.redis ? check(() => pingRedis(infra.redis as NonNullable<Infra['redis']>)) : Promise.resolve<Check>({ ok: true, configured: false }),
     check(() => infra.queue.ping()),
+    infra.events.stats().catch(() => null),
   ]);
   const ok = database.ok && redis.ok && queue.ok && !draining();
   return {
@@ -41,6 +42,9 @@ export async function readiness(infra: Infra, draining: () => boolean) {
     ok,
     mode: infra.database.kind === 'pglite' ? 'embedded' : 'production',
     checks: { database: { ...database, kind: infra.database.kind }, redis, queue: { ...queue, kind: infra.queue.kind } },
+    // Reported, never a 503: the lag is the cluster's, and taking every instance out of the
+    // load balancer would not deliver a single event faster.
+    outbox: outbox ? { ...outbox, failuresHere: infra.events.failures } : { error: 'unreachable' },
     integrations: integrationStatus(infra.config),
     storage: infra.storage.kind,
     mailer: infra.mailer.kind,

@@ -3,30 +3,28 @@ import { files, medicalRecordAttachments } from '../../../shared/schema/index.js
 import type { Db, Tx } from '../../infra/db.js';
 import { conflict } from '../../http/errors.js';
 import type { FileService } from '../files/service.js';
-import type { AttachmentDigest } from './hash.js';
+import type { AttachmentFacts } from './chain.js';
 
-export interface AttachmentInfo {
-  id: string;
-  filename: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-}
+export type AttachmentInfo = AttachmentFacts;
 
 /** The files attached to the given records, by record id. */
 export async function attachmentsOf(db: Db | Tx, clinicId: string, recordIds: string[]): Promise<Map<string, AttachmentInfo[]>> {
-  const byRecord = new Map<string, AttachmentInfo[]>();
+  const stored = await storedAttachmentsOf(db, clinicId, recordIds);
+  return new Map([...stored].map(([recordId, list]) => [recordId, list.map(({ storageKey: _k, ...f }) => f)]));
+}
+
+/** Like `attachmentsOf`, with each file's storage key (for re-reading the bytes). */
+export async function storedAttachmentsOf(db: Db | Tx, clinicId: string, recordIds: string[]) {
+  const byRecord = new Map<string, (AttachmentInfo & { storageKey: string })[]>();
   if (recordIds.length === 0) return byRecord;
   const rows = await db
-    .select({ recordId: medicalRecordAttachments.recordId, id: files.id, filename: files.filename, contentType: files.contentType, size: files.size, sha256: files.sha256 })
+    .select({ recordId: medicalRecordAttachments.recordId, id: files.id, filename: files.filename, contentType: files.contentType, size: files.size, sha256: files.sha256, storageKey: files.storageKey })
     .from(medicalRecordAttachments)
     .innerJoin(files, eq(files.id, medicalRecordAttachments.fileId))
     .where(and(eq(medicalRecordAttachments.clinicId, clinicId), inArray(medicalRecordAttachments.recordId, recordIds)));
   for (const { recordId, ...file } of rows) byRecord.set(recordId, [...(byRecord.get(recordId) ?? []), file]);
   return byRecord;
 }
-
-export const digests = (list: AttachmentInfo[] | undefined): AttachmentDigest[] => (list ?? []).map((f) => ({ fileId: f.id, sha256: f.sha256 }));
 
 /** 404 unless every file is of the clinic; call before the transaction (PGlite has one connection). */
 export async function checkFiles(fileService: FileService, clinicId: string, fileIds: string[] | undefined) {

@@ -20,7 +20,7 @@ export const recordRoutes = (records: RecordService) => [
   route({
     method: 'get',
     path: '/contacts/:id/medical-records/verify',
-    summary: "Recompute the SHA-256 chain of a patient's signed records and report the first broken link",
+    summary: "Recompute the keyed chain of a patient's signed records (and their files' bytes) and report the first broken link",
     tag,
     access: 'records:read',
     schemas: { params: uuidParam },

@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { and, asc, desc, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { addendumCreate, recordCreate, recordPatch } from '../../../shared/api/records.js';
-import { medicalRecords } from '../../../shared/schema/index.js';
+import { medicalRecordChainHeads, medicalRecords } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
@@ -12,8 +13,12 @@ import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { FileService } from '../files/service.js';
 import type { TimelineItem } from '../contacts/timeline.js';
-import { attachmentsOf, checkFiles, digests, recordOfFile, setAttachments, type AttachmentInfo } from './attachments.js';
-import { recordHash, verifyChain } from './hash.js';
+import type { AppointmentService } from '../scheduling/service.js';
+import type { Redact } from '../lgpd/redact.js';
+import { anonymizeDrafts, anonymizeFileNames } from './anonymize.js';
+import { attachmentsOf, checkFiles, recordOfFile, setAttachments, storedAttachmentsOf } from './attachments.js';
+import { CHAIN_KEY_LABEL, ChainMac, verifyChain } from './chain.js';
+import { presentRecords } from './present.js';
 
 type Row = typeof medicalRecords.$inferSelect;
 type CreateInput = z.infer<typeof recordCreate>;
@@ -36,35 +41,28 @@ const recordSigned = () => conflict('record_signed', 'This record is signed and 
 
 
 export class RecordService {
+  private readonly mac: ChainMac;
+
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
     private readonly contacts: ContactService,
     private readonly files: FileService,
+    private readonly appointments: Pick<AppointmentService, 'get'>,
   ) {
+    this.mac = new ChainMac(infra.secrets.deriveKey(CHAIN_KEY_LABEL));
     files.addAccessGuard((ctx, fileId, operation) => this.guardAttachment(ctx, fileId, operation));
   }
 
-  private async present(rows: Row[]) {
-    const first = rows[0];
-    if (!first) return [];
-    const ids = rows.map((r) => r.id);
-    const [attachments, addenda] = await Promise.all([
-      attachmentsOf(this.infra.db, first.clinicId, ids),
-      this.infra.db
-        .select({ id: medicalRecords.id, of: medicalRecords.addendumOf })
-        .from(medicalRecords)
-        .where(and(eq(medicalRecords.clinicId, first.clinicId), inArray(medicalRecords.addendumOf, ids)))
-        .orderBy(asc(medicalRecords.createdAt)),
-    ]);
-    return rows.map(({ clinicId: _c, chainSeq: _s, ...row }) => ({
-      ...row,
-      signedAt: row.signedAt?.toISOString() ?? null,
-      createdAt: row.createdAt.toISOString(),
-      updatedAt: row.updatedAt.toISOString(),
-      attachments: attachments.get(row.id) ?? ([] as AttachmentInfo[]),
-      addenda: addenda.filter((a) => a.of === row.id).map((a) => a.id),
-    }));
+  private present(rows: Row[]) {
+    return presentRecords(this.infra.db, rows);
+  }
+
+  /** The appointment a record points at is of this clinic (404 otherwise) and of the same patient. */
+  private async checkAppointment(ctx: TenantContext, contactId: string, appointmentId: string | null | undefined) {
+    if (!appointmentId) return;
+    const appointment = await this.appointments.get(ctx.clinicId, appointmentId);
+    if (appointment.contactId !== contactId) throw new AppError(422, 'appointment_of_another_patient', 'The appointment belongs to another patient');
   }
 
   private async load(ctx: TenantContext, id: string, tx?: Tx): Promise<Row> {
@@ -107,6 +105,7 @@ export class RecordService {
   async create(ctx: TenantContext, input: CreateInput) {
     const authorId = authorOf(ctx);
     await this.contacts.get(ctx.clinicId, input.contactId);
+    await this.checkAppointment(ctx, input.contactId, input.appointmentId);
     await checkFiles(this.files, ctx.clinicId, input.attachmentIds);
     const { attachmentIds, ...fields } = input;
     const row = await this.infra.db.transaction(async (tx) => {
@@ -125,6 +124,7 @@ export class RecordService {
 
   async update(ctx: TenantContext, id: string, patch: PatchInput) {
     const authorId = authorOf(ctx);
+    if (patch.appointmentId) await this.checkAppointment(ctx, (await this.load(ctx, id)).contactId, patch.appointmentId);
     await checkFiles(this.files, ctx.clinicId, patch.attachmentIds);
     const row = await this.infra.db.transaction(async (tx) => {
       const current = await this.load(ctx, id, tx);
@@ -145,7 +145,7 @@ export class RecordService {
     return presented;
   }
 
-  /** Freezes a draft and links it to the patient's chain; one signer at a time per patient. */
+  /** Freezes a draft, links it to the patient's chain and appends the new chain head; one signer at a time per patient. */
   private async signInTx(tx: Tx, ctx: TenantContext, id: string, signerId: string): Promise<Row> {
     const draft = await this.load(ctx, id, tx);
     if (draft.status === 'signed') throw recordSigned();
@@ -166,21 +166,24 @@ export class RecordService {
       previousHash: last?.contentHash ?? null,
     };
     const attachments = await attachmentsOf(tx, ctx.clinicId, [id]);
-    signed.contentHash = recordHash(signed, digests(attachments.get(id)));
+    const contentHash = this.mac.record(signed, attachments.get(id) ?? []);
+    signed.contentHash = contentHash;
     const [updated] = await tx
       .update(medicalRecords)
       .set({ status: 'signed', signedBy: signerId, signedAt: signed.signedAt, chainSeq: signed.chainSeq, previousHash: signed.previousHash, contentHash: signed.contentHash, updatedAt: signed.signedAt as Date })
       .where(and(eq(medicalRecords.id, id), eq(medicalRecords.status, 'draft')))
       .returning();
     if (!updated) throw recordSigned();
+    const head = { clinicId: ctx.clinicId, contactId: draft.contactId, length: signed.chainSeq as number, headRecordId: id, headMac: contentHash };
+    await tx.insert(medicalRecordChainHeads).values({ ...head, mac: this.mac.head(head) });
     await this.audit.record(ctx, { action: 'medical_record.signed', entityType: 'medical_record', entityId: id, contactId: updated.contactId, details: { chainSeq: updated.chainSeq } }, tx);
+    await this.infra.events.publish(tx, 'medical_record.signed', { id: updated.id, contactId: updated.contactId }, ctx);
     return updated;
   }
 
   async sign(ctx: TenantContext, id: string) {
     const signerId = authorOf(ctx);
     const row = await this.infra.db.transaction((tx) => this.signInTx(tx, ctx, id, signerId));
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'medical_record:signed', { id: row.id, contactId: row.contactId });
     const [presented] = await this.present([row]);
     return presented;
   }
@@ -201,7 +204,6 @@ export class RecordService {
       await this.audit.record(ctx, { action: 'medical_record.addendum_created', entityType: 'medical_record', entityId: draft.id, contactId: draft.contactId, details: { addendumOf: draft.addendumOf } }, tx);
       return this.signInTx(tx, ctx, draft.id, authorId);
     });
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'medical_record:signed', { id: row.id, contactId: row.contactId });
     const [presented] = await this.present([row]);
     return presented;
   }
@@ -213,13 +215,34 @@ export class RecordService {
       .from(medicalRecords)
       .where(and(eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.contactId, contactId), isNotNull(medicalRecords.chainSeq)))
       .orderBy(asc(medicalRecords.chainSeq));
-    const attachments = await attachmentsOf(this.infra.db, ctx.clinicId, rows.map((r) => r.id));
-    const report = verifyChain(rows, (recordId) => digests(attachments.get(recordId)));
+    const heads = await this.infra.db
+      .select()
+      .from(medicalRecordChainHeads)
+      .where(and(eq(medicalRecordChainHeads.clinicId, ctx.clinicId), eq(medicalRecordChainHeads.contactId, contactId)))
+      .orderBy(asc(medicalRecordChainHeads.length));
+    const attachments = await storedAttachmentsOf(this.infra.db, ctx.clinicId, rows.map((r) => r.id));
+    // The bytes are read again from storage, one file at a time (up to 25 MB each).
+    const storedSha256 = new Map<string, string | null>();
+    for (const file of [...attachments.values()].flat()) {
+      const bytes = await this.infra.storage.read(file.storageKey);
+      storedSha256.set(file.id, bytes ? createHash('sha256').update(bytes).digest('hex') : null);
+    }
+    const report = verifyChain(this.mac, {
+      rows,
+      heads,
+      attachments: (recordId) => attachments.get(recordId) ?? [],
+      storedSha256: (fileId) => storedSha256.get(fileId) ?? null,
+    });
     await this.audit.record(ctx, { action: 'medical_record.chain_verified', entityType: 'medical_record', contactId, details: { valid: report.valid, checked: report.checked } });
     return report;
   }
 
-  /** Every signed record of a patient with addenda and attachments, for the LGPD export (the caller audits). */
+  /** LGPD anonymisation (inside its transaction): drafts and file names lose the patient's identifiers. */
+  async anonymize(tx: Tx, ctx: TenantContext, contactId: string, redact: Redact) {
+    await anonymizeDrafts(tx, ctx.clinicId, contactId, redact);
+    await anonymizeFileNames(tx, ctx.clinicId, redact);
+  }
+
   /** Whether the patient has any record: such a patient is only ever soft-deleted. */
   async hasRecords(clinicId: string, contactId: string): Promise<boolean> {
     const [row] = await this.infra.db
@@ -230,6 +253,7 @@ export class RecordService {
     return Boolean(row);
   }
 
+  /** Every record of a patient with addenda and attachments, for the LGPD export (the caller audits). */
   async exportFor(ctx: TenantContext, contactId: string) {
     const rows = await this.infra.db
       .select()

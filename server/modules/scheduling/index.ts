@@ -46,9 +46,12 @@ export function createScheduling(
   const recurrences = new RecurrenceService(infra, deps.audit, deps.team, holidays, appointments);
 
   // Calendars show hours, zones and patient names: their changes drop the cached views.
-  deps.team.onMemberChange((clinicId, userId) => calendars.invalidate(clinicId, [userId]));
-  deps.clinic.onChange((clinicId) => calendars.invalidateClinic(clinicId));
-  deps.contacts.onChange((clinicId) => calendars.invalidateClinic(clinicId));
+  infra.events.subscribe({
+    name: 'calendar-cache',
+    events: ['member.changed', 'clinic.updated', 'contact.updated', 'contact.deleted'],
+    handle: (event) =>
+      event.name === 'member.changed' ? calendars.invalidate(event.clinicId, [event.payload.userId]) : calendars.invalidateClinic(event.clinicId),
+  });
   deps.contacts.registerDependents((clinicId, contactId) => appointments.hasAppointments(clinicId, contactId));
   deps.timeline.register('appointment', async (ctx, contactId) =>
     (await appointments.forContact(ctx.clinicId, contactId)).map((a) => ({
@@ -63,6 +66,6 @@ export function createScheduling(
   const scheduling: Scheduling = { appointments, availability, calendars, holidays };
   return {
     scheduling,
-    routes: [...appointmentRoutes(appointments, recurrences, infra.cache), ...scheduleSettingsRoutes({ availability, tags, blocks, holidays })],
+    routes: [...appointmentRoutes(appointments, recurrences), ...scheduleSettingsRoutes({ availability, tags, blocks, holidays })],
   };
 }

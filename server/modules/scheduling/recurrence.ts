@@ -90,6 +90,7 @@ export class RecurrenceService {
         for (const id of ids) {
           await this.audit.record(ctx, { action: 'appointment.created', entityType: 'appointment', entityId: id, contactId: body.contactId, details: { professionalId: body.professionalId, seriesId } }, tx);
         }
+        await this.appointments.publishViews(tx, ctx, 'appointment.created', ids);
         return ids;
       })
       .catch((err: unknown) => {
@@ -97,7 +98,7 @@ export class RecurrenceService {
       });
     if (created.length === 0) throw this.refused(report());
     const views = await viewsByIds(this.infra.db, ctx.clinicId, created);
-    await this.appointments.announce(ctx.clinicId, 'appointment:created', views);
+    await this.appointments.invalidateCalendars(ctx.clinicId, views);
     return { ...(views[0] as (typeof views)[number]), series: { id: seriesId, occurrences: report() } };
   }
 

@@ -8,15 +8,13 @@ import {
   seriesScope,
   statusChange,
 } from '../../../shared/api/scheduling.js';
-import type { Cache } from '../../infra/cache.js';
 import { listOf, route, uuidParam } from '../../http/route.js';
-import { idempotent } from '../../lib/idempotency.js';
 import type { RecurrenceService } from './recurrence.js';
 import type { AppointmentService } from './service.js';
 
 const tag = 'Scheduling';
 
-export const appointmentRoutes = (appointments: AppointmentService, recurrences: RecurrenceService, cache: Cache) => [
+export const appointmentRoutes = (appointments: AppointmentService, recurrences: RecurrenceService) => [
   route({
     method: 'get',
     path: '/appointments',
@@ -37,11 +35,10 @@ export const appointmentRoutes = (appointments: AppointmentService, recurrences:
     idempotent: true,
     schemas: { body: appointmentBody },
     response: appointmentResponse.extend({ series: z.object({ id: z.uuid(), occurrences: z.array(occurrenceReport) }).optional() }),
-    handler: async ({ ctx, body, req }) =>
-      idempotent(cache, req, `${ctx.clinicId}:appointments`, () => {
-        const { recurrence, ...single } = body;
-        return recurrence ? recurrences.create(ctx, { ...body, recurrence }) : appointments.create(ctx, single);
-      }),
+    handler: async ({ ctx, body }) => {
+      const { recurrence, ...single } = body;
+      return recurrence ? recurrences.create(ctx, { ...body, recurrence }) : appointments.create(ctx, single);
+    },
   }),
   route({
     method: 'get',

@@ -99,10 +99,11 @@ export class AppointmentService {
         { action: 'appointment.created', entityType: 'appointment', entityId: row.id, contactId: body.contactId, details: { professionalId: body.professionalId, startsAt, endsAt, overbooked } },
         tx,
       );
+      await this.publishViews(tx, ctx, 'appointment.created', [row.id]);
       return row.id;
     });
     const view = await this.get(ctx.clinicId, id);
-    await this.announce(ctx.clinicId, 'appointment:created', [view]);
+    await this.invalidateCalendars(ctx.clinicId, [view]);
     return view;
   }
 
@@ -193,6 +194,7 @@ export class AppointmentService {
     if (!moves) {
       await this.db.transaction(async (tx) => {
         for (const c of changes) await writeOne(tx, c, undefined);
+        await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
       });
     } else {
       // One transaction for the whole series: a conflict on any occurrence changes none.
@@ -200,13 +202,14 @@ export class AppointmentService {
         for (const c of changes) {
           await this.writeNested(ctx, tx, professionalId, c.startsAt, c.endsAt, ids, overbook ?? false, (overbooked) => writeOne(tx, c, overbooked));
         }
+        await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
       }).catch(async (err: unknown) => {
         if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
         throw slotTaken([]);
       });
     }
     const views = await viewsByIds(this.db, ctx.clinicId, ids);
-    await this.announce(ctx.clinicId, 'appointment:updated', views, current.professionalId);
+    await this.invalidateCalendars(ctx.clinicId, views, current.professionalId);
     return views.find((v) => v.id === id) as AppointmentView;
   }
 
@@ -246,6 +249,7 @@ export class AppointmentService {
             tx,
           );
         }
+        await this.publishViews(tx, ctx, change.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.updated', ids);
       });
     } catch (err) {
       if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
@@ -253,7 +257,7 @@ export class AppointmentService {
       throw slotTaken(clashes.map((c) => c.id));
     }
     const views = await viewsByIds(this.db, ctx.clinicId, ids);
-    await this.announce(ctx.clinicId, 'appointment:updated', views);
+    await this.invalidateCalendars(ctx.clinicId, views);
     return views.find((v) => v.id === id) as AppointmentView;
   }
 
@@ -264,20 +268,26 @@ export class AppointmentService {
       await tx.delete(appointments).where(and(eq(appointments.clinicId, ctx.clinicId), inArray(appointments.id, targets.map((t) => t.id))));
       for (const t of targets) {
         await this.audit.record(ctx, { action: 'appointment.deleted', entityType: 'appointment', entityId: t.id, contactId: t.contactId, details: { professionalId: t.professionalId, startsAt: t.startsAt } }, tx);
+        const deleted = { id: t.id, contactId: t.contactId, professionalId: t.professionalId, startsAt: t.startsAt.toISOString(), endsAt: t.endsAt.toISOString() };
+        await this.infra.events.publish(tx, 'appointment.deleted', deleted, ctx);
       }
     });
     await this.calendars.invalidate(ctx.clinicId, [current.professionalId]);
-    for (const t of targets) {
-      this.infra.realtime.emitToClinic(ctx.clinicId, 'appointment:deleted', { id: t.id, professionalId: t.professionalId, startsAt: t.startsAt.toISOString(), endsAt: t.endsAt.toISOString() });
-    }
   }
 
-  /** After commit: drop the cached calendars the change touches, then tell every screen of the clinic. */
-  async announce(clinicId: string, event: 'appointment:created' | 'appointment:updated', views: AppointmentView[], previousProfessionalId?: string) {
+  /** In the write's transaction: one event per appointment, with what a calendar redraws from (no notes). */
+  async publishViews(tx: Tx, ctx: TenantContext, name: 'appointment.created' | 'appointment.updated' | 'appointment.cancelled', ids: string[], previousProfessionalId?: string) {
+    for (const v of await viewsByIds(tx, ctx.clinicId, ids)) await this.infra.events.publish(tx, name, toEvent(v, previousProfessionalId), ctx);
+  }
+
+  /**
+   * After commit, before answering (not a subscriber): the writer's next read of the calendar
+   * must show its own change.
+   */
+  async invalidateCalendars(clinicId: string, views: AppointmentView[], previousProfessionalId?: string) {
     const professionals = views.map((v) => v.professionalId);
     if (previousProfessionalId) professionals.push(previousProfessionalId);
     await this.calendars.invalidate(clinicId, professionals);
-    for (const v of views) this.infra.realtime.emitToClinic(clinicId, event, toEvent(v, previousProfessionalId));
   }
 
   async hasAppointments(clinicId: string, contactId: string) {

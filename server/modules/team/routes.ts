@@ -1,7 +1,20 @@
 import { z } from 'zod';
-import { invitationAccept, invitationBody, invitationCreated, invitationPublic, professional, teamMember, teamPatch } from '../../../shared/api/team.js';
+import {
+  invitationAccept,
+  invitationAcceptAsMember,
+  invitationBody,
+  invitationCreated,
+  invitationPublic,
+  pendingInvitation,
+  professional,
+  revokedWithMember,
+  teamMember,
+  teamPatch,
+  teamMemberChanged,
+} from '../../../shared/api/team.js';
 import { meResponse } from '../../../shared/api/auth.js';
-import { publicRoute, route } from '../../http/route.js';
+import { actorUserId } from '../../http/context.js';
+import { publicRoute, route, uuidParam } from '../../http/route.js';
 import type { AuthService } from '../auth/service.js';
 import type { TeamService } from './service.js';
 import type { Sessions } from '../../infra/sessions.js';
@@ -23,20 +36,23 @@ export const teamRoutes = (team: TeamService, auth: AuthService, sessions: Sessi
   route({
     method: 'patch',
     path: '/team/:userId',
-    summary: 'Change a member’s role, professional flag, status, time zone or hours (admins)',
+    summary:
+      'Change a member’s role, professional flag, status, time zone or hours (admins). Demoting an admin or deactivating a member revokes the invitations and API keys they created (counted in the answer); the last active admin cannot be demoted or deactivated (409 last_admin)',
     tag,
     access: 'team:manage',
     schemas: { params: userParam, body: teamPatch },
-    response: teamMember,
+    response: teamMemberChanged,
     handler: async ({ ctx, params, body }) => team.update(ctx, params.userId, body),
   }),
   route({
     method: 'delete',
     path: '/team/:userId',
-    summary: 'Remove a member from the clinic (admins)',
+    summary:
+      'Remove a member from the clinic (admins); revokes the invitations and API keys they created and the invitations addressed to them (counted in the answer); never the last active admin (409 last_admin)',
     tag,
     access: 'team:manage',
     schemas: { params: userParam },
+    response: revokedWithMember,
     handler: async ({ ctx, params }) => team.remove(ctx, params.userId),
   }),
   route({
@@ -48,7 +64,40 @@ export const teamRoutes = (team: TeamService, auth: AuthService, sessions: Sessi
     status: 201,
     schemas: { body: invitationBody },
     response: invitationCreated,
-    handler: async ({ ctx, body }) => team.invite(ctx, body),
+    handler: async ({ ctx, body }) => team.invitations.invite(ctx, body),
+  }),
+  route({
+    method: 'get',
+    path: '/team/invitations',
+    summary: 'Invitations that can still be accepted (admins)',
+    tag,
+    access: 'team:manage',
+    response: z.object({ items: z.array(pendingInvitation) }),
+    handler: async ({ ctx }) => ({ items: await team.invitations.list(ctx.clinicId) }),
+  }),
+  route({
+    method: 'delete',
+    path: '/team/invitations/:id',
+    summary: 'Withdraw a pending invitation (admins); its link answers 410 invitation_revoked',
+    tag,
+    access: 'team:manage',
+    schemas: { params: uuidParam },
+    handler: async ({ ctx, params }) => team.invitations.revoke(ctx, params.id),
+  }),
+  route({
+    method: 'post',
+    path: '/team/invitations/:token/accept',
+    summary: 'Accept an invitation sent to the signed-in user’s email: the clinic joins their memberships (the active clinic does not change)',
+    tag,
+    access: 'authenticated',
+    userOnly: true,
+    schemas: { params: tokenParam, body: invitationAcceptAsMember },
+    response: meResponse,
+    handler: async ({ ctx, params }) => {
+      const userId = actorUserId(ctx) as string;
+      await team.invitations.acceptAsMember(ctx, userId, params.token);
+      return auth.me(userId, ctx.clinicId);
+    },
   }),
   publicRoute({
     method: 'get',
@@ -58,19 +107,21 @@ export const teamRoutes = (team: TeamService, auth: AuthService, sessions: Sessi
     rateLimit: 'public',
     schemas: { params: tokenParam },
     response: invitationPublic,
-    handler: async ({ params }) => team.describeInvitation(params.token),
+    handler: async ({ params }) => team.invitations.describe(params.token),
   }),
   publicRoute({
     method: 'post',
     path: '/public/invitations/:token/accept',
     session: true,
-    summary: 'Accept an invitation: creates or links the account and signs in',
+    summary:
+      'Accept an invitation with a new account and sign in; an email that already has an account gets 409 account_exists (sign in and use POST /team/invitations/:token/accept)',
     tag,
-    rateLimit: 'public',
+    // It creates an account: the same limit as registration.
+    rateLimit: 'register',
     schemas: { params: tokenParam, body: invitationAccept },
     response: meResponse,
     handler: async ({ params, body, ctx, req, res }) => {
-      const who = await team.acceptInvitation(params.token, body, { ip: ctx.ip, userAgent: ctx.userAgent });
+      const who = await team.invitations.acceptAsNewAccount(params.token, body, ctx);
       await sessions.start(req, res, who);
       return auth.me(who.userId, who.clinicId);
     },

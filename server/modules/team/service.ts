@@ -1,19 +1,25 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { DEFAULT_WORKING_HOURS } from '../../../shared/api/common.js';
-import type { invitationBody, teamPatch } from '../../../shared/api/team.js';
-import { clinics, invitations, memberships, users } from '../../../shared/schema/index.js';
+import type { teamPatch } from '../../../shared/api/team.js';
+import { clinics, memberships, users } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
 import { accountCacheGroup } from '../../http/auth.js';
-import { AppError, conflict, notFound } from '../../http/errors.js';
-import { hashToken, randomToken } from '../../lib/tokens.js';
+import { conflict, notFound } from '../../http/errors.js';
+import type { ApiKeyService, RevokedKey } from '../api-keys/service.js';
 import type { AuditService } from '../audit/service.js';
-import { hashPassword, verifyPassword } from '../auth/passwords.js';
-import type { SignedIn } from '../auth/service.js';
+import { InvitationService } from './invitations.js';
 
-const INVITATION_TTL_MS = 7 * 24 * 3600_000;
+interface Revoked {
+  invitationIds: string[];
+  apiKeys: RevokedKey[];
+}
+const NOTHING_REVOKED: Revoked = { invitationIds: [], apiKeys: [] };
+const revokedCounts = (r: Revoked) => ({ revokedInvitations: r.invitationIds.length, revokedApiKeys: r.apiKeys.length });
+const revokedDetails = (r: Revoked) => ({ revokedInvitations: r.invitationIds, revokedApiKeys: r.apiKeys.map((k) => k.id) });
+const isActiveAdmin = (m: { role: string; active: boolean }) => m.role === 'admin' && m.active;
 
 const memberColumns = {
   userId: memberships.userId,
@@ -26,19 +32,15 @@ const memberColumns = {
   workingHours: memberships.workingHours,
 };
 
-/** Listeners told when a member's hours, zone or status change (calendars cache on them). */
-export type MemberChangeListener = (clinicId: string, userId: string) => Promise<void>;
-
 export class TeamService {
-  private readonly listeners: MemberChangeListener[] = [];
+  readonly invitations: InvitationService;
 
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
-  ) {}
-
-  onMemberChange(listener: MemberChangeListener) {
-    this.listeners.push(listener);
+    private readonly apiKeys: ApiKeyService,
+  ) {
+    this.invitations = new InvitationService(infra, audit, (userId) => this.forgetAccount(userId));
   }
 
   private get db() {
@@ -80,50 +82,81 @@ export class TeamService {
   }
 
   async update(ctx: TenantContext, userId: string, patch: z.infer<typeof teamPatch>) {
-    const member = await this.db.transaction(async (tx) => {
-      const [row] = await tx
+    const { member, revoked } = await this.db.transaction(async (tx) => {
+      const before = await this.lockedMember(tx, ctx.clinicId, userId);
+      await tx
         .update(memberships)
         .set({ ...patch, updatedAt: new Date() })
-        .where(and(eq(memberships.clinicId, ctx.clinicId), eq(memberships.userId, userId)))
-        .returning({ userId: memberships.userId });
-      if (!row) throw notFound('Team member');
-      await this.assertAnAdminRemains(tx, ctx.clinicId);
-      await this.audit.record(ctx, { action: 'team.updated', entityType: 'user', entityId: userId, details: { ...patch, workingHours: undefined } }, tx);
-      const [member] = await tx
-        .select(memberColumns)
-        .from(memberships)
-        .innerJoin(users, eq(users.id, memberships.userId))
         .where(and(eq(memberships.clinicId, ctx.clinicId), eq(memberships.userId, userId)));
-      return member;
+      await this.assertAnAdminRemains(tx, ctx.clinicId);
+      const [after] = await this.members(tx, ctx.clinicId, userId);
+      if (!after) throw notFound('Team member');
+      const lostMembership = before.active && !after.active;
+      const lostAdmin = isActiveAdmin(before) && !isActiveAdmin(after);
+      const revoked = lostMembership || lostAdmin ? await this.revokeWhatTheyCreated(tx, ctx.clinicId, before, lostMembership) : NOTHING_REVOKED;
+      await this.audit.record(
+        ctx,
+        { action: 'team.updated', entityType: 'user', entityId: userId, details: { ...patch, workingHours: undefined, ...revokedDetails(revoked) } },
+        tx,
+      );
+      await this.infra.events.publish(tx, 'member.changed', { userId, change: 'updated', role: after.role, isProfessional: after.isProfessional, active: after.active }, ctx);
+      return { member: after, revoked };
     });
-    if (!member) throw notFound('Team member');
-    await this.changed(ctx.clinicId, userId);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'team:updated', {
-      userId,
-      role: member.role,
-      isProfessional: member.isProfessional,
-      active: member.active,
-    });
-    return member;
+    await this.apiKeys.forget(revoked.apiKeys);
+    await this.forgetAccount(userId);
+    if (patch.role !== undefined || patch.isProfessional !== undefined || patch.active !== undefined) this.infra.realtime.endUser(userId, ctx.clinicId);
+    return { ...member, ...revokedCounts(revoked) };
   }
 
   async remove(ctx: TenantContext, userId: string) {
-    await this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .delete(memberships)
-        .where(and(eq(memberships.clinicId, ctx.clinicId), eq(memberships.userId, userId)))
-        .returning({ id: memberships.id });
-      if (!row) throw notFound('Team member');
+    const revoked = await this.db.transaction(async (tx) => {
+      const before = await this.lockedMember(tx, ctx.clinicId, userId);
+      await tx.delete(memberships).where(and(eq(memberships.clinicId, ctx.clinicId), eq(memberships.userId, userId)));
       await this.assertAnAdminRemains(tx, ctx.clinicId);
-      await this.audit.record(ctx, { action: 'team.removed', entityType: 'user', entityId: userId }, tx);
+      const revoked = await this.revokeWhatTheyCreated(tx, ctx.clinicId, before, true);
+      await this.audit.record(ctx, { action: 'team.removed', entityType: 'user', entityId: userId, details: revokedDetails(revoked) }, tx);
+      await this.infra.events.publish(tx, 'member.changed', { userId, change: 'removed', role: null, isProfessional: null, active: false }, ctx);
+      return revoked;
     });
-    await this.changed(ctx.clinicId, userId);
-    this.infra.realtime.emitToClinic(ctx.clinicId, 'team:removed', { userId });
+    await this.apiKeys.forget(revoked.apiKeys);
+    await this.forgetAccount(userId);
+    this.infra.realtime.endUser(userId, ctx.clinicId);
+    return revokedCounts(revoked);
   }
 
-  private async changed(clinicId: string, userId: string) {
+  private members(tx: Tx, clinicId: string, userId: string) {
+    return tx
+      .select(memberColumns)
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(and(eq(memberships.clinicId, clinicId), eq(memberships.userId, userId)));
+  }
+
+  /**
+   * Team changes of one clinic run one at a time: the clinic row is locked first (NO KEY UPDATE,
+   * so inserts that reference the clinic are not blocked). Two admins demoting each other at once
+   * would otherwise each see the other still admin and both commit.
+   */
+  private async lockedMember(tx: Tx, clinicId: string, userId: string) {
+    await tx.select({ id: clinics.id }).from(clinics).where(eq(clinics.id, clinicId)).for('no key update');
+    const [member] = await this.members(tx, clinicId, userId);
+    if (!member) throw notFound('Team member');
+    return member;
+  }
+
+  /** A member who loses admin rights or the membership loses what they created with them. */
+  private async revokeWhatTheyCreated(tx: Tx, clinicId: string, member: { userId: string; email: string }, lostMembership: boolean): Promise<Revoked> {
+    const invitationIds = await this.invitations.revokeOnLoss(tx, clinicId, member, lostMembership);
+    const apiKeys = await this.apiKeys.revokeCreatedBy(tx, clinicId, member.userId);
+    return { invitationIds, apiKeys };
+  }
+
+  /**
+   * Synchronous, not a subscriber: the cached account carries the role, and a demoted or removed
+   * member's very next request must already be judged by the new one.
+   */
+  private async forgetAccount(userId: string) {
     await this.infra.cache.invalidateGroup(accountCacheGroup(userId));
-    for (const listener of this.listeners) await listener(clinicId, userId);
   }
 
   /** A clinic must keep at least one active admin; the change is rolled back otherwise. */
@@ -133,98 +166,5 @@ export class TeamService {
       .from(memberships)
       .where(and(eq(memberships.clinicId, clinicId), eq(memberships.role, 'admin'), eq(memberships.active, true)));
     if (!row || row.n === 0) throw conflict('last_admin', 'The clinic must keep at least one active admin');
-  }
-
-  async invite(ctx: TenantContext, input: z.infer<typeof invitationBody>) {
-    const [member] = await this.db
-      .select({ id: memberships.id })
-      .from(memberships)
-      .innerJoin(users, eq(users.id, memberships.userId))
-      .where(and(eq(memberships.clinicId, ctx.clinicId), sql`lower(${users.email}) = ${input.email}`));
-    if (member) throw conflict('already_member', 'This person is already a member of the clinic');
-    const token = randomToken();
-    const expiresAt = new Date(Date.now() + INVITATION_TTL_MS);
-    const [clinic] = await this.db.select({ name: clinics.name }).from(clinics).where(eq(clinics.id, ctx.clinicId));
-    const invitation = await this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .insert(invitations)
-        .values({
-          clinicId: ctx.clinicId,
-          email: input.email,
-          name: input.name,
-          role: input.role,
-          isProfessional: input.isProfessional ?? input.role === 'professional',
-          tokenHash: hashToken(token),
-          invitedBy: ctx.actor.type === 'user' ? ctx.actor.userId : null,
-          expiresAt,
-        })
-        .returning({ id: invitations.id });
-      if (!row) throw new Error('insert returned nothing');
-      await this.audit.record(ctx, { action: 'team.invited', entityType: 'invitation', entityId: row.id, details: { role: input.role } }, tx);
-      return row;
-    });
-    const link = `${this.infra.config.publicAppUrl}/convite?token=${encodeURIComponent(token)}`;
-    await this.infra.queue.add('mail.send', {
-      clinicId: ctx.clinicId,
-      to: input.email,
-      subject: `Convite para a equipe de ${clinic?.name ?? 'uma clínica'} no Operabase`,
-      text: `Olá, ${input.name}.\n\nVocê foi convidado(a) para a equipe de ${clinic?.name ?? 'uma clínica'} no Operabase. Aceite o convite em até 7 dias:\n\n${link}`,
-    });
-    return { id: invitation.id, token, expiresAt };
-  }
-
-  private async openInvitation(token: string) {
-    const [row] = await this.db
-      .select({ invitation: invitations, clinicName: clinics.name })
-      .from(invitations)
-      .innerJoin(clinics, eq(clinics.id, invitations.clinicId))
-      .where(eq(invitations.tokenHash, hashToken(token)));
-    if (!row) throw notFound('Invitation');
-    if (row.invitation.acceptedAt || row.invitation.expiresAt < new Date()) throw new AppError(410, 'invitation_expired', 'This invitation has expired or was already used');
-    return row;
-  }
-
-  async describeInvitation(token: string) {
-    const { invitation, clinicName } = await this.openInvitation(token);
-    const [user] = await this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = ${invitation.email}`);
-    return { clinicName, email: invitation.email, name: invitation.name, role: invitation.role, expiresAt: invitation.expiresAt, userExists: Boolean(user) };
-  }
-
-  /** New users choose a password; existing users prove theirs before the clinic is linked to the account. */
-  async acceptInvitation(token: string, input: { name?: string | undefined; password: string }, info: { ip?: string; userAgent?: string }): Promise<SignedIn> {
-    const { invitation } = await this.openInvitation(token);
-    const [existing] = await this.db.select().from(users).where(sql`lower(${users.email}) = ${invitation.email}`);
-    if (existing && !(await verifyPassword(existing.passwordHash, input.password))) {
-      throw new AppError(401, 'invalid_credentials', 'This email already has an account: enter its current password');
-    }
-    const passwordHash = existing ? null : await hashPassword(input.password);
-    const userId = await this.db.transaction(async (tx) => {
-      const [claimed] = await tx
-        .update(invitations)
-        .set({ acceptedAt: new Date() })
-        .where(and(eq(invitations.id, invitation.id), sql`${invitations.acceptedAt} is null`))
-        .returning({ id: invitations.id });
-      if (!claimed) throw new AppError(410, 'invitation_expired', 'This invitation has expired or was already used');
-      let id = existing?.id;
-      if (!id) {
-        const [created] = await tx
-          .insert(users)
-          .values({ name: input.name ?? invitation.name, email: invitation.email, passwordHash: passwordHash as string })
-          .returning({ id: users.id });
-        id = created?.id as string;
-      }
-      await tx
-        .insert(memberships)
-        .values({ clinicId: invitation.clinicId, userId: id, role: invitation.role, isProfessional: invitation.isProfessional })
-        .onConflictDoUpdate({
-          target: [memberships.clinicId, memberships.userId],
-          set: { role: invitation.role, isProfessional: invitation.isProfessional, active: true, updatedAt: new Date() },
-        });
-      const actor = { type: 'user', userId: id, role: invitation.role, isProfessional: invitation.isProfessional } as const;
-      await this.audit.record({ clinicId: invitation.clinicId, actor, ...info }, { action: 'team.joined', entityType: 'user', entityId: id, details: { invitationId: invitation.id } }, tx);
-      return id;
-    });
-    await this.changed(invitation.clinicId, userId);
-    return { userId, clinicId: invitation.clinicId };
   }
 }

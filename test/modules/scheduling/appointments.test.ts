@@ -182,6 +182,8 @@ describe('appointments', () => {
       const res = await book(clinic, { contactId, notes: 'dor de cabeça' });
       await clinic.receptionist.agent.post(`/api/appointments/${res.body.id}/status`).send({ status: 'confirmed' });
       await clinic.receptionist.agent.delete(`/api/appointments/${res.body.id}`);
+      // Emits come from the outbox relay, just after each commit.
+      await clinic.app.infra.events.flush();
       const mine = emit.mock.calls.filter((c) => c[0] === clinic.id).map((c) => [c[1], c[2]]);
       expect(mine.map((c) => c[0])).toEqual(['contact:created', 'appointment:created', 'appointment:updated', 'appointment:deleted']);
       expect(mine[1]?.[1]).toMatchObject({ id: res.body.id, contactName: 'Eva Lima', professionalId: clinic.professional.id, status: 'scheduled' });

@@ -30,6 +30,8 @@ describe('availability', () => {
   it('answers in the professional’s zone: clinic in Manaus, professional in São Paulo', async () => {
     const clinic = await createClinic({ timezone: 'America/Manaus' });
     await clinic.admin.agent.patch(`/api/team/${clinic.professional.id}`).send({ timezone: 'America/Sao_Paulo' });
+    // Cached calendars learn of member changes from the member.changed event, just after the commit.
+    await clinic.app.infra.events.flush();
     // Hours inherited from the clinic are Manaus hours: 08:00 in Manaus is 09:00 in São Paulo.
     const inherited = await slots(clinic, day('2030-03-11'));
     expect(inherited.timezone).toBe('America/Sao_Paulo');
@@ -40,6 +42,7 @@ describe('availability', () => {
       .patch(`/api/team/${clinic.professional.id}`)
       .send({ workingHours: { '1': [{ start: '08:00', end: '12:00' }, { start: '14:00', end: '16:00' }] } });
     expect(own.status).toBe(200);
+    await clinic.app.infra.events.flush();
     const mine = await slots(clinic, day('2030-03-11'));
     expect(starts(mine)).toEqual(['08:00', '09:00', '10:00', '11:00', '14:00', '15:00']);
     expect((await slots(clinic, day('2030-03-12'))).slots).toEqual([]);
@@ -129,6 +132,8 @@ describe('calendar cache', () => {
     await clinic.receptionist.agent.post(`/api/appointments/${res.body.id}/status`).send({ status: 'confirmed' });
     expect((await view())[0]?.status).toBe('confirmed');
     await clinic.receptionist.agent.patch(`/api/contacts/${contactId}`).send({ name: 'Nome Novo' });
+    // A patient's name reaches cached calendars through the contact.updated subscriber.
+    await clinic.app.infra.events.flush();
     expect((await view())[0]?.contactName).toBe('Nome Novo');
     const tag = await clinic.admin.agent.post('/api/appointment-tags').send({ name: 'Particular', color: '#00ff00' });
     await clinic.receptionist.agent.patch(`/api/appointments/${res.body.id}`).send({ tagId: tag.body.id });

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { and, eq, type SQL } from 'drizzle-orm';
+import { integrationConnections, memberships, type IntegrationProvider, type IntegrationStatus } from '../../../shared/schema/index.js';
+import type { Infra } from '../../infra/index.js';
+import { notFound } from '../../http/errors.js';
+import type { WebhookConnection, WebhookConnections } from '../../http/route.js';
+
+export type Credentials = Record<string, string>;
+
+/** A connection as callers see it: everything but the credentials. */
+export interface ConnectionView {
+  id: string;
+  provider: IntegrationProvider;
+  ownerUserId: string | null;
+  label: string | null;
+  status: IntegrationStatus;
+  lastError: string | null;
+  lastErrorAt: Date | null;
+  hasCredentials: boolean;
+  webhookRef: string | null;
+  config: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewConnection {
+  provider: IntegrationProvider;
+  /** A professional's own connection (their Google calendar); omitted for the clinic's. */
+  ownerUserId?: string | null;
+  label?: string;
+  credentials?: Credentials;
+  config?: Record<string, unknown>;
+  /** Gives the connection a public reference for its inbound webhook URL. */
+  webhook?: boolean;
+}
+
+const MAX_ERROR_LENGTH = 500;
+
+const view = (row: typeof integrationConnections.$inferSelect): ConnectionView => ({
+  id: row.id,
+  provider: row.provider,
+  ownerUserId: row.ownerUserId,
+  label: row.label,
+  status: row.status,
+  lastError: row.lastError,
+  lastErrorAt: row.lastErrorAt,
+  hasCredentials: row.credentials !== null,
+  webhookRef: row.webhookRef,
+  config: row.config,
+  createdAt: row.createdAt,
+  updatedAt: row.updatedAt,
+});
+
+/** A Standard Webhooks secret (`whsec_` + base64 of 32 random bytes). */
+export const newWebhookSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
+
+/**
+ * A clinic's connections to external systems. Credentials are sealed with SecretBox on the way in
+ * and opened only for the provider code that needs them (`credentials`, `resolveWebhook`); no method
+ * that answers a caller returns them.
+ */
+export class IntegrationService implements WebhookConnections {
+  constructor(private readonly infra: Pick<Infra, 'db' | 'secrets'>) {}
+
+  private get db() {
+    return this.infra.db;
+  }
+
+  private seal = (credentials: Credentials) => this.infra.secrets.seal(JSON.stringify(credentials));
+
+  private async row(clinicId: string, id: string) {
+    const [row] = await this.db.select().from(integrationConnections).where(and(eq(integrationConnections.clinicId, clinicId), eq(integrationConnections.id, id)));
+    if (!row) throw notFound('Connection');
+    return row;
+  }
+
+  async create(clinicId: string, input: NewConnection): Promise<ConnectionView> {
+    if (input.ownerUserId) {
+      const [member] = await this.db
+        .select({ id: memberships.id })
+        .from(memberships)
+        .where(and(eq(memberships.clinicId, clinicId), eq(memberships.userId, input.ownerUserId), eq(memberships.active, true)));
+      if (!member) throw notFound('Member');
+    }
+    const [row] = await this.db
+      .insert(integrationConnections)
+      .values({
+        clinicId,
+        provider: input.provider,
+        ownerUserId: input.ownerUserId ?? null,
+        label: input.label ?? null,
+        credentials: input.credentials ? this.seal(input.credentials) : null,
+        webhookRef: input.webhook ? randomBytes(32).toString('base64url') : null,
+        config: input.config ?? {},
+      })
+      .returning();
+    if (!row) throw new Error('insert returned nothing');
+    return view(row);
+  }
+
+  async get(clinicId: string, id: string): Promise<ConnectionView> {
+    return view(await this.row(clinicId, id));
+  }
+
+  async list(clinicId: string, filter: { provider?: IntegrationProvider; ownerUserId?: string } = {}): Promise<ConnectionView[]> {
+    const where: SQL[] = [eq(integrationConnections.clinicId, clinicId)];
+    if (filter.provider) where.push(eq(integrationConnections.provider, filter.provider));
+    if (filter.ownerUserId) where.push(eq(integrationConnections.ownerUserId, filter.ownerUserId));
+    const rows = await this.db
+      .select()
+      .from(integrationConnections)
+      .where(and(...where))
+      .orderBy(integrationConnections.createdAt);
+    return rows.map(view);
+  }
+
+  private async update(clinicId: string, id: string, set: Partial<typeof integrationConnections.$inferInsert>): Promise<ConnectionView> {
+    const [row] = await this.db
+      .update(integrationConnections)
+      .set({ ...set, updatedAt: new Date() })
+      .where(and(eq(integrationConnections.clinicId, clinicId), eq(integrationConnections.id, id)))
+      .returning();
+    if (!row) throw notFound('Connection');
+    return view(row);
+  }
+
+  /** `active` also clears the last error: the connection works again. */
+  setStatus(clinicId: string, id: string, status: IntegrationStatus): Promise<ConnectionView> {
+    return this.update(clinicId, id, status === 'active' ? { status, lastError: null, lastErrorAt: null } : { status });
+  }
+
+  /** Marks the connection broken with a short reason; pass provider error codes, never tokens or message text. */
+  recordError(clinicId: string, id: string, message: string): Promise<ConnectionView> {
+    return this.update(clinicId, id, { status: 'broken', lastError: message.slice(0, MAX_ERROR_LENGTH), lastErrorAt: new Date() });
+  }
+
+  rotateCredentials(clinicId: string, id: string, credentials: Credentials): Promise<ConnectionView> {
+    return this.update(clinicId, id, { credentials: this.seal(credentials) });
+  }
+
+  /** The decrypted credentials, for the provider client of this connection only. */
+  async credentials(clinicId: string, id: string): Promise<Credentials> {
+    const row = await this.row(clinicId, id);
+    return row.credentials ? (JSON.parse(this.infra.secrets.open(row.credentials)) as Credentials) : {};
+  }
+
+  /**
+   * The connection an inbound webhook URL names. Unscoped on purpose: the caller is the external
+   * system, and this is how the clinic is found (never from the payload). Disabled ones are unknown.
+   */
+  async resolveWebhook(provider: IntegrationProvider, ref: string): Promise<WebhookConnection | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(integrationConnections)
+      .where(and(eq(integrationConnections.webhookRef, ref), eq(integrationConnections.provider, provider)));
+    if (!row || row.status === 'disabled') return undefined;
+    return {
+      id: row.id,
+      clinicId: row.clinicId,
+      provider: row.provider,
+      ownerUserId: row.ownerUserId,
+      credentials: row.credentials ? (JSON.parse(this.infra.secrets.open(row.credentials)) as Credentials) : {},
+    };
+  }
+}

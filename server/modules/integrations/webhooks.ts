@@ -1,0 +1,85 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import { integrationWebhookEvents, type IntegrationProvider } from '../../../shared/schema/index.js';
+import type { Infra } from '../../infra/index.js';
+import { defineJob, type AnyJobDef, type JobContext } from '../../infra/queue.js';
+import type { WebhookContext } from '../../http/route.js';
+import type { IntegrationService } from './service.js';
+
+declare module '../../infra/queue.js' {
+  interface JobMap {
+    /** Ids only: the payload stays in integration_webhook_events. */
+    'integrations.webhook': { eventId: string };
+  }
+}
+
+export type WebhookEvent = typeof integrationWebhookEvents.$inferSelect;
+
+/** What a provider does with one stored delivery, inside the job; must be safe to run twice. */
+export type WebhookProcessor = (event: WebhookEvent, job: JobContext) => Promise<void>;
+
+export interface Delivery {
+  /** The sender's id for this delivery (signed `webhook-id`, message id...). */
+  externalId: string;
+  type: string;
+  payload: unknown;
+}
+
+/**
+ * Inbound webhooks are stored, answered and then worked on in the `webhooks` queue. A redelivery of
+ * the same external id is a no-op (unique per connection); one whose job was lost (queue down at
+ * the time) is enqueued again, and the job id keeps it to one run.
+ */
+export class WebhookInbox {
+  constructor(
+    private readonly infra: Pick<Infra, 'db' | 'queue'>,
+    private readonly integrations: IntegrationService,
+    private readonly processors: Partial<Record<IntegrationProvider, WebhookProcessor>>,
+  ) {}
+
+  async receive(ctx: WebhookContext, delivery: Delivery): Promise<{ eventId: string; duplicate: boolean }> {
+    const { db } = this.infra;
+    const [inserted] = await db
+      .insert(integrationWebhookEvents)
+      .values({ clinicId: ctx.clinicId, connectionId: ctx.connection.id, externalId: delivery.externalId, type: delivery.type, payload: delivery.payload ?? {} })
+      .onConflictDoNothing()
+      .returning({ id: integrationWebhookEvents.id });
+    let event: { id: string; processedAt: Date | null } | undefined = inserted ? { id: inserted.id, processedAt: null } : undefined;
+    if (!event) {
+      [event] = await db
+        .select({ id: integrationWebhookEvents.id, processedAt: integrationWebhookEvents.processedAt })
+        .from(integrationWebhookEvents)
+        .where(and(eq(integrationWebhookEvents.connectionId, ctx.connection.id), eq(integrationWebhookEvents.externalId, delivery.externalId)));
+      if (!event) throw new Error('webhook event vanished');
+    }
+    if (!event.processedAt) await this.infra.queue.add('integrations.webhook', { eventId: event.id }, { jobId: `webhook:${event.id}`, context: ctx });
+    return { eventId: event.id, duplicate: !inserted };
+  }
+
+  jobs(): AnyJobDef[] {
+    return [
+      defineJob({
+        name: 'integrations.webhook',
+        queue: 'webhooks',
+        handler: async (data, job) => {
+          if (!job.clinicId) throw new Error('webhook job without a clinic');
+          const { db } = this.infra;
+          const [event] = await db
+            .select()
+            .from(integrationWebhookEvents)
+            .where(and(eq(integrationWebhookEvents.clinicId, job.clinicId), eq(integrationWebhookEvents.id, data.eventId)));
+          if (!event || event.processedAt) return;
+          const connection = await this.integrations.get(job.clinicId, event.connectionId);
+          const processor = this.processors[connection.provider];
+          if (processor) await processor(event, job);
+          await db
+            .update(integrationWebhookEvents)
+            .set({ processedAt: new Date() })
+            .where(and(eq(integrationWebhookEvents.id, event.id), isNull(integrationWebhookEvents.processedAt)));
+          // A verified delivery proves the connection works.
+          if (connection.status !== 'active') await this.integrations.setStatus(job.clinicId, connection.id, 'active');
+          job.log.info({ provider: connection.provider, type: event.type }, 'webhook processed');
+        },
+      }),
+    ];
+  }
+}

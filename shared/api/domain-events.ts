@@ -1,0 +1,77 @@
+import type { AppointmentEvent, ContactEvent } from './events.js';
+
+/**
+ * Domain events: what happened, recorded in the transaction of the change (the outbox) and
+ * delivered after commit to subscribers (realtime, caches, jobs). Payloads carry ids and the small
+ * fields a screen or a job needs, never clinical text (notes, record content, answers).
+ */
+export interface DomainEvents {
+  'clinic.updated': { id: string; name: string; timezone: string };
+  /** A membership was created, changed (role, hours, zone, status) or removed. */
+  'member.changed': { userId: string; change: 'joined' | 'updated' | 'removed'; role: string | null; isProfessional: boolean | null; active: boolean };
+  'file.created': { id: string; filename: string; contentType: string; size: number };
+  'file.deleted': { id: string };
+  'contact.created': ContactEvent;
+  'contact.updated': ContactEvent;
+  'contact.deleted': { id: string };
+  'appointment.created': AppointmentEvent;
+  /** Moved, edited or a status change other than cancellation. */
+  'appointment.updated': AppointmentEvent;
+  'appointment.cancelled': AppointmentEvent;
+  'appointment.deleted': { id: string; contactId: string; professionalId: string; startsAt: string; endsAt: string };
+  'medical_record.signed': { id: string; contactId: string };
+  'anamnesis.submitted': { id: string; contactId: string };
+  // For the coming WhatsApp, inbox and CRM features: names and shapes reserved now.
+  'message.received': { id: string; conversationId: string; contactId: string | null; connectionId: string; externalId: string };
+  'message.sent': { id: string; conversationId: string; externalId: string | null };
+  'message.status': { id: string; conversationId: string; status: 'sent' | 'delivered' | 'read' | 'failed' };
+  'conversation.updated': { id: string; contactId: string | null; status: string; assigneeId: string | null };
+  'opportunity.moved': { id: string; contactId: string; pipelineId: string; fromStageId: string | null; toStageId: string };
+}
+
+export type DomainEventName = keyof DomainEvents;
+
+/**
+ * The aggregate an event belongs to: subscribers receive the events of one aggregate in the order
+ * they were recorded. Messages order by conversation, so a status never overtakes its message.
+ */
+export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (payload: DomainEvents[N]) => string } } = {
+  'clinic.updated': { type: 'clinic', id: (p) => p.id },
+  'member.changed': { type: 'member', id: (p) => p.userId },
+  'file.created': { type: 'file', id: (p) => p.id },
+  'file.deleted': { type: 'file', id: (p) => p.id },
+  'contact.created': { type: 'contact', id: (p) => p.id },
+  'contact.updated': { type: 'contact', id: (p) => p.id },
+  'contact.deleted': { type: 'contact', id: (p) => p.id },
+  'appointment.created': { type: 'appointment', id: (p) => p.id },
+  'appointment.updated': { type: 'appointment', id: (p) => p.id },
+  'appointment.cancelled': { type: 'appointment', id: (p) => p.id },
+  'appointment.deleted': { type: 'appointment', id: (p) => p.id },
+  'medical_record.signed': { type: 'medical_record', id: (p) => p.id },
+  'anamnesis.submitted': { type: 'anamnesis_response', id: (p) => p.id },
+  'message.received': { type: 'conversation', id: (p) => p.conversationId },
+  'message.sent': { type: 'conversation', id: (p) => p.conversationId },
+  'message.status': { type: 'conversation', id: (p) => p.conversationId },
+  'conversation.updated': { type: 'conversation', id: (p) => p.id },
+  'opportunity.moved': { type: 'opportunity', id: (p) => p.id },
+};
+
+/** An event as a subscriber receives it. */
+export interface DeliveredEvent<N extends DomainEventName = DomainEventName> {
+  /** Increasing id (the outbox row): the same event redelivered keeps it, so it is the idempotency key. */
+  id: number;
+  name: N;
+  clinicId: string;
+  aggregateType: string;
+  aggregateId: string;
+  payload: DomainEvents[N];
+  /** `user:<id>`, `api_key:<id>` or null (a patient's public form, a job). */
+  actor: string | null;
+  requestId: string | null;
+  createdAt: Date;
+  /** 1 on the first delivery to this subscriber, 2 on the first retry, ... */
+  attempt: number;
+}
+
+/** One of several event names, narrowed by `name`. */
+export type AnyDeliveredEvent<N extends DomainEventName> = { [K in N]: DeliveredEvent<K> }[N];
