@@ -20,14 +20,14 @@ describe('a query on the database handle inside a transaction (embedded)', () =>
     });
     // drizzle wraps the driver's error as `Failed query: ...` with the reason as its cause.
     await expect(attempt).rejects.toMatchObject({ cause: { message: expect.stringMatching(/inside a transaction: use the transaction handle \(tx\)/) } });
-    const rows = await db.execute<{ n: number }>(sql`select count(*)::int as n from nested_probe`);
+    const rows = (await db.execute(sql`select count(*)::int as n from nested_probe`)) as unknown as { rows: { n: number }[] };
     expect(rows.rows[0]?.n).toBe(0);
   });
 
   it('still lets the transaction handle and concurrent outside queries run', async () => {
     const { db } = database;
     const outside = db.execute(sql`select 1`);
-    const inside = db.transaction(async (tx) => (await tx.execute<{ v: number }>(sql`select 2 as v`)).rows[0]?.v);
+    const inside = db.transaction(async (tx) => ((await tx.execute(sql`select 2 as v`)) as unknown as { rows: { v: number }[] }).rows[0]?.v);
     await expect(Promise.all([outside, inside])).resolves.toHaveLength(2);
     expect(await inside).toBe(2);
   });
