@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +124,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     unlock();
     throw err;
   }
+  guardNestedQueries(client);
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
@@ -177,4 +179,25 @@ export function databaseStartupProblem(err: unknown, url: string | undefined): s
     default:
       return undefined;
   }
+}
+
+/**
+ * PGlite has one connection: a query on the database handle (not the transaction's `tx`) inside a
+ * transaction waits for that transaction, which waits for the query, forever. Such a query throws
+ * instead, so a test on the embedded database catches the mistake (on Postgres it would silently
+ * run outside the transaction).
+ */
+function guardNestedQueries(client: { transaction: unknown; query: unknown; exec: unknown }) {
+  const inTransaction = new AsyncLocalStorage<true>();
+  const wrap = <F extends (...args: never[]) => Promise<unknown>>(fn: F, guarded: boolean): F =>
+    ((...args: never[]) => {
+      if (guarded && inTransaction.getStore()) {
+        return Promise.reject(new Error('A query on infra.db ran inside a transaction: use the transaction handle (tx)'));
+      }
+      return guarded ? fn(...args) : inTransaction.run(true, () => fn(...args));
+    }) as F;
+  const c = client as Record<'transaction' | 'query' | 'exec', (...args: never[]) => Promise<unknown>>;
+  c.query = wrap(c.query.bind(client), true);
+  c.exec = wrap(c.exec.bind(client), true);
+  c.transaction = wrap(c.transaction.bind(client), false);
 }

@@ -18,7 +18,10 @@ export interface Infra {
   config: Config;
   log: Logger;
   database: Database;
+  /** Global tables (users, clinics, tokens); a clinic's tables go through ClinicData (server/infra/clinic-data.ts). */
   db: Db;
+  /** The same database, for the few reads and jobs that cross clinics on purpose (grep for it). */
+  systemDb: Db;
   redis?: Redis;
   cache: Cache;
   sessions: Sessions;
@@ -68,6 +71,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     log,
     database,
     db: database.db,
+    systemDb: database.db,
     redis,
     cache,
     sessions: new Sessions(createSessionStore({ redis, prefix: config.redisPrefix }), {
