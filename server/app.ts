@@ -69,7 +69,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
   app.set('etag', false);
 
   const isAllowedOrigin = originMatcher(config.corsOrigins);
-  const authenticator = new Authenticator(infra.db, infra.cache, infra.sessions);
+  const authenticator = new Authenticator(infra.systemDb, infra.cache, infra.sessions);
   const metrics = new Metrics({
     cacheStats: () => infra.cache.stats,
     dbPoolMax: () => infra.database.poolMax,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import { apiKeys, clinics, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
+import { ClinicData } from '../infra/clinic-data.js';
 import type { Db } from '../infra/db.js';
 import { Sessions, type ActiveSession } from '../infra/sessions.js';
 import type { Account, Identity } from './context.js';
@@ -35,14 +36,15 @@ const LAST_USED_EVERY_MS = 60_000;
  * The user and their active memberships, one cache entry per user: every session-authenticated
  * request reads it, and `GET /api/auth/me` answers from the same entry.
  */
-export function loadAccount(db: Db, cache: Cache, userId: string): Promise<Account | null> {
+export function loadAccount(systemDb: Db, cache: Cache, userId: string): Promise<Account | null> {
   return cache.wrap(
     'account',
     CACHE_TTL_SECONDS,
     async () => {
-      const [user] = await db.select({ id: users.id, name: users.name, email: users.email, sessionsValidAfter: users.sessionsValidAfter }).from(users).where(eq(users.id, userId));
+      const [user] = await systemDb.select({ id: users.id, name: users.name, email: users.email, sessionsValidAfter: users.sessionsValidAfter }).from(users).where(eq(users.id, userId));
       if (!user) return null;
-      const active = await db
+      // Across clinics on purpose: the account lists every clinic the user belongs to.
+      const active = await systemDb
         .select({ clinicId: memberships.clinicId, clinicName: clinics.name, clinicTimezone: clinics.timezone, role: memberships.role, isProfessional: memberships.isProfessional })
         .from(memberships)
         .innerJoin(clinics, eq(clinics.id, memberships.clinicId))
@@ -59,8 +61,9 @@ export function loadAccount(db: Db, cache: Cache, userId: string): Promise<Accou
 export class Authenticator {
   private readonly lastUsedWrites = new Map<string, number>();
 
+  /** `systemDb`: authentication comes before any clinic is known, so its reads cross clinics. */
   constructor(
-    private readonly db: Db,
+    private readonly systemDb: Db,
     private readonly cache: Cache,
     private readonly sessions: Sessions,
   ) {}
@@ -76,14 +79,14 @@ export class Authenticator {
     // The account is read while the session is: two Redis round trips at once, not one after the other.
     let early: { userId: string; account: Promise<Account | null> } | undefined;
     const session = await this.sessions.load(credentials.req, credentials.res, (userId) => {
-      const account = loadAccount(this.db, this.cache, userId);
+      const account = loadAccount(this.systemDb, this.cache, userId);
       // Awaited below unless the session turns out missing or the store fails; never unhandled.
       account.catch(() => {});
       early = { userId, account };
     });
     if (!session) throw unauthorized();
     const { userId, clinicId, startedAt } = session;
-    const account = await (early?.userId === userId ? early.account : loadAccount(this.db, this.cache, userId));
+    const account = await (early?.userId === userId ? early.account : loadAccount(this.systemDb, this.cache, userId));
     const membership = account?.memberships.find((m) => m.clinicId === clinicId);
     if (!account || !membership) throw new AppError(401, 'session_invalid', 'Your access to this clinic has ended; sign in again');
     if (account.sessionsValidAfter !== null && startedAt < account.sessionsValidAfter) {
@@ -96,22 +99,23 @@ export class Authenticator {
     if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw new AppError(401, 'invalid_api_key', 'Invalid API key');
     const hash = hashToken(key);
     const found = await this.cache.wrap<CachedKey | null>(apiKeyCacheKey(hash), CACHE_TTL_SECONDS, async () => {
-      const [row] = await this.db
+      // The key names its clinic: it is looked up before any clinic is known.
+      const [row] = await this.systemDb
         .select({ id: apiKeys.id, clinicId: apiKeys.clinicId, scopes: apiKeys.scopes })
         .from(apiKeys)
         .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)));
       return row ?? null;
     });
     if (!found) throw new AppError(401, 'invalid_api_key', 'Invalid API key');
-    await this.touch(found.id);
+    await this.touch(found.clinicId, found.id);
     return { clinicId: found.clinicId, actor: { type: 'api_key', apiKeyId: found.id, scopes: found.scopes } };
   }
 
   /** Records last use at most once a minute per key per instance. */
-  private async touch(id: string) {
+  private async touch(clinicId: string, id: string) {
     const now = Date.now();
     if ((this.lastUsedWrites.get(id) ?? 0) > now - LAST_USED_EVERY_MS) return;
     this.lastUsedWrites.set(id, now);
-    await this.db.update(apiKeys).set({ lastUsedAt: new Date(now) }).where(eq(apiKeys.id, id));
+    await new ClinicData(clinicId, this.systemDb).update(apiKeys, { lastUsedAt: new Date(now) }, eq(apiKeys.id, id));
   }
 }

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { clinics, memberships, passwordResetTokens, users } from '../../../shared/schema/index.js';
 import type { MeResponse } from '../../../shared/api/auth.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { defineJob, type AnyJobDef } from '../../infra/queue.js';
 import type { TenantContext } from '../../http/context.js';
@@ -47,7 +48,7 @@ export class AuthService {
       const [clinic] = await tx.insert(clinics).values({ name: input.clinicName }).returning({ id: clinics.id });
       const [user] = await tx.insert(users).values({ name: input.name, email: input.email, passwordHash }).returning({ id: users.id });
       if (!clinic || !user) throw new Error('insert returned nothing');
-      await tx.insert(memberships).values({ clinicId: clinic.id, userId: user.id, role: 'admin' });
+      await new ClinicData(clinic.id, tx).insert(memberships, { userId: user.id, role: 'admin' });
       const actor = { type: 'user', userId: user.id, role: 'admin', isProfessional: false } as const;
       await this.audit.record({ clinicId: clinic.id, actor, ip: info.ip, userAgent: info.userAgent }, { action: 'clinic.registered', entityType: 'clinic', entityId: clinic.id }, tx);
       return { userId: user.id, clinicId: clinic.id };
@@ -73,8 +74,9 @@ export class AuthService {
     return { userId, clinicId: membership.clinicId };
   }
 
+  /** Across clinics on purpose: a user signs in to the first clinic they belong to. */
   private activeMemberships(userId: string) {
-    return this.db
+    return this.infra.systemDb
       .select({
         clinicId: memberships.clinicId,
         clinicName: clinics.name,
@@ -92,7 +94,7 @@ export class AuthService {
    * authentication already read when the route passes it, else read here.
    */
   async me(userId: string, clinicId: string, known?: Account): Promise<MeResponse> {
-    const account = known ?? (await loadAccount(this.db, this.infra.cache, userId));
+    const account = known ?? (await loadAccount(this.infra.systemDb, this.infra.cache, userId));
     const current = account?.memberships.find((m) => m.clinicId === clinicId);
     if (!account || !current) throw notFound('User');
     return {
@@ -106,16 +108,13 @@ export class AuthService {
 
   /** A clinic's name or zone changed: every member's cached account shows it. */
   async forgetClinic(clinicId: string): Promise<void> {
-    const members = await this.db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.clinicId, clinicId));
+    const members = await new ClinicData(clinicId, this.db).pick({ userId: memberships.userId }, memberships);
     await Promise.all(members.map((m) => this.infra.cache.invalidateGroup(accountCacheGroup(m.userId))));
   }
 
   /** The clinic to switch to, if the user is an active member of it; otherwise 404. */
   async switchClinic(ctx: TenantContext, userId: string, clinicId: string): Promise<void> {
-    const [membership] = await this.db
-      .select({ id: memberships.id })
-      .from(memberships)
-      .where(and(eq(memberships.userId, userId), eq(memberships.clinicId, clinicId), eq(memberships.active, true)));
+    const [membership] = await new ClinicData(clinicId, this.db).pick({ id: memberships.id }, memberships, eq(memberships.userId, userId), eq(memberships.active, true));
     if (!membership) throw notFound('Clinic');
     await this.audit.record(ctx, { action: 'auth.switch_clinic', entityType: 'clinic', entityId: clinicId, details: { from: ctx.clinicId } });
   }
@@ -166,18 +165,20 @@ export class AuthService {
 
   async confirmPasswordReset(token: string, newPassword: string, info: RequestInfo): Promise<void> {
     const passwordHash = await hashPassword(newPassword);
-    const userId = await this.db.transaction(async (tx) => {
-      const [row] = await tx
+    // `systemTx`: a user's reset reads their memberships across clinics.
+    const userId = await this.infra.systemDb.transaction(async (systemTx) => {
+      const [row] = await systemTx
         .update(passwordResetTokens)
         .set({ usedAt: new Date() })
         .where(and(eq(passwordResetTokens.tokenHash, hashToken(token)), isNull(passwordResetTokens.usedAt), gt(passwordResetTokens.expiresAt, new Date())))
         .returning({ userId: passwordResetTokens.userId });
       if (!row) throw new AppError(400, 'invalid_token', 'This link is invalid or has expired');
       const now = new Date();
-      await tx.update(users).set({ passwordHash, sessionsValidAfter: now, updatedAt: now }).where(eq(users.id, row.userId));
-      const [membership] = await tx.select({ clinicId: memberships.clinicId }).from(memberships).where(eq(memberships.userId, row.userId));
+      await systemTx.update(users).set({ passwordHash, sessionsValidAfter: now, updatedAt: now }).where(eq(users.id, row.userId));
+      // The reset is recorded in one of the user's clinics' audit log.
+      const [membership] = await systemTx.select({ clinicId: memberships.clinicId }).from(memberships).where(eq(memberships.userId, row.userId));
       if (membership) {
-        await this.audit.record({ clinicId: membership.clinicId, actor: null, ip: info.ip, userAgent: info.userAgent }, { action: 'auth.password_reset', entityType: 'user', entityId: row.userId }, tx);
+        await this.audit.record({ clinicId: membership.clinicId, actor: null, ip: info.ip, userAgent: info.userAgent }, { action: 'auth.password_reset', entityType: 'user', entityId: row.userId }, systemTx);
       }
       return row.userId;
     });

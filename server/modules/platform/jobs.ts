@@ -52,7 +52,7 @@ export const platformJobs = (infra: Infra): AnyJobDef[] => [
     queue: 'maintenance',
     everyMs: infra.config.tokensCleanupEveryMs,
     handler: async (_data, job) => {
-      const removed = await deleteExpiredTokens(infra.db);
+      const removed = await deleteExpiredTokens(infra.systemDb);
       // job.log carries the job id: an operator (and the deploy rehearsal) sees each scheduled run happened once per cluster.
       job.log.info(removed, 'expired tokens removed');
     },
