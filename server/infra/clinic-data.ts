@@ -5,7 +5,9 @@ import type { Db, Tx } from './db.js';
 /** A table whose rows belong to one clinic. */
 export type ClinicTable = PgTable & { clinicId: PgColumn };
 type Condition = SQL | undefined;
-type Values<T extends ClinicTable> = Omit<PgInsertValue<T>, 'clinicId'>;
+// Not `Omit<PgInsertValue<T>, 'clinicId'>`: its keyof holds only the required columns, so Omit drops
+// every optional one (appointmentId, defaults...) and refuses them in an insert.
+type Values<T extends ClinicTable> = { [K in keyof T['$inferInsert'] as K extends 'clinicId' ? never : K]: T['$inferInsert'][K] | SQL };
 
 /**
  * A clinic's data: every select, update and delete through it carries the clinic filter and every
