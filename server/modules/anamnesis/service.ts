@@ -1,8 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import { and, desc, eq, isNull, ne } from 'drizzle-orm';
+import { desc, eq, isNull, ne, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { publicAnswer, Question } from '../../../shared/api/anamnesis.js';
 import { anamnesisResponses, anamnesisTemplates } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { BaseContext, TenantContext } from '../../http/context.js';
@@ -69,8 +70,12 @@ export class AnamnesisService {
     private readonly clinics: ClinicService,
   ) {}
 
-  private joined(db: Infra['db'] | Tx = this.infra.db) {
-    return db.select(responseColumns).from(anamnesisResponses).innerJoin(anamnesisTemplates, eq(anamnesisTemplates.id, anamnesisResponses.templateId));
+  /** The clinic's responses matching the conditions, each with its template. */
+  private joined(clinicId: string, ...conditions: (SQL | undefined)[]) {
+    const data = new ClinicData(clinicId, this.infra.db);
+    return data
+      .pick(responseColumns, anamnesisResponses, ...conditions)
+      .innerJoin(anamnesisTemplates, data.owns(anamnesisTemplates, eq(anamnesisTemplates.id, anamnesisResponses.templateId)));
   }
 
   async send(ctx: TenantContext, contactId: string, templateId: string) {
@@ -78,10 +83,9 @@ export class AnamnesisService {
     const template = await this.templates.row(ctx.clinicId, templateId, { current: true });
     const token = randomToken();
     const expiresAt = new Date(Date.now() + LINK_DAYS * DAY_MS);
-    const row = await this.infra.db.transaction(async (tx) => {
-      const [inserted] = await tx
-        .insert(anamnesisResponses)
-        .values({ clinicId: ctx.clinicId, contactId, templateId: template.id, tokenHash: hashToken(token), expiresAt, sentBy: actorUserId(ctx) })
+    const row = await new ClinicData(ctx.clinicId, this.infra.db).transaction(async (data, tx) => {
+      const [inserted] = await data
+        .insert(anamnesisResponses, { contactId, templateId: template.id, tokenHash: hashToken(token), expiresAt, sentBy: actorUserId(ctx) })
         .returning({ id: anamnesisResponses.id });
       if (!inserted) throw new Error('insert returned nothing');
       await this.audit.record(ctx, { action: 'anamnesis.sent', entityType: 'anamnesis_response', entityId: inserted.id, contactId, details: { templateId: template.id } }, tx);
@@ -93,15 +97,13 @@ export class AnamnesisService {
 
   async listForContact(ctx: TenantContext, contactId: string) {
     await this.contacts.get(ctx.clinicId, contactId);
-    const rows = await this.joined()
-      .where(and(eq(anamnesisResponses.clinicId, ctx.clinicId), eq(anamnesisResponses.contactId, contactId)))
-      .orderBy(desc(anamnesisResponses.createdAt));
+    const rows = await this.joined(ctx.clinicId, eq(anamnesisResponses.contactId, contactId)).orderBy(desc(anamnesisResponses.createdAt));
     await this.audit.record(ctx, { action: 'anamnesis.listed', entityType: 'anamnesis_response', contactId, details: { count: rows.length } });
     return { items: rows.map(summary), nextCursor: null };
   }
 
   async get(ctx: TenantContext, id: string) {
-    const [row] = await this.joined().where(and(eq(anamnesisResponses.clinicId, ctx.clinicId), eq(anamnesisResponses.id, id)));
+    const [row] = await this.joined(ctx.clinicId, eq(anamnesisResponses.id, id));
     if (!row) throw notFound('Anamnesis');
     await this.audit.record(ctx, { action: 'anamnesis.viewed', entityType: 'anamnesis_response', entityId: id, contactId: row.response.contactId });
     return detail(row);
@@ -109,7 +111,12 @@ export class AnamnesisService {
 
   /** Wrong or revoked token: 404; expired: 410; already submitted: 409. Nothing else is revealed. */
   private async byToken(token: string) {
-    const [row] = await this.joined().where(eq(anamnesisResponses.tokenHash, hashToken(token)));
+    // Crosses clinics on purpose: the patient's link is all a public request has, and it names the clinic.
+    const [row] = await this.infra.systemDb
+      .select(responseColumns)
+      .from(anamnesisResponses)
+      .innerJoin(anamnesisTemplates, eq(anamnesisTemplates.id, anamnesisResponses.templateId))
+      .where(eq(anamnesisResponses.tokenHash, hashToken(token)));
     if (!row || row.response.revoked) throw notFound('Form');
     if (row.response.status === 'submitted') throw alreadySubmitted();
     if (row.response.expiresAt.getTime() < Date.now()) throw new AppError(410, 'anamnesis_expired', 'Este link expirou; peça um novo à clínica');
@@ -160,18 +167,16 @@ export class AnamnesisService {
     const submitted = input.submit ? { status: 'submitted' as const, submittedAt: now, submittedIp: ctx.ip ?? null } : { status: 'in_progress' as const };
     // A submitted form needs no secret any more; a fresh start replaces the previous device's.
     const resumeSecretHash = input.submit ? null : newSecret ? hashToken(newSecret) : r.resumeSecretHash;
-    await this.infra.db.transaction(async (tx) => {
+    await new ClinicData(r.clinicId, this.infra.db).transaction(async (data, tx) => {
       // The guards make the final submission happen once, and a change by another device (a
       // restart, a submission) since this request read the row refuse this one.
-      const [updated] = await tx
-        .update(anamnesisResponses)
-        .set({ answers, ...consent, ...submitted, resumeSecretHash, updatedAt: now })
-        .where(
-          and(
-            eq(anamnesisResponses.id, r.id),
-            ne(anamnesisResponses.status, 'submitted'),
-            r.resumeSecretHash === null ? isNull(anamnesisResponses.resumeSecretHash) : eq(anamnesisResponses.resumeSecretHash, r.resumeSecretHash),
-          ),
+      const [updated] = await data
+        .update(
+          anamnesisResponses,
+          { answers, ...consent, ...submitted, resumeSecretHash, updatedAt: now },
+          eq(anamnesisResponses.id, r.id),
+          ne(anamnesisResponses.status, 'submitted'),
+          r.resumeSecretHash === null ? isNull(anamnesisResponses.resumeSecretHash) : eq(anamnesisResponses.resumeSecretHash, r.resumeSecretHash),
         )
         .returning({ id: anamnesisResponses.id });
       if (!updated) throw conflict('anamnesis_changed', 'Este formulário foi alterado em outro aparelho; recarregue a página');
@@ -184,19 +189,16 @@ export class AnamnesisService {
     return { status: submitted.status, submittedAt: input.submit ? now.toISOString() : null, ...(newSecret ? { resumeSecret: newSecret } : {}) };
   }
 
-  /** Every response with its answers, for the LGPD export (the caller audits). */
   /** Whether the patient was ever sent a form: such a patient is only ever soft-deleted. */
   async hasResponses(clinicId: string, contactId: string): Promise<boolean> {
-    const [row] = await this.infra.db
-      .select({ id: anamnesisResponses.id })
-      .from(anamnesisResponses)
-      .where(and(eq(anamnesisResponses.clinicId, clinicId), eq(anamnesisResponses.contactId, contactId)))
-      .limit(1);
+    const data = new ClinicData(clinicId, this.infra.db);
+    const [row] = await data.pick({ id: anamnesisResponses.id }, anamnesisResponses, eq(anamnesisResponses.contactId, contactId)).limit(1);
     return Boolean(row);
   }
 
+  /** Every response with its answers, for the LGPD export (the caller audits). */
   async exportFor(ctx: TenantContext, contactId: string) {
-    const rows = await this.joined().where(and(eq(anamnesisResponses.clinicId, ctx.clinicId), eq(anamnesisResponses.contactId, contactId))).orderBy(desc(anamnesisResponses.createdAt));
+    const rows = await this.joined(ctx.clinicId, eq(anamnesisResponses.contactId, contactId)).orderBy(desc(anamnesisResponses.createdAt));
     return rows.map(detail);
   }
 
@@ -205,21 +207,24 @@ export class AnamnesisService {
    * patient's identifiers; the IPs of consent and submission go (the consent's version and time stay).
    */
   async anonymize(tx: Tx, clinicId: string, contactId: string, redact: Redact) {
-    const rows = await tx
-      .select({ id: anamnesisResponses.id, answers: anamnesisResponses.answers, status: anamnesisResponses.status, revoked: anamnesisResponses.revoked })
-      .from(anamnesisResponses)
-      .where(and(eq(anamnesisResponses.clinicId, clinicId), eq(anamnesisResponses.contactId, contactId)));
+    const data = new ClinicData(clinicId, tx);
+    const rows = await data.pick(
+      { id: anamnesisResponses.id, answers: anamnesisResponses.answers, status: anamnesisResponses.status, revoked: anamnesisResponses.revoked },
+      anamnesisResponses,
+      eq(anamnesisResponses.contactId, contactId),
+    );
     for (const r of rows) {
-      await tx
-        .update(anamnesisResponses)
-        .set({ answers: redactJson(r.answers, redact), consentIp: null, submittedIp: null, resumeSecretHash: null, revoked: r.revoked || r.status !== 'submitted', updatedAt: new Date() })
-        .where(eq(anamnesisResponses.id, r.id));
+      await data.update(
+        anamnesisResponses,
+        { answers: redactJson(r.answers, redact), consentIp: null, submittedIp: null, resumeSecretHash: null, revoked: r.revoked || r.status !== 'submitted', updatedAt: new Date() },
+        eq(anamnesisResponses.id, r.id),
+      );
     }
   }
 
   async timelineItems(ctx: TenantContext, contactId: string): Promise<TimelineItem[]> {
     if (!can(ctx.actor, 'anamnesis:read')) return [];
-    const rows = await this.joined().where(and(eq(anamnesisResponses.clinicId, ctx.clinicId), eq(anamnesisResponses.contactId, contactId)));
+    const rows = await this.joined(ctx.clinicId, eq(anamnesisResponses.contactId, contactId));
     if (rows.length > 0) await this.audit.record(ctx, { action: 'anamnesis.listed', entityType: 'anamnesis_response', contactId, details: { count: rows.length, via: 'timeline' } });
     return rows.map((j) => ({
       type: 'anamnesis',

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, isNotNull, isNull } from 'drizzle-orm';
+import { asc, eq, isNotNull, isNull } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Question, templateCreate, templatePatch } from '../../../shared/api/anamnesis.js';
 import { anamnesisResponses, anamnesisTemplates } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { actorUserId } from '../../http/context.js';
@@ -26,33 +27,32 @@ export class TemplateService {
     private readonly audit: AuditService,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   /** Default templates are created on a clinic's first listing, once (a unique index settles races). */
-  private async seedDefaults(clinicId: string) {
-    const db = this.infra.db;
-    const [seeded] = await db.select({ id: anamnesisTemplates.id }).from(anamnesisTemplates).where(and(eq(anamnesisTemplates.clinicId, clinicId), isNotNull(anamnesisTemplates.defaultKey))).limit(1);
+  private async seedDefaults(data: ClinicData) {
+    const [seeded] = await data.pick({ id: anamnesisTemplates.id }, anamnesisTemplates, isNotNull(anamnesisTemplates.defaultKey)).limit(1);
     if (seeded) return;
-    await db
-      .insert(anamnesisTemplates)
-      .values(DEFAULT_TEMPLATES.map((t) => ({ clinicId, familyId: randomUUID(), name: t.name, description: t.description, questions: t.questions, defaultKey: t.key })))
+    await data
+      .insert(
+        anamnesisTemplates,
+        DEFAULT_TEMPLATES.map((t) => ({ familyId: randomUUID(), name: t.name, description: t.description, questions: t.questions, defaultKey: t.key })),
+      )
       .onConflictDoNothing();
   }
 
   async list(clinicId: string) {
-    await this.seedDefaults(clinicId);
-    const rows = await this.infra.db
-      .select()
-      .from(anamnesisTemplates)
-      .where(and(eq(anamnesisTemplates.clinicId, clinicId), isNull(anamnesisTemplates.archivedAt)))
-      .orderBy(asc(anamnesisTemplates.createdAt), asc(anamnesisTemplates.name));
+    const data = this.data(clinicId);
+    await this.seedDefaults(data);
+    const rows = await data.select(anamnesisTemplates, isNull(anamnesisTemplates.archivedAt)).orderBy(asc(anamnesisTemplates.createdAt), asc(anamnesisTemplates.name));
     return { items: rows.map(presentTemplate), nextCursor: null };
   }
 
   /** Any version (answers point at old ones); `current` asks for the editable latest only. */
   async row(clinicId: string, id: string, opts: { current?: boolean } = {}): Promise<Row> {
-    const [row] = await this.infra.db
-      .select()
-      .from(anamnesisTemplates)
-      .where(and(eq(anamnesisTemplates.clinicId, clinicId), eq(anamnesisTemplates.id, id), opts.current ? isNull(anamnesisTemplates.archivedAt) : undefined));
+    const [row] = await this.data(clinicId).select(anamnesisTemplates, eq(anamnesisTemplates.id, id), opts.current ? isNull(anamnesisTemplates.archivedAt) : undefined);
     if (!row) throw notFound('Template');
     return row;
   }
@@ -62,10 +62,9 @@ export class TemplateService {
   }
 
   async create(ctx: TenantContext, input: z.infer<typeof templateCreate>) {
-    const row = await this.infra.db.transaction(async (tx) => {
-      const [inserted] = await tx
-        .insert(anamnesisTemplates)
-        .values({ clinicId: ctx.clinicId, familyId: randomUUID(), name: input.name, description: input.description ?? null, questions: input.questions, createdBy: actorUserId(ctx) })
+    const row = await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [inserted] = await data
+        .insert(anamnesisTemplates, { familyId: randomUUID(), name: input.name, description: input.description ?? null, questions: input.questions, createdBy: actorUserId(ctx) })
         .returning();
       if (!inserted) throw new Error('insert returned nothing');
       await this.audit.record(ctx, { action: 'anamnesis_template.created', entityType: 'anamnesis_template', entityId: inserted.id }, tx);
@@ -77,18 +76,17 @@ export class TemplateService {
   /** Edits in place while nobody answered; otherwise archives this version and creates the next. */
   async update(ctx: TenantContext, id: string, patch: z.infer<typeof templatePatch>) {
     const current = await this.row(ctx.clinicId, id, { current: true });
-    const [answered] = await this.infra.db.select({ id: anamnesisResponses.id }).from(anamnesisResponses).where(eq(anamnesisResponses.templateId, id)).limit(1);
-    const row = await this.infra.db.transaction(async (tx) => {
+    const scoped = this.data(ctx.clinicId);
+    const [answered] = await scoped.pick({ id: anamnesisResponses.id }, anamnesisResponses, eq(anamnesisResponses.templateId, id)).limit(1);
+    const row = await scoped.transaction(async (data, tx) => {
       const now = new Date();
       let result: Row | undefined;
       if (!answered) {
-        [result] = await tx.update(anamnesisTemplates).set({ ...patch, updatedAt: now }).where(eq(anamnesisTemplates.id, id)).returning();
+        [result] = await data.update(anamnesisTemplates, { ...patch, updatedAt: now }, eq(anamnesisTemplates.id, id)).returning();
       } else {
-        await tx.update(anamnesisTemplates).set({ archivedAt: now }).where(eq(anamnesisTemplates.id, id));
-        [result] = await tx
-          .insert(anamnesisTemplates)
-          .values({
-            clinicId: ctx.clinicId,
+        await data.update(anamnesisTemplates, { archivedAt: now }, eq(anamnesisTemplates.id, id));
+        [result] = await data
+          .insert(anamnesisTemplates, {
             familyId: current.familyId,
             version: current.version + 1,
             name: patch.name ?? current.name,
@@ -109,8 +107,8 @@ export class TemplateService {
   /** Archives: answers already given keep pointing at it; it leaves the list. */
   async remove(ctx: TenantContext, id: string) {
     await this.row(ctx.clinicId, id, { current: true });
-    await this.infra.db.transaction(async (tx) => {
-      await tx.update(anamnesisTemplates).set({ archivedAt: new Date() }).where(and(eq(anamnesisTemplates.clinicId, ctx.clinicId), eq(anamnesisTemplates.id, id)));
+    await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      await data.update(anamnesisTemplates, { archivedAt: new Date() }, eq(anamnesisTemplates.id, id));
       await this.audit.record(ctx, { action: 'anamnesis_template.deleted', entityType: 'anamnesis_template', entityId: id }, tx);
     });
   }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { files } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { notFound } from '../../http/errors.js';
@@ -67,12 +68,10 @@ export class FileService {
     const storageKey = `${ctx.clinicId}/${id}`;
     await this.infra.storage.put(storageKey, file.buffer, file.mimetype);
     const filename = file.originalname.replace(/[\\/\r\n"]/g, '_').slice(0, 200) || 'arquivo';
-    const row = await this.infra.db.transaction(async (tx) => {
-      const [inserted] = await tx
-        .insert(files)
-        .values({
+    const row = await new ClinicData(ctx.clinicId, this.infra.db).transaction(async (data, tx) => {
+      const [inserted] = await data
+        .insert(files, {
           id,
-          clinicId: ctx.clinicId,
           storageKey,
           filename,
           contentType: file.mimetype,
@@ -90,10 +89,7 @@ export class FileService {
   }
 
   async get(clinicId: string, id: string) {
-    const [row] = await this.infra.db
-      .select({ ...columns, storageKey: files.storageKey })
-      .from(files)
-      .where(and(eq(files.clinicId, clinicId), eq(files.id, id)));
+    const [row] = await new ClinicData(clinicId, this.infra.db).pick({ ...columns, storageKey: files.storageKey }, files, eq(files.id, id));
     if (!row) throw notFound('File');
     return row;
   }
@@ -108,8 +104,8 @@ export class FileService {
   async remove(ctx: TenantContext, id: string) {
     const file = await this.get(ctx.clinicId, id);
     await this.checkGuards(ctx, id, 'delete');
-    await this.infra.db.transaction(async (tx) => {
-      await tx.delete(files).where(and(eq(files.clinicId, ctx.clinicId), eq(files.id, id)));
+    await new ClinicData(ctx.clinicId, this.infra.db).transaction(async (data, tx) => {
+      await data.delete(files, eq(files.id, id));
       await this.audit.record(ctx, { action: 'file.deleted', entityType: 'file', entityId: id }, tx);
       await this.infra.events.publish(tx, 'file.deleted', { id }, ctx);
     });

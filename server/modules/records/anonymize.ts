@@ -1,6 +1,6 @@
-import { and, eq, isNull, or } from 'drizzle-orm';
+import { eq, isNull, or } from 'drizzle-orm';
 import { files, medicalRecordAttachments, medicalRecords } from '../../../shared/schema/index.js';
-import type { Tx } from '../../infra/db.js';
+import type { ClinicData } from '../../infra/clinic-data.js';
 import type { Redact } from '../lgpd/redact.js';
 
 const orNull = (text: string | null, redact: Redact) => (text === null ? null : redact(text));
@@ -10,15 +10,12 @@ const orNull = (text: string | null, redact: Redact) => (text === null ? null : 
  * every text field. Signed records and their files are immutable (a trigger refuses it) and are
  * kept as signed, as the law requires.
  */
-export async function anonymizeDrafts(tx: Tx, clinicId: string, contactId: string, redact: Redact) {
-  const drafts = await tx
-    .select()
-    .from(medicalRecords)
-    .where(and(eq(medicalRecords.clinicId, clinicId), eq(medicalRecords.contactId, contactId), eq(medicalRecords.status, 'draft')));
+export async function anonymizeDrafts(data: ClinicData, contactId: string, redact: Redact) {
+  const drafts = await data.select(medicalRecords, eq(medicalRecords.contactId, contactId), eq(medicalRecords.status, 'draft'));
   for (const d of drafts) {
-    await tx
-      .update(medicalRecords)
-      .set({
+    await data.update(
+      medicalRecords,
+      {
         content: redact(d.content),
         chiefComplaint: orNull(d.chiefComplaint, redact),
         history: orNull(d.history, redact),
@@ -28,8 +25,9 @@ export async function anonymizeDrafts(tx: Tx, clinicId: string, contactId: strin
         prescriptions: d.prescriptions.map(redact),
         examRequests: d.examRequests.map(redact),
         updatedAt: new Date(),
-      })
-      .where(eq(medicalRecords.id, d.id));
+      },
+      eq(medicalRecords.id, d.id),
+    );
   }
 }
 
@@ -38,15 +36,13 @@ export async function anonymizeDrafts(tx: Tx, clinicId: string, contactId: strin
  * file does not know whom it is about: every file name of the clinic loses the patient's
  * identifiers, except the files of signed records, frozen with them.
  */
-export async function anonymizeFileNames(tx: Tx, clinicId: string, redact: Redact) {
-  const candidates = await tx
-    .select({ id: files.id, filename: files.filename })
-    .from(files)
-    .leftJoin(medicalRecordAttachments, eq(medicalRecordAttachments.fileId, files.id))
-    .leftJoin(medicalRecords, eq(medicalRecords.id, medicalRecordAttachments.recordId))
-    .where(and(eq(files.clinicId, clinicId), or(isNull(medicalRecords.status), eq(medicalRecords.status, 'draft'))));
+export async function anonymizeFileNames(data: ClinicData, redact: Redact) {
+  const candidates = await data
+    .pick({ id: files.id, filename: files.filename }, files, or(isNull(medicalRecords.status), eq(medicalRecords.status, 'draft')))
+    .leftJoin(medicalRecordAttachments, data.owns(medicalRecordAttachments, eq(medicalRecordAttachments.fileId, files.id)))
+    .leftJoin(medicalRecords, data.owns(medicalRecords, eq(medicalRecords.id, medicalRecordAttachments.recordId)));
   for (const f of candidates) {
     const filename = redact(f.filename);
-    if (filename !== f.filename) await tx.update(files).set({ filename }).where(eq(files.id, f.id));
+    if (filename !== f.filename) await data.update(files, { filename }, eq(files.id, f.id));
   }
 }

@@ -1,6 +1,6 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { asc, eq, inArray } from 'drizzle-orm';
 import { medicalRecords, users } from '../../../shared/schema/index.js';
-import type { Db } from '../../infra/db.js';
+import type { ClinicData } from '../../infra/clinic-data.js';
 import { attachmentsOf, type AttachmentInfo } from './attachments.js';
 
 type Row = typeof medicalRecords.$inferSelect;
@@ -9,17 +9,18 @@ type Row = typeof medicalRecords.$inferSelect;
  * Records as the API answers them: attachments, and addenda inline (content, author, signature),
  * since a clinician reads a record together with its corrections. Addenda are signed at creation.
  */
-export async function presentRecords(db: Db, rows: Row[]) {
-  const first = rows[0];
-  if (!first) return [];
+export async function presentRecords(data: ClinicData, rows: Row[]) {
+  if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const addenda = await db
-    .select({ id: medicalRecords.id, of: medicalRecords.addendumOf, content: medicalRecords.content, authorId: medicalRecords.authorId, authorName: users.name, signedAt: medicalRecords.signedAt, createdAt: medicalRecords.createdAt })
-    .from(medicalRecords)
+  const addenda = await data
+    .pick(
+      { id: medicalRecords.id, of: medicalRecords.addendumOf, content: medicalRecords.content, authorId: medicalRecords.authorId, authorName: users.name, signedAt: medicalRecords.signedAt, createdAt: medicalRecords.createdAt },
+      medicalRecords,
+      inArray(medicalRecords.addendumOf, ids),
+    )
     .innerJoin(users, eq(users.id, medicalRecords.authorId))
-    .where(and(eq(medicalRecords.clinicId, first.clinicId), inArray(medicalRecords.addendumOf, ids)))
     .orderBy(asc(medicalRecords.createdAt), asc(medicalRecords.id));
-  const attachments = await attachmentsOf(db, first.clinicId, [...ids, ...addenda.map((a) => a.id)]);
+  const attachments = await attachmentsOf(data, [...ids, ...addenda.map((a) => a.id)]);
   return rows.map(({ clinicId: _c, chainSeq: _s, ...row }) => ({
     ...row,
     signedAt: row.signedAt?.toISOString() ?? null,

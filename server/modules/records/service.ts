@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
+import { asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { addendumCreate, recordCreate, recordPatch } from '../../../shared/api/records.js';
 import { medicalRecordChainHeads, medicalRecords } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
@@ -54,8 +55,8 @@ export class RecordService {
     files.addAccessGuard((ctx, fileId, operation) => this.guardAttachment(ctx, fileId, operation));
   }
 
-  private present(rows: Row[]) {
-    return presentRecords(this.infra.db, rows);
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
   }
 
   /** The appointment a record points at is of this clinic (404 otherwise) and of the same patient. */
@@ -65,40 +66,35 @@ export class RecordService {
     if (appointment.contactId !== contactId) throw new AppError(422, 'appointment_of_another_patient', 'The appointment belongs to another patient');
   }
 
-  private async load(ctx: TenantContext, id: string, tx?: Tx): Promise<Row> {
-    const query = (tx ?? this.infra.db)
-      .select()
-      .from(medicalRecords)
-      .where(and(eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.id, id)));
-    // Inside a write, lock the row so a concurrent edit and signature cannot interleave.
-    const [row] = tx ? await query.for('update') : await query;
+  /** `lock` inside a write, so a concurrent edit and signature cannot interleave. */
+  private async load(data: ClinicData, id: string, lock = false): Promise<Row> {
+    const query = data.select(medicalRecords, eq(medicalRecords.id, id));
+    const [row] = lock ? await query.for('update') : await query;
     if (!row) throw notFound('Medical record');
     return row;
   }
 
   async list(ctx: TenantContext, contactId: string, opts: { limit: number; cursor?: string | undefined }) {
     await this.contacts.get(ctx.clinicId, contactId);
-    const where: (SQL | undefined)[] = [eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.contactId, contactId)];
-    where.push(afterCursor(medicalRecords.createdAt, medicalRecords.id, opts.cursor));
+    const data = this.data(ctx.clinicId);
     // The audit row (a durable commit, the slowest step) is written alongside the read; the answer
     // leaves only once both succeeded, so no record is shown without its audit row.
     const [rows] = await Promise.all([
-      this.infra.db
-        .select()
-        .from(medicalRecords)
-        .where(and(...where))
+      data
+        .select(medicalRecords, eq(medicalRecords.contactId, contactId), afterCursor(medicalRecords.createdAt, medicalRecords.id, opts.cursor))
         .orderBy(desc(medicalRecords.createdAt), desc(medicalRecords.id))
         .limit(opts.limit + 1),
       this.audit.record(ctx, { action: 'medical_record.listed', entityType: 'medical_record', contactId, details: { cursor: opts.cursor ?? null } }),
     ]);
     const result = page(rows, opts.limit);
-    return { items: await this.present(result.items), nextCursor: result.nextCursor };
+    return { items: await presentRecords(data, result.items), nextCursor: result.nextCursor };
   }
 
   async get(ctx: TenantContext, id: string) {
-    const row = await this.load(ctx, id);
+    const data = this.data(ctx.clinicId);
+    const row = await this.load(data, id);
     await this.audit.record(ctx, { action: 'medical_record.viewed', entityType: 'medical_record', entityId: id, contactId: row.contactId });
-    const [presented] = await this.present([row]);
+    const [presented] = await presentRecords(data, [row]);
     return presented;
   }
 
@@ -108,53 +104,46 @@ export class RecordService {
     await this.checkAppointment(ctx, input.contactId, input.appointmentId);
     await checkFiles(this.files, ctx.clinicId, input.attachmentIds);
     const { attachmentIds, ...fields } = input;
-    const row = await this.infra.db.transaction(async (tx) => {
-      const [inserted] = await tx
-        .insert(medicalRecords)
-        .values({ ...fields, clinicId: ctx.clinicId, authorId })
-        .returning();
+    const data = this.data(ctx.clinicId);
+    const row = await data.transaction(async (txData, tx) => {
+      const [inserted] = await txData.insert(medicalRecords, { ...fields, authorId }).returning();
       if (!inserted) throw new Error('insert returned nothing');
-      if (attachmentIds) await setAttachments(tx, ctx.clinicId, inserted.id, attachmentIds);
+      if (attachmentIds) await setAttachments(txData, inserted.id, attachmentIds);
       await this.audit.record(ctx, { action: 'medical_record.created', entityType: 'medical_record', entityId: inserted.id, contactId: inserted.contactId, details: { type: inserted.type } }, tx);
       return inserted;
     });
-    const [presented] = await this.present([row]);
+    const [presented] = await presentRecords(data, [row]);
     return presented;
   }
 
   async update(ctx: TenantContext, id: string, patch: PatchInput) {
     const authorId = authorOf(ctx);
-    if (patch.appointmentId) await this.checkAppointment(ctx, (await this.load(ctx, id)).contactId, patch.appointmentId);
+    const data = this.data(ctx.clinicId);
+    if (patch.appointmentId) await this.checkAppointment(ctx, (await this.load(data, id)).contactId, patch.appointmentId);
     await checkFiles(this.files, ctx.clinicId, patch.attachmentIds);
-    const row = await this.infra.db.transaction(async (tx) => {
-      const current = await this.load(ctx, id, tx);
+    const row = await data.transaction(async (txData, tx) => {
+      const current = await this.load(txData, id, true);
       if (current.status === 'signed') throw recordSigned();
       if (current.authorId !== authorId) throw new AppError(403, 'not_record_author', 'Only the author edits a draft');
       const { attachmentIds, ...fields } = patch;
-      const [updated] = await tx
-        .update(medicalRecords)
-        .set({ ...fields, updatedAt: new Date() })
-        .where(and(eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.id, id)))
-        .returning();
+      const [updated] = await txData.update(medicalRecords, { ...fields, updatedAt: new Date() }, eq(medicalRecords.id, id)).returning();
       if (!updated) throw notFound('Medical record');
-      if (attachmentIds) await setAttachments(tx, ctx.clinicId, id, attachmentIds);
+      if (attachmentIds) await setAttachments(txData, id, attachmentIds);
       await this.audit.record(ctx, { action: 'medical_record.updated', entityType: 'medical_record', entityId: id, contactId: updated.contactId, details: { fields: Object.keys(patch) } }, tx);
       return updated;
     });
-    const [presented] = await this.present([row]);
+    const [presented] = await presentRecords(data, [row]);
     return presented;
   }
 
   /** Freezes a draft, links it to the patient's chain and appends the new chain head; one signer at a time per patient. */
-  private async signInTx(tx: Tx, ctx: TenantContext, id: string, signerId: string): Promise<Row> {
-    const draft = await this.load(ctx, id, tx);
+  private async signInTx(data: ClinicData, tx: Tx, ctx: TenantContext, id: string, signerId: string): Promise<Row> {
+    const draft = await this.load(data, id, true);
     if (draft.status === 'signed') throw recordSigned();
     if (draft.authorId !== signerId) throw new AppError(403, 'not_record_author', 'Only the author signs a draft');
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${draft.contactId}, 0))`);
-    const [last] = await tx
-      .select({ chainSeq: medicalRecords.chainSeq, contentHash: medicalRecords.contentHash })
-      .from(medicalRecords)
-      .where(and(eq(medicalRecords.contactId, draft.contactId), isNotNull(medicalRecords.chainSeq)))
+    const [last] = await data
+      .pick({ chainSeq: medicalRecords.chainSeq, contentHash: medicalRecords.contentHash }, medicalRecords, eq(medicalRecords.contactId, draft.contactId), isNotNull(medicalRecords.chainSeq))
       .orderBy(desc(medicalRecords.chainSeq))
       .limit(1);
     const signed: Row = {
@@ -165,17 +154,20 @@ export class RecordService {
       chainSeq: (last?.chainSeq ?? 0) + 1,
       previousHash: last?.contentHash ?? null,
     };
-    const attachments = await attachmentsOf(tx, ctx.clinicId, [id]);
+    const attachments = await attachmentsOf(data, [id]);
     const contentHash = this.mac.record(signed, attachments.get(id) ?? []);
     signed.contentHash = contentHash;
-    const [updated] = await tx
-      .update(medicalRecords)
-      .set({ status: 'signed', signedBy: signerId, signedAt: signed.signedAt, chainSeq: signed.chainSeq, previousHash: signed.previousHash, contentHash: signed.contentHash, updatedAt: signed.signedAt as Date })
-      .where(and(eq(medicalRecords.id, id), eq(medicalRecords.status, 'draft')))
+    const [updated] = await data
+      .update(
+        medicalRecords,
+        { status: 'signed', signedBy: signerId, signedAt: signed.signedAt, chainSeq: signed.chainSeq, previousHash: signed.previousHash, contentHash: signed.contentHash, updatedAt: signed.signedAt as Date },
+        eq(medicalRecords.id, id),
+        eq(medicalRecords.status, 'draft'),
+      )
       .returning();
     if (!updated) throw recordSigned();
-    const head = { clinicId: ctx.clinicId, contactId: draft.contactId, length: signed.chainSeq as number, headRecordId: id, headMac: contentHash };
-    await tx.insert(medicalRecordChainHeads).values({ ...head, mac: this.mac.head(head) });
+    const head = { clinicId: data.clinicId, contactId: draft.contactId, length: signed.chainSeq as number, headRecordId: id, headMac: contentHash };
+    await data.insert(medicalRecordChainHeads, { ...head, mac: this.mac.head(head) });
     await this.audit.record(ctx, { action: 'medical_record.signed', entityType: 'medical_record', entityId: id, contactId: updated.contactId, details: { chainSeq: updated.chainSeq } }, tx);
     await this.infra.events.publish(tx, 'medical_record.signed', { id: updated.id, contactId: updated.contactId }, ctx);
     return updated;
@@ -183,8 +175,9 @@ export class RecordService {
 
   async sign(ctx: TenantContext, id: string) {
     const signerId = authorOf(ctx);
-    const row = await this.infra.db.transaction((tx) => this.signInTx(tx, ctx, id, signerId));
-    const [presented] = await this.present([row]);
+    const data = this.data(ctx.clinicId);
+    const row = await data.transaction((txData, tx) => this.signInTx(txData, tx, ctx, id, signerId));
+    const [presented] = await presentRecords(data, [row]);
     return presented;
   }
 
@@ -192,35 +185,28 @@ export class RecordService {
   async addAddendum(ctx: TenantContext, id: string, input: z.infer<typeof addendumCreate>) {
     const authorId = authorOf(ctx);
     await checkFiles(this.files, ctx.clinicId, input.attachmentIds);
-    const row = await this.infra.db.transaction(async (tx) => {
-      const original = await this.load(ctx, id, tx);
+    const data = this.data(ctx.clinicId);
+    const row = await data.transaction(async (txData, tx) => {
+      const original = await this.load(txData, id, true);
       if (original.status !== 'signed') throw new AppError(409, 'record_not_signed', 'Edit the draft itself; addenda correct signed records');
-      const [draft] = await tx
-        .insert(medicalRecords)
-        .values({ clinicId: ctx.clinicId, contactId: original.contactId, appointmentId: original.appointmentId, addendumOf: original.addendumOf ?? original.id, authorId, type: original.type, content: input.content })
+      const [draft] = await txData
+        .insert(medicalRecords, { contactId: original.contactId, appointmentId: original.appointmentId, addendumOf: original.addendumOf ?? original.id, authorId, type: original.type, content: input.content })
         .returning();
       if (!draft) throw new Error('insert returned nothing');
-      if (input.attachmentIds) await setAttachments(tx, ctx.clinicId, draft.id, input.attachmentIds);
+      if (input.attachmentIds) await setAttachments(txData, draft.id, input.attachmentIds);
       await this.audit.record(ctx, { action: 'medical_record.addendum_created', entityType: 'medical_record', entityId: draft.id, contactId: draft.contactId, details: { addendumOf: draft.addendumOf } }, tx);
-      return this.signInTx(tx, ctx, draft.id, authorId);
+      return this.signInTx(txData, tx, ctx, draft.id, authorId);
     });
-    const [presented] = await this.present([row]);
+    const [presented] = await presentRecords(data, [row]);
     return presented;
   }
 
   async verify(ctx: TenantContext, contactId: string) {
     await this.contacts.get(ctx.clinicId, contactId);
-    const rows = await this.infra.db
-      .select()
-      .from(medicalRecords)
-      .where(and(eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.contactId, contactId), isNotNull(medicalRecords.chainSeq)))
-      .orderBy(asc(medicalRecords.chainSeq));
-    const heads = await this.infra.db
-      .select()
-      .from(medicalRecordChainHeads)
-      .where(and(eq(medicalRecordChainHeads.clinicId, ctx.clinicId), eq(medicalRecordChainHeads.contactId, contactId)))
-      .orderBy(asc(medicalRecordChainHeads.length));
-    const attachments = await storedAttachmentsOf(this.infra.db, ctx.clinicId, rows.map((r) => r.id));
+    const data = this.data(ctx.clinicId);
+    const rows = await data.select(medicalRecords, eq(medicalRecords.contactId, contactId), isNotNull(medicalRecords.chainSeq)).orderBy(asc(medicalRecords.chainSeq));
+    const heads = await data.select(medicalRecordChainHeads, eq(medicalRecordChainHeads.contactId, contactId)).orderBy(asc(medicalRecordChainHeads.length));
+    const attachments = await storedAttachmentsOf(data, rows.map((r) => r.id));
     // The bytes are read again from storage, one file at a time (up to 25 MB each).
     const storedSha256 = new Map<string, string | null>();
     for (const file of [...attachments.values()].flat()) {
@@ -239,28 +225,22 @@ export class RecordService {
 
   /** LGPD anonymisation (inside its transaction): drafts and file names lose the patient's identifiers. */
   async anonymize(tx: Tx, ctx: TenantContext, contactId: string, redact: Redact) {
-    await anonymizeDrafts(tx, ctx.clinicId, contactId, redact);
-    await anonymizeFileNames(tx, ctx.clinicId, redact);
+    const data = new ClinicData(ctx.clinicId, tx);
+    await anonymizeDrafts(data, contactId, redact);
+    await anonymizeFileNames(data, redact);
   }
 
   /** Whether the patient has any record: such a patient is only ever soft-deleted. */
   async hasRecords(clinicId: string, contactId: string): Promise<boolean> {
-    const [row] = await this.infra.db
-      .select({ id: medicalRecords.id })
-      .from(medicalRecords)
-      .where(and(eq(medicalRecords.clinicId, clinicId), eq(medicalRecords.contactId, contactId)))
-      .limit(1);
+    const [row] = await this.data(clinicId).pick({ id: medicalRecords.id }, medicalRecords, eq(medicalRecords.contactId, contactId)).limit(1);
     return Boolean(row);
   }
 
   /** Every record of a patient with addenda and attachments, for the LGPD export (the caller audits). */
   async exportFor(ctx: TenantContext, contactId: string) {
-    const rows = await this.infra.db
-      .select()
-      .from(medicalRecords)
-      .where(and(eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.contactId, contactId)))
-      .orderBy(asc(medicalRecords.createdAt));
-    return this.present(rows);
+    const data = this.data(ctx.clinicId);
+    const rows = await data.select(medicalRecords, eq(medicalRecords.contactId, contactId)).orderBy(asc(medicalRecords.createdAt));
+    return presentRecords(data, rows);
   }
 
   /** Who touched this patient's clinical data (every audit row naming the patient). */
@@ -271,10 +251,11 @@ export class RecordService {
 
   async timelineItems(ctx: TenantContext, contactId: string): Promise<TimelineItem[]> {
     if (!can(ctx.actor, 'records:read')) return [];
-    const rows = await this.infra.db
-      .select({ id: medicalRecords.id, type: medicalRecords.type, status: medicalRecords.status, addendumOf: medicalRecords.addendumOf, createdAt: medicalRecords.createdAt, signedAt: medicalRecords.signedAt })
-      .from(medicalRecords)
-      .where(and(eq(medicalRecords.clinicId, ctx.clinicId), eq(medicalRecords.contactId, contactId)));
+    const rows = await this.data(ctx.clinicId).pick(
+      { id: medicalRecords.id, type: medicalRecords.type, status: medicalRecords.status, addendumOf: medicalRecords.addendumOf, createdAt: medicalRecords.createdAt, signedAt: medicalRecords.signedAt },
+      medicalRecords,
+      eq(medicalRecords.contactId, contactId),
+    );
     if (rows.length > 0) await this.audit.record(ctx, { action: 'medical_record.listed', entityType: 'medical_record', contactId, details: { count: rows.length, via: 'timeline' } });
     return rows.map((r) => ({
       type: 'medical_record',
@@ -287,11 +268,12 @@ export class RecordService {
 
   /** Record attachments: only professionals read them (audited with the patient); none is deleted. */
   private async guardAttachment(ctx: TenantContext, fileId: string, operation: 'read' | 'delete') {
-    const recordId = await recordOfFile(this.infra.db, ctx.clinicId, fileId);
+    const data = this.data(ctx.clinicId);
+    const recordId = await recordOfFile(data, fileId);
     if (!recordId) return;
     if (!can(ctx.actor, 'records:read')) throw forbidden('Attachments of medical records are visible to professionals only');
     if (operation === 'delete') throw conflict('file_attached_to_record', 'Remove the file from the draft record first; files of signed records are kept');
-    const [record] = await this.infra.db.select({ contactId: medicalRecords.contactId }).from(medicalRecords).where(eq(medicalRecords.id, recordId));
+    const [record] = await data.pick({ contactId: medicalRecords.contactId }, medicalRecords, eq(medicalRecords.id, recordId));
     await this.audit.record(ctx, { action: 'medical_record.attachment_viewed', entityType: 'file', entityId: fileId, contactId: record?.contactId ?? null, details: { recordId } });
   }
 }
