@@ -5,7 +5,8 @@ import type { Db, Tx } from './db.js';
 /** A table whose rows belong to one clinic. */
 export type ClinicTable = PgTable & { clinicId: PgColumn };
 type Condition = SQL | undefined;
-type Values<T extends ClinicTable> = Omit<PgInsertValue<T>, 'clinicId'>;
+/** A row to insert, without its clinic. Mapped from `$inferInsert`: `keyof PgInsertValue` drops the optional columns. */
+type Values<T extends ClinicTable> = { [K in keyof T['$inferInsert'] as K extends 'clinicId' ? never : K]: T['$inferInsert'][K] | SQL };
 
 /**
  * A clinic's data: every select, update and delete through it carries the clinic filter and every
