@@ -16,9 +16,9 @@ export const REMOVED_REASON = 'Removido na anonimização (LGPD)';
  */
 export const appointmentAnonymizer = (calendars: CalendarCache) => async (tx: Tx, ctx: TenantContext, contactId: string, redact: Redact) => {
   const data = new ClinicData(ctx.clinicId, tx);
-  const patients = eq(appointments.contactId, contactId);
-  await data.update(appointments, { notes: null, updatedAt: new Date() }, patients, isNotNull(appointments.notes));
-  await data.update(appointments, { cancellationReason: REMOVED_REASON, updatedAt: new Date() }, patients, isNotNull(appointments.cancellationReason));
+  const ofPatient = eq(appointments.contactId, contactId);
+  await data.update(appointments, { notes: null, updatedAt: new Date() }, ofPatient, isNotNull(appointments.notes));
+  await data.update(appointments, { cancellationReason: REMOVED_REASON, updatedAt: new Date() }, ofPatient, isNotNull(appointments.cancellationReason));
   const blocks = await data.pick({ id: scheduleBlocks.id, reason: scheduleBlocks.reason }, scheduleBlocks, isNotNull(scheduleBlocks.reason));
   for (const b of blocks) {
     const reason = redact(b.reason ?? '');

@@ -57,6 +57,10 @@ export class RecurrenceService {
     private readonly appointments: AppointmentService,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   async create(ctx: TenantContext, body: Body & { recurrence: Rule }) {
     await this.appointments.checkReferences(ctx, { ...body, overbook: false });
     if (body.overbook) throw conflict('overbook_not_recurring', 'An encaixe is booked one appointment at a time');
@@ -70,7 +74,7 @@ export class RecurrenceService {
 
     const seriesId = randomUUID();
     const { recurrence: _r, overbook: _o, durationMinutes: _d, endsAt: _e, ...fields } = body;
-    const created = await new ClinicData(ctx.clinicId, this.infra.db)
+    const created = await this.data(ctx.clinicId)
       .transaction(async (data, tx) => {
         const ids: string[] = [];
         for (const [index, o] of occurrences.entries()) {
@@ -98,7 +102,7 @@ export class RecurrenceService {
         throw pgErrorCode(err) === EXCLUSION_VIOLATION ? this.refused(report()) : err;
       });
     if (created.length === 0) throw this.refused(report());
-    const views = await viewsByIds(new ClinicData(ctx.clinicId, this.infra.db), created);
+    const views = await viewsByIds(this.data(ctx.clinicId), created);
     await this.appointments.invalidateCalendars(ctx.clinicId, views);
     return { ...(views[0] as (typeof views)[number]), series: { id: seriesId, occurrences: report() } };
   }
@@ -113,7 +117,7 @@ export class RecurrenceService {
     const lastEnd = new Date((starts[starts.length - 1] as Date).getTime() + length);
     const [closed, booked] = await Promise.all([
       this.holidays.closedDates(clinicId, zonedDate(firstStart, timeZone), zonedDate(lastEnd, timeZone)),
-      overlapping(new ClinicData(clinicId, this.infra.db), professionalId, firstStart, lastEnd),
+      overlapping(this.data(clinicId), professionalId, firstStart, lastEnd),
     ]);
     return starts.map((startsAt) => {
       const endsAt = new Date(startsAt.getTime() + length);
