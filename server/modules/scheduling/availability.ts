@@ -1,8 +1,9 @@
-import { and, eq, gt, isNull, lt, or } from 'drizzle-orm';
+import { eq, gt, isNull, lt, or } from 'drizzle-orm';
 import type { z } from 'zod';
 import { DEFAULT_WORKING_HOURS } from '../../../shared/api/common.js';
 import type { availabilityQuery } from '../../../shared/api/scheduling.js';
 import { scheduleBlocks, type WorkingHours } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { addDays, formatInZone, minutesOf, weekday, zonedDate, zonedToUtc } from '../../lib/zoned-time.js';
 import type { ClinicService } from '../clinic/service.js';
@@ -112,19 +113,16 @@ export class AvailabilityService {
 
   /** Active appointments (encaixes included), blocks and every registered source, as epoch-ms intervals. */
   private async busy(clinicId: string, professionalId: string, from: Date, to: Date): Promise<Slot[]> {
+    const data = new ClinicData(clinicId, this.infra.db);
     const [booked, blocks, ...external] = await Promise.all([
-      overlapping(this.infra.db, clinicId, professionalId, from, to),
-      this.infra.db
-        .select({ start: scheduleBlocks.startsAt, end: scheduleBlocks.endsAt })
-        .from(scheduleBlocks)
-        .where(
-          and(
-            eq(scheduleBlocks.clinicId, clinicId),
-            or(eq(scheduleBlocks.professionalId, professionalId), isNull(scheduleBlocks.professionalId)),
-            lt(scheduleBlocks.startsAt, to),
-            gt(scheduleBlocks.endsAt, from),
-          ),
-        ),
+      overlapping(data, professionalId, from, to),
+      data.pick(
+        { start: scheduleBlocks.startsAt, end: scheduleBlocks.endsAt },
+        scheduleBlocks,
+        or(eq(scheduleBlocks.professionalId, professionalId), isNull(scheduleBlocks.professionalId)),
+        lt(scheduleBlocks.startsAt, to),
+        gt(scheduleBlocks.endsAt, from),
+      ),
       ...this.sources.map((s) => s.busy(clinicId, professionalId, from, to)),
     ]);
     const appointmentsBusy = booked.map((a) => ({ start: a.startsAt, end: a.endsAt }));

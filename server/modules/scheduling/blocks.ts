@@ -1,7 +1,8 @@
-import { and, asc, eq, gt, isNull, lt, or } from 'drizzle-orm';
+import { asc, eq, gt, isNull, lt, or } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { blockBody, blockListQuery } from '../../../shared/api/scheduling.js';
 import { scheduleBlocks } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { actorUserId } from '../../http/context.js';
@@ -28,29 +29,27 @@ export class BlockService {
     private readonly calendars: CalendarCache,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   /** Blocks overlapping [from, to) of a professional (their own and the clinic-wide ones), or all. */
   list(clinicId: string, q: z.infer<typeof blockListQuery>) {
-    return this.infra.db
-      .select(columns)
-      .from(scheduleBlocks)
-      .where(
-        and(
-          eq(scheduleBlocks.clinicId, clinicId),
-          lt(scheduleBlocks.startsAt, q.to),
-          gt(scheduleBlocks.endsAt, q.from),
-          q.professionalId ? or(eq(scheduleBlocks.professionalId, q.professionalId), isNull(scheduleBlocks.professionalId)) : undefined,
-        ),
+    return this.data(clinicId)
+      .pick(
+        columns,
+        scheduleBlocks,
+        lt(scheduleBlocks.startsAt, q.to),
+        gt(scheduleBlocks.endsAt, q.from),
+        q.professionalId ? or(eq(scheduleBlocks.professionalId, q.professionalId), isNull(scheduleBlocks.professionalId)) : undefined,
       )
       .orderBy(asc(scheduleBlocks.startsAt));
   }
 
   async create(ctx: TenantContext, input: z.infer<typeof blockBody>) {
     if (input.professionalId) await this.team.professional(ctx.clinicId, input.professionalId);
-    const block = await this.infra.db.transaction(async (tx) => {
-      const [row] = await tx
-        .insert(scheduleBlocks)
-        .values({ ...input, clinicId: ctx.clinicId, createdBy: actorUserId(ctx) })
-        .returning(columns);
+    const block = await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [row] = await data.insert(scheduleBlocks, { ...input, createdBy: actorUserId(ctx) }).returning(columns);
       if (!row) throw new Error('insert returned nothing');
       await this.audit.record(ctx, { action: 'schedule_block.created', entityType: 'schedule_block', entityId: row.id, details: { professionalId: row.professionalId } }, tx);
       return row;
@@ -60,11 +59,8 @@ export class BlockService {
   }
 
   async remove(ctx: TenantContext, id: string) {
-    const block = await this.infra.db.transaction(async (tx) => {
-      const [row] = await tx
-        .delete(scheduleBlocks)
-        .where(and(eq(scheduleBlocks.clinicId, ctx.clinicId), eq(scheduleBlocks.id, id)))
-        .returning(columns);
+    const block = await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [row] = await data.delete(scheduleBlocks, eq(scheduleBlocks.id, id)).returning(columns);
       if (!row) throw notFound('Block');
       await this.audit.record(ctx, { action: 'schedule_block.deleted', entityType: 'schedule_block', entityId: id }, tx);
       return row;

@@ -1,7 +1,8 @@
-import { and, asc, between, eq } from 'drizzle-orm';
+import { asc, between, eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { holidayBody } from '../../../shared/api/scheduling.js';
 import { clinicHolidays } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { conflict, notFound } from '../../http/errors.js';
@@ -18,11 +19,13 @@ export class HolidayService {
     private readonly calendars: CalendarCache,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   private overrides(clinicId: string, from: string, to: string) {
-    return this.infra.db
-      .select()
-      .from(clinicHolidays)
-      .where(and(eq(clinicHolidays.clinicId, clinicId), between(clinicHolidays.date, from, to)))
+    return this.data(clinicId)
+      .select(clinicHolidays, between(clinicHolidays.date, from, to))
       .orderBy(asc(clinicHolidays.date));
   }
 
@@ -52,9 +55,9 @@ export class HolidayService {
   }
 
   async create(ctx: TenantContext, input: z.infer<typeof holidayBody>) {
-    const row = await this.infra.db
-      .transaction(async (tx) => {
-        const [created] = await tx.insert(clinicHolidays).values({ ...input, clinicId: ctx.clinicId }).returning();
+    const row = await this.data(ctx.clinicId)
+      .transaction(async (data, tx) => {
+        const [created] = await data.insert(clinicHolidays, input).returning();
         if (!created) throw new Error('insert returned nothing');
         await this.audit.record(ctx, { action: 'holiday.created', entityType: 'holiday', entityId: created.id, details: { date: input.date, open: input.open } }, tx);
         return created;
@@ -68,11 +71,8 @@ export class HolidayService {
   }
 
   async remove(ctx: TenantContext, id: string) {
-    await this.infra.db.transaction(async (tx) => {
-      const [row] = await tx
-        .delete(clinicHolidays)
-        .where(and(eq(clinicHolidays.clinicId, ctx.clinicId), eq(clinicHolidays.id, id)))
-        .returning({ id: clinicHolidays.id });
+    await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [row] = await data.delete(clinicHolidays, eq(clinicHolidays.id, id)).returning({ id: clinicHolidays.id });
       if (!row) throw notFound('Holiday');
       await this.audit.record(ctx, { action: 'holiday.deleted', entityType: 'holiday', entityId: id }, tx);
     });

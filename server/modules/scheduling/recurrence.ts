@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { appointmentBody, recurrence } from '../../../shared/api/scheduling.js';
 import { appointments } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { actorUserId, type TenantContext } from '../../http/context.js';
 import { conflict } from '../../http/errors.js';
@@ -56,6 +57,10 @@ export class RecurrenceService {
     private readonly appointments: AppointmentService,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   async create(ctx: TenantContext, body: Body & { recurrence: Rule }) {
     await this.appointments.checkReferences(ctx, { ...body, overbook: false });
     if (body.overbook) throw conflict('overbook_not_recurring', 'An encaixe is booked one appointment at a time');
@@ -69,15 +74,15 @@ export class RecurrenceService {
 
     const seriesId = randomUUID();
     const { recurrence: _r, overbook: _o, durationMinutes: _d, endsAt: _e, ...fields } = body;
-    const created = await this.infra.db
-      .transaction(async (tx) => {
+    const created = await this.data(ctx.clinicId)
+      .transaction(async (data, tx) => {
         const ids: string[] = [];
         for (const [index, o] of occurrences.entries()) {
           if (o.status !== 'free') continue;
-          const values = { ...fields, startsAt: o.startsAt, endsAt: o.endsAt, clinicId: ctx.clinicId, createdBy: actorUserId(ctx), seriesId, seriesIndex: index };
+          const values = { ...fields, startsAt: o.startsAt, endsAt: o.endsAt, createdBy: actorUserId(ctx), seriesId, seriesIndex: index };
           try {
             // A savepoint per occurrence: a booking that raced in takes only that one.
-            const [row] = await tx.transaction((sp) => sp.insert(appointments).values(values).returning({ id: appointments.id }));
+            const [row] = await data.transaction((savepoint) => savepoint.insert(appointments, values).returning({ id: appointments.id }));
             o.status = 'created';
             o.appointmentId = row?.id;
             if (row) ids.push(row.id);
@@ -97,7 +102,7 @@ export class RecurrenceService {
         throw pgErrorCode(err) === EXCLUSION_VIOLATION ? this.refused(report()) : err;
       });
     if (created.length === 0) throw this.refused(report());
-    const views = await viewsByIds(this.infra.db, ctx.clinicId, created);
+    const views = await viewsByIds(this.data(ctx.clinicId), created);
     await this.appointments.invalidateCalendars(ctx.clinicId, views);
     return { ...(views[0] as (typeof views)[number]), series: { id: seriesId, occurrences: report() } };
   }
@@ -112,7 +117,7 @@ export class RecurrenceService {
     const lastEnd = new Date((starts[starts.length - 1] as Date).getTime() + length);
     const [closed, booked] = await Promise.all([
       this.holidays.closedDates(clinicId, zonedDate(firstStart, timeZone), zonedDate(lastEnd, timeZone)),
-      overlapping(this.infra.db, clinicId, professionalId, firstStart, lastEnd),
+      overlapping(this.data(clinicId), professionalId, firstStart, lastEnd),
     ]);
     return starts.map((startsAt) => {
       const endsAt = new Date(startsAt.getTime() + length);

@@ -2,6 +2,7 @@ import { and, eq, gt, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { appointmentBody, appointmentListQuery, appointmentPatch, statusChange } from '../../../shared/api/scheduling.js';
 import { appointments } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import { actorUserId, type TenantContext } from '../../http/context.js';
@@ -33,18 +34,18 @@ export class AppointmentService {
     private readonly calendars: CalendarCache,
   ) {}
 
-  private get db() {
-    return this.infra.db;
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
   }
 
   async get(clinicId: string, id: string): Promise<AppointmentView> {
-    const [view] = await viewsByIds(this.db, clinicId, [id]);
+    const [view] = await viewsByIds(this.data(clinicId), [id]);
     if (!view) throw notFound('Appointment');
     return view;
   }
 
   private async row(clinicId: string, id: string): Promise<AppointmentRow> {
-    const [row] = await this.db.select().from(appointments).where(and(eq(appointments.clinicId, clinicId), eq(appointments.id, id)));
+    const [row] = await this.data(clinicId).select(appointments, eq(appointments.id, id));
     if (!row) throw notFound('Appointment');
     return row;
   }
@@ -59,7 +60,7 @@ export class AppointmentService {
   }
 
   private async query(clinicId: string, q: ListQuery) {
-    const where: (SQL | undefined)[] = [eq(appointments.clinicId, clinicId)];
+    const where: (SQL | undefined)[] = [];
     if (q.from) where.push(gt(appointments.endsAt, q.from), gt(appointments.startsAt, startsAfterFor(q.from)));
     if (q.to) where.push(lt(appointments.startsAt, q.to));
     if (q.professionalId) where.push(eq(appointments.professionalId, q.professionalId));
@@ -68,7 +69,7 @@ export class AppointmentService {
     if (q.tagId) where.push(eq(appointments.tagId, q.tagId));
     const cursor = decodeCursor(q.cursor);
     if (cursor) where.push(or(gt(appointments.startsAt, cursor.at), and(eq(appointments.startsAt, cursor.at), gt(appointments.id, cursor.id))));
-    const rows = await selectViews(this.db, and(...where), q.limit + 1);
+    const rows = await selectViews(this.data(clinicId), and(...where), q.limit + 1);
     const items = rows.slice(0, q.limit);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.startsAt, id: last.id }) : null };
@@ -88,11 +89,8 @@ export class AppointmentService {
     await this.checkReferences(ctx, body);
     const { startsAt, endsAt } = timeRange(body.startsAt, body.durationMinutes, body.endsAt);
     const { overbook, durationMinutes: _d, endsAt: _e, ...fields } = body;
-    const id = await this.write(ctx, body.professionalId, startsAt, endsAt, [], overbook ?? false, async (tx, overbooked) => {
-      const [row] = await tx
-        .insert(appointments)
-        .values({ ...fields, startsAt, endsAt, overbooked, clinicId: ctx.clinicId, createdBy: actorUserId(ctx) })
-        .returning({ id: appointments.id });
+    const id = await this.write(ctx, body.professionalId, startsAt, endsAt, [], overbook ?? false, async (data, tx, overbooked) => {
+      const [row] = await data.insert(appointments, { ...fields, startsAt, endsAt, overbooked, createdBy: actorUserId(ctx) }).returning({ id: appointments.id });
       if (!row) throw new Error('insert returned nothing');
       await this.audit.record(
         ctx,
@@ -119,13 +117,13 @@ export class AppointmentService {
     end: Date,
     exceptIds: string[],
     overbook: boolean,
-    run: (tx: Tx, overbooked: boolean) => Promise<T>,
+    run: (data: ClinicData, tx: Tx, overbooked: boolean) => Promise<T>,
   ): Promise<T> {
     try {
-      return await this.db.transaction(async (tx) => {
-        const clashes = await overlapping(tx, ctx.clinicId, professionalId, start, end, exceptIds);
+      return await this.data(ctx.clinicId).transaction(async (data, tx) => {
+        const clashes = await overlapping(data, professionalId, start, end, exceptIds);
         if (clashes.length > 0 && !overbook) throw slotTaken(clashes.map((c) => c.id));
-        const result = await run(tx, clashes.length > 0);
+        const result = await run(data, tx, clashes.length > 0);
         if (clashes.length > 0) {
           await this.audit.record(
             ctx,
@@ -137,7 +135,7 @@ export class AppointmentService {
       });
     } catch (err) {
       if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
-      const clashes = await overlapping(this.db, ctx.clinicId, professionalId, start, end, exceptIds);
+      const clashes = await overlapping(this.data(ctx.clinicId), professionalId, start, end, exceptIds);
       throw slotTaken(clashes.map((c) => c.id));
     }
   }
@@ -145,10 +143,7 @@ export class AppointmentService {
   /** The appointment, or with scope `following` it and the later movable occurrences of its series. */
   private async targets(clinicId: string, current: AppointmentRow, scope: 'this' | 'following' | undefined, filter?: (r: AppointmentRow) => boolean) {
     if (scope !== 'following' || !current.seriesId) return [current];
-    const rows = await this.db
-      .select()
-      .from(appointments)
-      .where(and(eq(appointments.clinicId, clinicId), eq(appointments.seriesId, current.seriesId), gte(appointments.startsAt, current.startsAt)));
+    const rows = await this.data(clinicId).select(appointments, eq(appointments.seriesId, current.seriesId), gte(appointments.startsAt, current.startsAt));
     return rows.filter((r) => r.id === current.id || !filter || filter(r)).sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime());
   }
 
@@ -174,11 +169,12 @@ export class AppointmentService {
       return { row: t, ...timeRange(startsAt, undefined, new Date(startsAt.getTime() + (length ?? t.endsAt.getTime() - t.startsAt.getTime()))) };
     });
     const ids = changes.map((c) => c.row.id);
-    const writeOne = async (tx: Tx, c: (typeof changes)[number], overbooked: boolean | undefined) => {
-      await tx
-        .update(appointments)
-        .set({ ...fields, startsAt: c.startsAt, endsAt: c.endsAt, ...(overbooked === undefined ? {} : { overbooked }), updatedAt: new Date() })
-        .where(and(eq(appointments.clinicId, ctx.clinicId), eq(appointments.id, c.row.id)));
+    const writeOne = async (data: ClinicData, tx: Tx, c: (typeof changes)[number], overbooked: boolean | undefined) => {
+      await data.update(
+        appointments,
+        { ...fields, startsAt: c.startsAt, endsAt: c.endsAt, ...(overbooked === undefined ? {} : { overbooked }), updatedAt: new Date() },
+        eq(appointments.id, c.row.id),
+      );
       await this.audit.record(
         ctx,
         {
@@ -192,15 +188,15 @@ export class AppointmentService {
       );
     };
     if (!moves) {
-      await this.db.transaction(async (tx) => {
-        for (const c of changes) await writeOne(tx, c, undefined);
+      await this.data(ctx.clinicId).transaction(async (data, tx) => {
+        for (const c of changes) await writeOne(data, tx, c, undefined);
         await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
       });
     } else {
       // One transaction for the whole series: a conflict on any occurrence changes none.
-      await this.db.transaction(async (tx) => {
+      await this.data(ctx.clinicId).transaction(async (data, tx) => {
         for (const c of changes) {
-          await this.writeNested(ctx, tx, professionalId, c.startsAt, c.endsAt, ids, overbook ?? false, (overbooked) => writeOne(tx, c, overbooked));
+          await this.writeNested(ctx, data, tx, professionalId, c.startsAt, c.endsAt, ids, overbook ?? false, (overbooked) => writeOne(data, tx, c, overbooked));
         }
         await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
       }).catch(async (err: unknown) => {
@@ -208,14 +204,24 @@ export class AppointmentService {
         throw slotTaken([]);
       });
     }
-    const views = await viewsByIds(this.db, ctx.clinicId, ids);
+    const views = await viewsByIds(this.data(ctx.clinicId), ids);
     await this.invalidateCalendars(ctx.clinicId, views, current.professionalId);
     return views.find((v) => v.id === id) as AppointmentView;
   }
 
   /** `write` inside an outer transaction (series edits). */
-  private async writeNested(ctx: TenantContext, tx: Tx, professionalId: string, start: Date, end: Date, exceptIds: string[], overbook: boolean, run: (overbooked: boolean) => Promise<void>) {
-    const clashes = await overlapping(tx, ctx.clinicId, professionalId, start, end, exceptIds);
+  private async writeNested(
+    ctx: TenantContext,
+    data: ClinicData,
+    tx: Tx,
+    professionalId: string,
+    start: Date,
+    end: Date,
+    exceptIds: string[],
+    overbook: boolean,
+    run: (overbooked: boolean) => Promise<void>,
+  ) {
+    const clashes = await overlapping(data, professionalId, start, end, exceptIds);
     if (clashes.length > 0 && !overbook) throw slotTaken(clashes.map((c) => c.id), { startsAt: start });
     await run(clashes.length > 0);
     if (clashes.length > 0) {
@@ -231,18 +237,19 @@ export class AppointmentService {
     const targets = await this.targets(ctx.clinicId, current, change.scope, (r) => canMove(r.status, change.status));
     const ids = targets.map((t) => t.id);
     try {
-      await this.db.transaction(async (tx) => {
+      await this.data(ctx.clinicId).transaction(async (data, tx) => {
         for (const t of targets) {
-          await tx
-            .update(appointments)
-            .set({
+          await data.update(
+            appointments,
+            {
               status: change.status,
               cancellationReason: change.status === 'cancelled' ? (change.reason ?? null) : t.cancellationReason,
               // Back into the calendar: it must fit like a new booking.
               ...(change.status === 'scheduled' && t.status === 'no_show' ? { overbooked: false } : {}),
               updatedAt: new Date(),
-            })
-            .where(and(eq(appointments.clinicId, ctx.clinicId), eq(appointments.id, t.id)));
+            },
+            eq(appointments.id, t.id),
+          );
           await this.audit.record(
             ctx,
             { action: 'appointment.status_changed', entityType: 'appointment', entityId: t.id, contactId: t.contactId, details: { from: t.status, to: change.status, withReason: Boolean(change.reason) } },
@@ -253,10 +260,10 @@ export class AppointmentService {
       });
     } catch (err) {
       if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
-      const clashes = await overlapping(this.db, ctx.clinicId, current.professionalId, current.startsAt, current.endsAt, ids);
+      const clashes = await overlapping(this.data(ctx.clinicId), current.professionalId, current.startsAt, current.endsAt, ids);
       throw slotTaken(clashes.map((c) => c.id));
     }
-    const views = await viewsByIds(this.db, ctx.clinicId, ids);
+    const views = await viewsByIds(this.data(ctx.clinicId), ids);
     await this.invalidateCalendars(ctx.clinicId, views);
     return views.find((v) => v.id === id) as AppointmentView;
   }
@@ -264,8 +271,8 @@ export class AppointmentService {
   async remove(ctx: TenantContext, id: string, scope?: 'this' | 'following') {
     const current = await this.row(ctx.clinicId, id);
     const targets = await this.targets(ctx.clinicId, current, scope);
-    await this.db.transaction(async (tx) => {
-      await tx.delete(appointments).where(and(eq(appointments.clinicId, ctx.clinicId), inArray(appointments.id, targets.map((t) => t.id))));
+    await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      await data.delete(appointments, inArray(appointments.id, targets.map((t) => t.id)));
       for (const t of targets) {
         await this.audit.record(ctx, { action: 'appointment.deleted', entityType: 'appointment', entityId: t.id, contactId: t.contactId, details: { professionalId: t.professionalId, startsAt: t.startsAt } }, tx);
         const deleted = { id: t.id, contactId: t.contactId, professionalId: t.professionalId, startsAt: t.startsAt.toISOString(), endsAt: t.endsAt.toISOString() };
@@ -277,7 +284,7 @@ export class AppointmentService {
 
   /** In the write's transaction: one event per appointment, with what a calendar redraws from (no notes). */
   async publishViews(tx: Tx, ctx: TenantContext, name: 'appointment.created' | 'appointment.updated' | 'appointment.cancelled', ids: string[], previousProfessionalId?: string) {
-    for (const v of await viewsByIds(tx, ctx.clinicId, ids)) await this.infra.events.publish(tx, name, toEvent(v, previousProfessionalId), ctx);
+    for (const v of await viewsByIds(new ClinicData(ctx.clinicId, tx), ids)) await this.infra.events.publish(tx, name, toEvent(v, previousProfessionalId), ctx);
   }
 
   /**
@@ -291,15 +298,11 @@ export class AppointmentService {
   }
 
   async hasAppointments(clinicId: string, contactId: string) {
-    const [row] = await this.db
-      .select({ id: appointments.id })
-      .from(appointments)
-      .where(and(eq(appointments.clinicId, clinicId), eq(appointments.contactId, contactId)))
-      .limit(1);
+    const [row] = await this.data(clinicId).pick({ id: appointments.id }, appointments, eq(appointments.contactId, contactId)).limit(1);
     return Boolean(row);
   }
 
   forContact(clinicId: string, contactId: string) {
-    return selectViews(this.db, and(eq(appointments.clinicId, clinicId), eq(appointments.contactId, contactId)));
+    return selectViews(this.data(clinicId), eq(appointments.contactId, contactId));
   }
 }

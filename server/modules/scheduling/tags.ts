@@ -1,7 +1,8 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { tagBody, tagPatch } from '../../../shared/api/scheduling.js';
 import { appointmentTags } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { conflict, notFound } from '../../http/errors.js';
@@ -19,20 +20,24 @@ export class TagService {
     private readonly calendars: CalendarCache,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   list(clinicId: string) {
-    return this.infra.db.select().from(appointmentTags).where(eq(appointmentTags.clinicId, clinicId)).orderBy(asc(appointmentTags.name));
+    return this.data(clinicId).select(appointmentTags).orderBy(asc(appointmentTags.name));
   }
 
   async get(clinicId: string, id: string) {
-    const [row] = await this.infra.db.select().from(appointmentTags).where(and(eq(appointmentTags.clinicId, clinicId), eq(appointmentTags.id, id)));
+    const [row] = await this.data(clinicId).select(appointmentTags, eq(appointmentTags.id, id));
     if (!row) throw notFound('Tag');
     return row;
   }
 
   async create(ctx: TenantContext, input: z.infer<typeof tagBody>) {
-    const tag = await this.infra.db
-      .transaction(async (tx) => {
-        const [row] = await tx.insert(appointmentTags).values({ ...input, clinicId: ctx.clinicId }).returning();
+    const tag = await this.data(ctx.clinicId)
+      .transaction(async (data, tx) => {
+        const [row] = await data.insert(appointmentTags, input).returning();
         if (!row) throw new Error('insert returned nothing');
         await this.audit.record(ctx, { action: 'appointment_tag.created', entityType: 'appointment_tag', entityId: row.id }, tx);
         return row;
@@ -44,13 +49,9 @@ export class TagService {
   }
 
   async update(ctx: TenantContext, id: string, patch: z.infer<typeof tagPatch>) {
-    const tag = await this.infra.db
-      .transaction(async (tx) => {
-        const [row] = await tx
-          .update(appointmentTags)
-          .set({ ...patch, updatedAt: new Date() })
-          .where(and(eq(appointmentTags.clinicId, ctx.clinicId), eq(appointmentTags.id, id)))
-          .returning();
+    const tag = await this.data(ctx.clinicId)
+      .transaction(async (data, tx) => {
+        const [row] = await data.update(appointmentTags, { ...patch, updatedAt: new Date() }, eq(appointmentTags.id, id)).returning();
         if (!row) throw notFound('Tag');
         await this.audit.record(ctx, { action: 'appointment_tag.updated', entityType: 'appointment_tag', entityId: id, details: { fields: Object.keys(patch) } }, tx);
         return row;
@@ -64,11 +65,8 @@ export class TagService {
 
   /** Appointments keep existing; they lose the tag. */
   async remove(ctx: TenantContext, id: string) {
-    await this.infra.db.transaction(async (tx) => {
-      const [row] = await tx
-        .delete(appointmentTags)
-        .where(and(eq(appointmentTags.clinicId, ctx.clinicId), eq(appointmentTags.id, id)))
-        .returning({ id: appointmentTags.id });
+    await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [row] = await data.delete(appointmentTags, eq(appointmentTags.id, id)).returning({ id: appointmentTags.id });
       if (!row) throw notFound('Tag');
       await this.audit.record(ctx, { action: 'appointment_tag.deleted', entityType: 'appointment_tag', entityId: id }, tx);
     });

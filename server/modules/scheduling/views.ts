@@ -1,7 +1,7 @@
-import { and, asc, eq, gt, inArray, lt, ne, notInArray, type SQL } from 'drizzle-orm';
+import { asc, eq, gt, inArray, lt, ne, notInArray, type SQL } from 'drizzle-orm';
 import type { AppointmentEvent } from '../../../shared/api/events.js';
 import { ACTIVE_APPOINTMENT_STATUSES, appointments, contacts } from '../../../shared/schema/index.js';
-import type { Db, Tx } from '../../infra/db.js';
+import type { ClinicData } from '../../infra/clinic-data.js';
 
 /** Appointments last at most 24 h (a check constraint), which bounds the start of anything overlapping `from`. */
 export const startsAfterFor = (from: Date) => new Date(from.getTime() - 24 * 3600_000);
@@ -30,15 +30,15 @@ export const appointmentColumns = {
   updatedAt: appointments.updatedAt,
 };
 
-export async function selectViews(db: Db | Tx, where: SQL | undefined, limit?: number) {
-  const query = viewQuery(db)
-    .where(where)
-    .orderBy(asc(appointments.startsAt), asc(appointments.id));
+/** The clinic's appointments matching `where`, with their patients' names, in calendar order. */
+export async function selectViews(data: ClinicData, where: SQL | undefined, limit?: number) {
+  const query = viewQuery(data, where).orderBy(asc(appointments.startsAt), asc(appointments.id));
   const rows = limit === undefined ? await query : await query.limit(limit);
   return rows.map(withDuration);
 }
 
-const viewQuery = (db: Db | Tx) => db.select(appointmentColumns).from(appointments).innerJoin(contacts, eq(contacts.id, appointments.contactId));
+const viewQuery = (data: ClinicData, where: SQL | undefined) =>
+  data.pick(appointmentColumns, appointments, where).innerJoin(contacts, data.owns(contacts, eq(contacts.id, appointments.contactId)));
 type ViewRow = Awaited<ReturnType<typeof viewQuery>>[number];
 export type AppointmentView = ViewRow & { durationMinutes: number };
 
@@ -46,9 +46,9 @@ function withDuration(row: ViewRow): AppointmentView {
   return { ...row, durationMinutes: Math.round((row.endsAt.getTime() - row.startsAt.getTime()) / 60_000) };
 }
 
-export async function viewsByIds(db: Db | Tx, clinicId: string, ids: string[]) {
+export async function viewsByIds(data: ClinicData, ids: string[]) {
   if (ids.length === 0) return [];
-  return selectViews(db, and(eq(appointments.clinicId, clinicId), inArray(appointments.id, ids)));
+  return selectViews(data, inArray(appointments.id, ids));
 }
 
 export function toEvent(v: AppointmentView, previousProfessionalId?: string): AppointmentEvent {
@@ -69,20 +69,15 @@ export function toEvent(v: AppointmentView, previousProfessionalId?: string): Ap
 }
 
 /** Ids of the professional's active appointments (encaixes included) overlapping [start, end). */
-export async function overlapping(db: Db | Tx, clinicId: string, professionalId: string, start: Date, end: Date, exceptIds: string[] = []) {
-  const rows = await db
-    .select({ id: appointments.id, startsAt: appointments.startsAt, endsAt: appointments.endsAt })
-    .from(appointments)
-    .where(
-      and(
-        eq(appointments.clinicId, clinicId),
-        eq(appointments.professionalId, professionalId),
-        inArray(appointments.status, [...ACTIVE_APPOINTMENT_STATUSES]),
-        lt(appointments.startsAt, end),
-        gt(appointments.startsAt, startsAfterFor(start)),
-        gt(appointments.endsAt, start),
-        exceptIds.length === 1 ? ne(appointments.id, exceptIds[0] as string) : exceptIds.length > 1 ? notInArray(appointments.id, exceptIds) : undefined,
-      ),
-    );
-  return rows;
+export function overlapping(data: ClinicData, professionalId: string, start: Date, end: Date, exceptIds: string[] = []) {
+  return data.pick(
+    { id: appointments.id, startsAt: appointments.startsAt, endsAt: appointments.endsAt },
+    appointments,
+    eq(appointments.professionalId, professionalId),
+    inArray(appointments.status, [...ACTIVE_APPOINTMENT_STATUSES]),
+    lt(appointments.startsAt, end),
+    gt(appointments.startsAt, startsAfterFor(start)),
+    gt(appointments.endsAt, start),
+    exceptIds.length === 1 ? ne(appointments.id, exceptIds[0] as string) : exceptIds.length > 1 ? notInArray(appointments.id, exceptIds) : undefined,
+  );
 }
