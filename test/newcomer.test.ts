@@ -70,8 +70,9 @@ describe('npm start, npm run seed and signals', () => {
       const base = `http://127.0.0.1:${port}`;
       try {
         await started(base, server.child, server.output);
-        // Log lines are written in batches: the last ones may land just after /health answers.
-        await until(() => server.output().includes('`npm run seed` creates a demo clinic'));
+        // Log lines are written in batches: the last ones may land just after /health answers
+        // (seconds later on a loaded host).
+        await until(() => server.output().includes('`npm run seed` creates a demo clinic'), 20_000);
         if (exposed) expect(server.output()).toContain('embedded mode is reachable from other machines');
         else {
           expect(server.output()).toContain(`reference at http://localhost:${port}/api/docs`);
