@@ -46,9 +46,8 @@ type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) exten
 type ServicesOf<M> = M extends Module<infer S> ? S : never;
 
 /**
- * One loop per kind: services merged, subscribers subscribed, answers added to the registry in
- * module order (which is the order of timeline ties and anonymisers); routes and jobs are handed
- * to the app and the queue.
+ * One loop per kind: services merged, answers added to the registry in module order (the order
+ * anonymisers run in), subscribers subscribed; routes and jobs go to the app and the queue.
  */
 function wire<const L extends readonly Module[]>(infra: Infra, providers: Providers, modules: L) {
   const services: Record<string, unknown> = {};
@@ -61,8 +60,8 @@ function wire<const L extends readonly Module[]>(infra: Infra, providers: Provid
       services[key] = service;
     }
   }
-  for (const module of modules) for (const subscriber of module.subscribers ?? []) infra.events.subscribe(subscriber);
   for (const module of modules) providers.add(module.name, module.provides ?? {});
+  for (const module of modules) for (const subscriber of module.subscribers ?? []) infra.events.subscribe(subscriber);
   return {
     services: services as UnionToIntersection<ServicesOf<L[number]>>,
     routes: modules.flatMap((module) => module.routes ?? []),

@@ -97,7 +97,7 @@ describe('availability', () => {
   });
 
   it('uses a busy source that a module declares (a calendar of another system) and refuses bad queries', async () => {
-    let busyFor: { clinicId: string; professionalId: string } | undefined;
+    const busyFor = { clinicId: '', professionalId: '' };
     const otherCalendar: Module = {
       name: 'other-calendar',
       services: {},
@@ -106,7 +106,7 @@ describe('availability', () => {
           {
             name: 'other-calendar',
             busy: async (clinicId, professionalId) =>
-              clinicId === busyFor?.clinicId && professionalId === busyFor.professionalId
+              clinicId === busyFor.clinicId && professionalId === busyFor.professionalId
                 ? [{ start: new Date('2030-03-11T11:00:00-03:00'), end: new Date('2030-03-11T11:30:00-03:00') }]
                 : [],
           },
@@ -116,7 +116,7 @@ describe('availability', () => {
     const app = await buildTestApp({ modules: [otherCalendar] });
     onTestFinished(() => app.close());
     const clinic = await createClinic({ app });
-    busyFor = { clinicId: clinic.id, professionalId: clinic.professional.id };
+    Object.assign(busyFor, { clinicId: clinic.id, professionalId: clinic.professional.id });
     expect(starts(await slots(clinic, day('2030-03-11')))).not.toContain('11:00');
     // The same clinic served by an app without that module keeps 11:00 free (30-minute slots: a
     // cache entry of its own, the apps share Redis on real servers).
