@@ -39,9 +39,10 @@ const publicColumns = {
   updatedAt: contacts.updatedAt,
 };
 
-/** What search matches: folded name and email, phone digits (with and without +55), CPF digits. */
+/** The registration of an anonymised patient. */
 const ANONYMIZED = { name: 'Paciente anonimizado', phone: null, email: null, cpf: null, birthDate: null, notes: null };
 
+/** What search matches: folded name and email, phone digits (with and without +55), CPF digits. */
 function searchTextOf(c: { name: string; email?: string | null; phone?: string | null; cpf?: string | null }): string {
   const phoneDigits = c.phone?.replace(/\D/g, '') ?? '';
   return foldText([c.name, c.email, phoneDigits, c.cpf].filter(Boolean).join(' '));
