@@ -9,6 +9,7 @@ import type { OutboxOptions, Subscriber } from '../../server/infra/outbox.js';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../server/infra/logger.js';
 import { createModules, type Modules } from '../../server/modules/index.js';
+import type { Module } from '../../server/modules/module.js';
 import type { RateLimits } from '../../server/http/rate-limit.js';
 import { RecordingMailer } from './mailer.js';
 
@@ -46,7 +47,7 @@ const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
 export async function buildTestApp(
-  opts: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; realMailer?: boolean; logTo?: DestinationStream; outbox?: OutboxOptions; subscribers?: Subscriber[]; database?: Database } = {},
+  opts: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; realMailer?: boolean; logTo?: DestinationStream; outbox?: OutboxOptions; subscribers?: Subscriber[]; database?: Database; modules?: Module[] } = {},
 ): Promise<TestApp> {
   const config = testConfig(opts.env);
   // `logTo` captures every log line (at trace level) so a test can check what reaches the logs.
@@ -66,7 +67,8 @@ export async function buildTestApp(
     // unless a test gives two apps one scope to make them a cluster.
     outbox: { scope: `t${randomUUID().slice(0, 8)}:`, backoffMs: 10, ...opts.outbox },
   });
-  const modules = createModules(infra);
+  // `modules`: extra features after the built-in ones, declared as a module.ts would declare them.
+  const modules = createModules(infra, opts.modules);
   for (const subscriber of opts.subscribers ?? []) infra.events.subscribe(subscriber);
   await infra.queue.start(modules.jobs);
   infra.events.start();

@@ -11,6 +11,7 @@ import { conflict, notFound } from '../../http/errors.js';
 import { afterCursor, page } from '../../lib/cursor.js';
 import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import type { AuditService } from '../audit/service.js';
+import type { Providers } from '../module.js';
 
 export type Contact = typeof contacts.$inferSelect;
 type ContactInput = z.infer<typeof contactBody>;
@@ -19,7 +20,8 @@ type ListQuery = z.infer<typeof contactListQuery>;
 
 /**
  * Whether a feature holds data about the patient. Dependents (appointments) make deletion soft;
- * clinical history (records, anamneses) refuses it.
+ * clinical history (records, anamneses) refuses it: it must stay reachable by professionals and
+ * for LGPD requests.
  */
 export type DependentsCheck = (clinicId: string, contactId: string) => Promise<boolean>;
 
@@ -37,9 +39,10 @@ const publicColumns = {
   updatedAt: contacts.updatedAt,
 };
 
-/** What search matches: folded name and email, phone digits (with and without +55), CPF digits. */
+/** The registration of an anonymised patient. */
 const ANONYMIZED = { name: 'Paciente anonimizado', phone: null, email: null, cpf: null, birthDate: null, notes: null };
 
+/** What search matches: folded name and email, phone digits (with and without +55), CPF digits. */
 function searchTextOf(c: { name: string; email?: string | null; phone?: string | null; cpf?: string | null }): string {
   const phoneDigits = c.phone?.replace(/\D/g, '') ?? '';
   return foldText([c.name, c.email, phoneDigits, c.cpf].filter(Boolean).join(' '));
@@ -48,22 +51,11 @@ function searchTextOf(c: { name: string; email?: string | null; phone?: string |
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 export class ContactService {
-  private readonly dependents: DependentsCheck[] = [];
-  private readonly clinicalHistory: DependentsCheck[] = [];
-
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
+    private readonly providers: Pick<Providers, 'dependents' | 'clinicalHistory'>,
   ) {}
-
-  registerDependents(check: DependentsCheck) {
-    this.dependents.push(check);
-  }
-
-  /** Clinical history must stay reachable by professionals and for LGPD requests: such a patient is never deleted. */
-  registerClinicalHistory(check: DependentsCheck) {
-    this.clinicalHistory.push(check);
-  }
 
   /** A live patient of this clinic, or 404 (also for another clinic's or a deleted one). */
   async get(clinicId: string, id: string): Promise<Contact> {
@@ -173,14 +165,14 @@ export class ContactService {
    */
   async remove(ctx: TenantContext, id: string) {
     await this.get(ctx.clinicId, id);
-    const clinical = await Promise.all(this.clinicalHistory.map((check) => check(ctx.clinicId, id)));
+    const clinical = await Promise.all(this.providers.clinicalHistory.map((check) => check(ctx.clinicId, id)));
     if (clinical.some(Boolean)) {
       throw conflict(
         'has_clinical_records',
         'This patient has medical records or anamnesis forms, which must be kept: the patient cannot be deleted. For an LGPD erasure request an admin anonymises the patient instead',
       );
     }
-    const checks = await Promise.all(this.dependents.map((check) => check(ctx.clinicId, id)));
+    const checks = await Promise.all(this.providers.dependents.map((check) => check(ctx.clinicId, id)));
     const soft = checks.some(Boolean);
     await this.infra.db.transaction(async (tx: Tx) => {
       const where = and(eq(contacts.clinicId, ctx.clinicId), eq(contacts.id, id), isNull(contacts.deletedAt));

@@ -1,4 +1,5 @@
 import type { TenantContext } from '../../http/context.js';
+import type { Providers } from '../module.js';
 
 export interface TimelineItem {
   /** `appointment`, `message`, `medical_record`, `anamnesis`, `opportunity`, ... */
@@ -14,19 +15,14 @@ export interface TimelineItem {
 export type TimelineProvider = (ctx: TenantContext, contactId: string) => Promise<TimelineItem[]>;
 
 /**
- * A patient's timeline is assembled from providers that each feature registers, so a new feature
- * adds its items without editing the contacts module.
+ * A patient's timeline is assembled from the items each feature provides in its module.ts
+ * (`provides.timeline`), so a new feature adds its items without editing the contacts module.
  */
 export class Timeline {
-  private readonly providers = new Map<string, TimelineProvider>();
-
-  register(type: string, provider: TimelineProvider) {
-    if (this.providers.has(type)) throw new Error(`Timeline provider "${type}" registered twice`);
-    this.providers.set(type, provider);
-  }
+  constructor(private readonly providers: Pick<Providers, 'timeline'>) {}
 
   async for(ctx: TenantContext, contactId: string): Promise<TimelineItem[]> {
-    const lists = await Promise.all([...this.providers.values()].map((p) => p(ctx, contactId)));
+    const lists = await Promise.all([...this.providers.timeline.values()].map((p) => p(ctx, contactId)));
     return lists.flat().sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
   }
 }

@@ -6,6 +6,7 @@ import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { notFound } from '../../http/errors.js';
 import type { AuditService } from '../audit/service.js';
+import type { Providers } from '../module.js';
 
 export const MAX_FILE_BYTES = 25 * 1024 * 1024;
 export const ALLOWED_FILE_TYPES = [
@@ -47,19 +48,14 @@ const columns = {
 };
 
 export class FileService {
-  private readonly guards: FileAccessGuard[] = [];
-
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
+    private readonly providers: Pick<Providers, 'fileAccessGuards'>,
   ) {}
 
-  addAccessGuard(guard: FileAccessGuard) {
-    this.guards.push(guard);
-  }
-
   private async checkGuards(ctx: TenantContext, fileId: string, operation: 'read' | 'delete') {
-    for (const guard of this.guards) await guard(ctx, fileId, operation);
+    for (const guard of this.providers.fileAccessGuards) await guard(ctx, fileId, operation);
   }
 
   async upload(ctx: TenantContext, file: UploadedFile) {

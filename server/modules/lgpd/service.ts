@@ -5,6 +5,7 @@ import { conflict } from '../../http/errors.js';
 import type { AnamnesisService } from '../anamnesis/service.js';
 import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
+import type { Providers } from '../module.js';
 import type { RecordService } from '../records/service.js';
 import { identifierRedactor, type Redact } from './redact.js';
 
@@ -16,7 +17,7 @@ export type ExportSection = (ctx: TenantContext, contactId: string) => Promise<u
  * `redact`, which removes the patient's name, phone, email and CPF (read before they were wiped).
  * Signed records are immutable and stay as signed.
  */
-export type AnonymizeHook = (tx: Tx, ctx: TenantContext, contactId: string, redact: Redact) => Promise<void>;
+export type Anonymizer = (tx: Tx, ctx: TenantContext, contactId: string, redact: Redact) => Promise<void>;
 
 const AUDIT_PAGE = 200;
 
@@ -26,25 +27,14 @@ export const ANONYMIZED_MESSAGE =
 
 /** LGPD rights of the patient: the whole export and the irreversible anonymisation. */
 export class LgpdService {
-  private readonly sections = new Map<string, ExportSection>();
-  private readonly hooks: AnonymizeHook[] = [];
-
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
     private readonly contacts: ContactService,
     private readonly records: RecordService,
     private readonly anamnesis: AnamnesisService,
+    private readonly providers: Pick<Providers, 'exportSections' | 'anonymizers'>,
   ) {}
-
-  registerSection(name: string, section: ExportSection) {
-    if (this.sections.has(name)) throw new Error(`Export section "${name}" registered twice`);
-    this.sections.set(name, section);
-  }
-
-  onAnonymize(hook: AnonymizeHook) {
-    this.hooks.push(hook);
-  }
 
   private async accessLog(clinicId: string, contactId: string) {
     const rows = [];
@@ -66,7 +56,7 @@ export class LgpdService {
       this.accessLog(ctx.clinicId, contactId),
     ]);
     const extra: Record<string, unknown> = {};
-    for (const [name, section] of this.sections) extra[name] = await section(ctx, contactId);
+    for (const [name, section] of this.providers.exportSections) extra[name] = await section(ctx, contactId);
     return {
       exportedAt: new Date().toISOString(),
       contact,
@@ -84,7 +74,7 @@ export class LgpdService {
     const anonymizedAt = new Date();
     await this.infra.db.transaction(async (tx) => {
       if (!(await this.contacts.anonymize(ctx, contactId, tx))) throw conflict('already_anonymized', 'This patient was already anonymised');
-      for (const hook of this.hooks) await hook(tx, ctx, contactId, redact);
+      for (const anonymizer of this.providers.anonymizers) await anonymizer(tx, ctx, contactId, redact);
     });
     return { id: contactId, anonymizedAt: anonymizedAt.toISOString(), irreversible: true, message: ANONYMIZED_MESSAGE };
   }

@@ -14,7 +14,7 @@ import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { FileService } from '../files/service.js';
 import type { TimelineItem } from '../contacts/timeline.js';
-import type { AppointmentService } from '../scheduling/service.js';
+import type { AppointmentService } from '../scheduling/appointments.js';
 import type { Redact } from '../lgpd/redact.js';
 import { anonymizeDrafts, anonymizeFileNames } from './anonymize.js';
 import { attachmentsOf, checkFiles, recordOfFile, setAttachments, storedAttachmentsOf } from './attachments.js';
@@ -52,7 +52,6 @@ export class RecordService {
     private readonly appointments: Pick<AppointmentService, 'get'>,
   ) {
     this.mac = new ChainMac(infra.secrets.deriveKey(CHAIN_KEY_LABEL));
-    files.addAccessGuard((ctx, fileId, operation) => this.guardAttachment(ctx, fileId, operation));
   }
 
   private data(clinicId: string) {
@@ -266,8 +265,8 @@ export class RecordService {
     }));
   }
 
-  /** Record attachments: only professionals read them (audited with the patient); none is deleted. */
-  private async guardAttachment(ctx: TenantContext, fileId: string, operation: 'read' | 'delete') {
+  /** Record attachments (a file access guard): only professionals read them (audited with the patient); none is deleted. */
+  async guardAttachment(ctx: TenantContext, fileId: string, operation: 'read' | 'delete') {
     const data = this.data(ctx.clinicId);
     const recordId = await recordOfFile(data, fileId);
     if (!recordId) return;

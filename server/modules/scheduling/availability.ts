@@ -7,6 +7,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { addDays, formatInZone, minutesOf, weekday, zonedDate, zonedToUtc } from '../../lib/zoned-time.js';
 import type { ClinicService } from '../clinic/service.js';
+import type { Providers } from '../module.js';
 import type { TeamService } from '../team/service.js';
 import type { CalendarCache } from './calendar-cache.js';
 import type { HolidayService } from './holiday-service.js';
@@ -18,8 +19,9 @@ export interface BusyInterval {
 }
 
 /**
- * Time a professional is busy elsewhere (Google Calendar plugs in here). Results are cached with
- * the calendar: a source whose data changes calls `SchedulingService.invalidate` for that professional.
+ * Time a professional is busy elsewhere (Google Calendar plugs in here, as `provides.busySources`
+ * of its module). Results are cached with the calendar: a source whose data changes calls
+ * `scheduling.calendars.invalidate` for that professional.
  */
 export interface BusySource {
   name: string;
@@ -43,19 +45,14 @@ interface Slot {
 }
 
 export class AvailabilityService {
-  private readonly sources: BusySource[] = [];
-
   constructor(
     private readonly infra: Infra,
     private readonly team: TeamService,
     private readonly clinic: ClinicService,
     private readonly holidays: HolidayService,
     private readonly calendars: CalendarCache,
+    private readonly providers: Pick<Providers, 'busySources'>,
   ) {}
-
-  registerBusySource(source: BusySource) {
-    this.sources.push(source);
-  }
 
   async schedule(clinicId: string, professionalId: string): Promise<ProfessionalSchedule> {
     await this.team.professional(clinicId, professionalId);
@@ -123,7 +120,7 @@ export class AvailabilityService {
         lt(scheduleBlocks.startsAt, to),
         gt(scheduleBlocks.endsAt, from),
       ),
-      ...this.sources.map((s) => s.busy(clinicId, professionalId, from, to)),
+      ...this.providers.busySources.map((s) => s.busy(clinicId, professionalId, from, to)),
     ]);
     const appointmentsBusy = booked.map((a) => ({ start: a.startsAt, end: a.endsAt }));
     return [...appointmentsBusy, ...blocks, ...external.flat()].map((b) => ({ start: b.start.getTime(), end: b.end.getTime() }));

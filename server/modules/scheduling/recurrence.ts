@@ -12,7 +12,7 @@ import type { AuditService } from '../audit/service.js';
 import type { TeamService } from '../team/service.js';
 import type { HolidayService } from './holiday-service.js';
 import { timeRange } from './booking-rules.js';
-import type { AppointmentService } from './service.js';
+import type { AppointmentService } from './appointments.js';
 import { overlapping, viewsByIds } from './views.js';
 
 type Rule = z.infer<typeof recurrence>;

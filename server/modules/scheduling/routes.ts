@@ -10,7 +10,7 @@ import {
 } from '../../../shared/api/scheduling.js';
 import { listOf, route, uuidParam } from '../../http/route.js';
 import type { RecurrenceService } from './recurrence.js';
-import type { AppointmentService } from './service.js';
+import type { AppointmentService } from './appointments.js';
 
 const tag = 'Scheduling';
 

@@ -1,6 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { getTestApp } from '../../helpers/app.js';
-import { createClinic, type TestClinic } from '../../helpers/clinic.js';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import type { Module } from '../../../server/modules/module.js';
+import { buildTestApp, getTestApp } from '../../helpers/app.js';
+import { createClinic, signIn, type TestClinic } from '../../helpers/clinic.js';
 import { createPatient } from '../../helpers/scheduling.js';
 
 beforeAll(async () => {
@@ -95,14 +96,33 @@ describe('availability', () => {
     expect((await clinic.professional.agent.post('/api/holidays').send({ date: '2030-03-06', name: 'x' })).status).toBe(403);
   });
 
-  it('uses a busy source (a calendar of another system) and refuses bad queries', async () => {
-    const clinic = await createClinic();
-    clinic.app.modules.services.scheduling.availability.registerBusySource({
-      name: `test-${clinic.id}`,
-      busy: async (clinicId, professionalId) =>
-        clinicId === clinic.id && professionalId === clinic.professional.id ? [{ start: new Date('2030-03-11T11:00:00-03:00'), end: new Date('2030-03-11T11:30:00-03:00') }] : [],
-    });
+  it('uses a busy source that a module declares (a calendar of another system) and refuses bad queries', async () => {
+    const busyFor = { clinicId: '', professionalId: '' };
+    const otherCalendar: Module = {
+      name: 'other-calendar',
+      services: {},
+      provides: {
+        busySources: [
+          {
+            name: 'other-calendar',
+            busy: async (clinicId, professionalId) =>
+              clinicId === busyFor.clinicId && professionalId === busyFor.professionalId
+                ? [{ start: new Date('2030-03-11T11:00:00-03:00'), end: new Date('2030-03-11T11:30:00-03:00') }]
+                : [],
+          },
+        ],
+      },
+    };
+    const app = await buildTestApp({ modules: [otherCalendar] });
+    onTestFinished(() => app.close());
+    const clinic = await createClinic({ app });
+    Object.assign(busyFor, { clinicId: clinic.id, professionalId: clinic.professional.id });
     expect(starts(await slots(clinic, day('2030-03-11')))).not.toContain('11:00');
+    // The same clinic served by an app without that module keeps 11:00 free (30-minute slots: a
+    // cache entry of its own, the apps share Redis on real servers).
+    const plain = await signIn(await getTestApp(), clinic.receptionist.email);
+    const without = await plain.get('/api/availability').query({ professionalId: clinic.professional.id, durationMinutes: 30, ...day('2030-03-11') });
+    expect(starts(without.body)).toContain('11:00');
     const bad = [
       { professionalId: clinic.receptionist.id, ...day('2030-03-11') },
       { from: '2030-03-11T00:00:00', to: '2030-03-12T00:00:00-03:00' },

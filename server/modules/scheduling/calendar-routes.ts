@@ -20,7 +20,8 @@ import type { TagService } from './tags.js';
 
 const tag = 'Scheduling';
 
-export const scheduleSettingsRoutes = (s: { availability: AvailabilityService; tags: TagService; blocks: BlockService; holidays: HolidayService }) => [
+/** The calendar around the appointments: free slots (/availability), tags, blocks and holidays. */
+export const calendarRoutes = (s: { availability: AvailabilityService; tags: TagService; blocks: BlockService; holidays: HolidayService }) => [
   route({
     method: 'get',
     path: '/availability',

@@ -1,0 +1,25 @@
+import type { Infra } from '../../infra/index.js';
+import type { AnamnesisService } from '../anamnesis/service.js';
+import type { AuditService } from '../audit/service.js';
+import type { ContactService } from '../contacts/service.js';
+import type { Module, Providers } from '../module.js';
+import type { RecordService } from '../records/service.js';
+import { lgpdRoutes } from './routes.js';
+import { LgpdService } from './service.js';
+
+/**
+ * The patient's LGPD rights: export and anonymisation. Features add export sections and
+ * anonymisers through their manifests; this module redacts the outbox's kept event payloads itself.
+ */
+export function lgpdModule(
+  infra: Infra,
+  deps: { audit: AuditService; contacts: ContactService; records: RecordService; anamnesis: AnamnesisService; providers: Providers },
+): Module<{ lgpd: LgpdService }> {
+  const lgpd = new LgpdService(infra, deps.audit, deps.contacts, deps.records, deps.anamnesis, deps.providers);
+  return {
+    name: 'lgpd',
+    services: { lgpd },
+    routes: lgpdRoutes(lgpd),
+    provides: { anonymizers: [(tx, ctx, _contactId, redact) => infra.events.redactPatient(tx, ctx.clinicId, redact)] },
+  };
+}
