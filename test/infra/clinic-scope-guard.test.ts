@@ -75,7 +75,9 @@ function violations(file: string): string[] {
       const method = node.expression.name.text;
       const [first, second] = node.arguments;
       const table = first && ts.isIdentifier(first) && tenantTables.has(first.text) ? first.text : undefined;
-      if (table && QUERY_METHODS.has(method) && !chainNames(node.expression.expression).includes('systemDb')) {
+      // Drizzle's from/insert/update/delete take the table alone; ClinicData's insert/update/delete take more.
+      const drizzleCall = node.arguments.length === 1;
+      if (table && drizzleCall && QUERY_METHODS.has(method) && !chainNames(node.expression.expression).includes('systemDb')) {
         found.push(`${where(node)} ${method}(${table}) outside ClinicData`);
       }
       if (table && JOIN_METHODS.has(method) && !(second && second.getText(source).includes('.owns('))) {
