@@ -5,7 +5,8 @@ import type { Db, Tx } from './db.js';
 /** A table whose rows belong to one clinic. */
 export type ClinicTable = PgTable & { clinicId: PgColumn };
 type Condition = SQL | undefined;
-type Values<T extends ClinicTable> = Omit<PgInsertValue<T>, 'clinicId'>;
+/** A row to insert, without clinicId. Not `Omit<...>`: keyof drizzle's insert type drops the optional (nullable) columns. */
+type Values<T extends ClinicTable> = { [K in keyof PgInsertValue<T> as K extends 'clinicId' ? never : K]: PgInsertValue<T>[K] };
 
 /**
  * A clinic's data: every select, update and delete through it carries the clinic filter and every

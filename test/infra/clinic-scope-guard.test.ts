@@ -21,17 +21,12 @@ const JOIN_METHODS = new Set(['innerJoin', 'leftJoin', 'rightJoin', 'fullJoin'])
  */
 const NOT_YET_SCOPED = new Set([
   'server/http/auth.ts',
-  'server/http/idempotency.ts',
   'server/modules/anamnesis/service.ts',
   'server/modules/anamnesis/templates.ts',
-  'server/modules/api-keys/service.ts',
-  'server/modules/audit/service.ts',
   'server/modules/auth/cleanup.ts',
   'server/modules/auth/service.ts',
   'server/modules/contacts/service.ts',
   'server/modules/files/service.ts',
-  'server/modules/integrations/service.ts',
-  'server/modules/integrations/webhooks.ts',
   'server/modules/records/anonymize.ts',
   'server/modules/records/attachments.ts',
   'server/modules/records/present.ts',
