@@ -25,7 +25,6 @@ const NOT_YET_SCOPED = new Set([
   'server/modules/anamnesis/templates.ts',
   'server/modules/auth/cleanup.ts',
   'server/modules/auth/service.ts',
-  'server/modules/contacts/service.ts',
   'server/modules/files/service.ts',
   'server/modules/records/anonymize.ts',
   'server/modules/records/attachments.ts',
@@ -39,8 +38,6 @@ const NOT_YET_SCOPED = new Set([
   'server/modules/scheduling/service.ts',
   'server/modules/scheduling/tags.ts',
   'server/modules/scheduling/views.ts',
-  'server/modules/team/invitations.ts',
-  'server/modules/team/service.ts',
 ]);
 
 /** The one place that writes the clinic filter. */
