@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { and, eq, lt } from 'drizzle-orm';
+import { eq, lt } from 'drizzle-orm';
 import { idempotencyKeys } from '../../shared/schema/index.js';
+import { ClinicData } from '../infra/clinic-data.js';
 import type { Db } from '../infra/db.js';
 import { AppError, badRequest } from './errors.js';
 
@@ -46,19 +47,16 @@ export class IdempotencyStore {
 
   async run(scope: IdempotencyScope, handler: () => Promise<StoredAnswer>): Promise<StoredAnswer & { replayed: boolean }> {
     const print = fingerprint(scope.request);
+    const data = new ClinicData(scope.clinicId, this.db);
     const deadline = Date.now() + this.opts.waitMs;
     for (;;) {
-      const [claimed] = await this.db
-        .insert(idempotencyKeys)
-        .values({ clinicId: scope.clinicId, route: scope.route, key: scope.key, fingerprint: print })
+      const [claimed] = await data
+        .insert(idempotencyKeys, { route: scope.route, key: scope.key, fingerprint: print })
         .onConflictDoNothing()
         .returning({ id: idempotencyKeys.id });
-      if (claimed) return { ...(await this.runClaimed(claimed.id, handler)), replayed: false };
+      if (claimed) return { ...(await this.runClaimed(data, claimed.id, handler)), replayed: false };
 
-      const [row] = await this.db
-        .select()
-        .from(idempotencyKeys)
-        .where(and(eq(idempotencyKeys.clinicId, scope.clinicId), eq(idempotencyKeys.route, scope.route), eq(idempotencyKeys.key, scope.key)));
+      const [row] = await data.select(idempotencyKeys, eq(idempotencyKeys.route, scope.route), eq(idempotencyKeys.key, scope.key));
       // Freed by a failed first attempt in between: claim it again.
       if (!row) continue;
       if (row.fingerprint !== print) {
@@ -72,27 +70,28 @@ export class IdempotencyStore {
     }
   }
 
-  private async runClaimed(id: string, handler: () => Promise<StoredAnswer>): Promise<StoredAnswer> {
+  private async runClaimed(data: ClinicData, id: string, handler: () => Promise<StoredAnswer>): Promise<StoredAnswer> {
     let answer: StoredAnswer;
     try {
       answer = await handler();
     } catch (err) {
-      await this.db.delete(idempotencyKeys).where(eq(idempotencyKeys.id, id));
+      await data.delete(idempotencyKeys, eq(idempotencyKeys.id, id));
       throw err;
     }
-    await this.db
-      .update(idempotencyKeys)
-      .set({ status: 'completed', responseStatus: answer.status, responseBody: answer.body ?? null, completedAt: new Date() })
-      .where(eq(idempotencyKeys.id, id));
+    await data.update(
+      idempotencyKeys,
+      { status: 'completed', responseStatus: answer.status, responseBody: answer.body ?? null, completedAt: new Date() },
+      eq(idempotencyKeys.id, id),
+    );
     return answer;
   }
+}
 
-  /** Deletes keys past their lifetime; safe to run twice. */
-  async prune(now = new Date()): Promise<number> {
-    const removed = await this.db
-      .delete(idempotencyKeys)
-      .where(lt(idempotencyKeys.createdAt, new Date(now.getTime() - IDEMPOTENCY_TTL_MS)))
-      .returning({ id: idempotencyKeys.id });
-    return removed.length;
-  }
+/** Deletes every clinic's keys past their lifetime (the scheduled cleanup, through `systemDb`); safe to run twice. */
+export async function pruneIdempotencyKeys(systemDb: Db, now = new Date()): Promise<number> {
+  const removed = await systemDb
+    .delete(idempotencyKeys)
+    .where(lt(idempotencyKeys.createdAt, new Date(now.getTime() - IDEMPOTENCY_TTL_MS)))
+    .returning({ id: idempotencyKeys.id });
+  return removed.length;
 }

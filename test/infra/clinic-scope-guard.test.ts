@@ -22,21 +22,6 @@ const SYSTEM_HANDLES = new Set(['systemDb', 'systemTx']);
  */
 const QUERY_METHODS = new Set(['from', 'insert', 'update', 'delete']);
 const JOIN_METHODS = new Set(['innerJoin', 'leftJoin', 'rightJoin', 'fullJoin']);
-/**
- * Files still written with hand-made clinic filters, moved to ClinicData one by one. The list only
- * shrinks: a file on it that has become clean fails the test until it is taken off.
- */
-const NOT_YET_SCOPED = new Set([
-  'server/http/idempotency.ts',
-  'server/modules/api-keys/service.ts',
-  'server/modules/audit/service.ts',
-  'server/modules/contacts/service.ts',
-  'server/modules/integrations/service.ts',
-  'server/modules/integrations/webhooks.ts',
-  'server/modules/team/invitations.ts',
-  'server/modules/team/service.ts',
-]);
-
 /** The one place that writes the clinic filter. */
 const HELPER = path.join('server', 'infra', 'clinic-data.ts');
 
@@ -105,11 +90,8 @@ describe('clinic-scoped data access', () => {
   });
 
   it('no module queries a tenant table outside ClinicData or systemDb', () => {
-    const files = sourceFiles('server').filter((f) => f !== HELPER && !NOT_YET_SCOPED.has(f));
+    const files = sourceFiles('server').filter((f) => f !== HELPER);
     expect(files.flatMap(violations)).toEqual([]);
   });
 
-  it('lists as not yet scoped only files that still need it', () => {
-    expect([...NOT_YET_SCOPED].filter((f) => violations(f).length === 0)).toEqual([]);
-  });
 });

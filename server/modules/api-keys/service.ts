@@ -1,5 +1,6 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { desc, eq, isNull } from 'drizzle-orm';
 import { apiKeys } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
@@ -28,22 +29,20 @@ export class ApiKeyService {
     private readonly audit: AuditService,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   list(clinicId: string) {
-    return this.infra.db
-      .select(listColumns)
-      .from(apiKeys)
-      .where(and(eq(apiKeys.clinicId, clinicId), isNull(apiKeys.revokedAt)))
-      .orderBy(desc(apiKeys.createdAt));
+    return this.data(clinicId).pick(listColumns, apiKeys, isNull(apiKeys.revokedAt)).orderBy(desc(apiKeys.createdAt));
   }
 
   /** The secret exists only in this answer; the database keeps its SHA-256. */
   async create(ctx: TenantContext, input: { name: string; scopes: string[] }) {
     const secret = `${API_KEY_PREFIX}${randomToken()}`;
-    return this.infra.db.transaction(async (tx) => {
-      const [row] = await tx
-        .insert(apiKeys)
-        .values({
-          clinicId: ctx.clinicId,
+    return this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [row] = await data
+        .insert(apiKeys, {
           name: input.name,
           prefix: secret.slice(0, 10),
           keyHash: hashToken(secret),
@@ -58,11 +57,9 @@ export class ApiKeyService {
   }
 
   async revoke(ctx: TenantContext, id: string) {
-    const row = await this.infra.db.transaction(async (tx) => {
-      const [revoked] = await tx
-        .update(apiKeys)
-        .set({ revokedAt: new Date() })
-        .where(and(eq(apiKeys.clinicId, ctx.clinicId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+    const row = await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [revoked] = await data
+        .update(apiKeys, { revokedAt: new Date() }, eq(apiKeys.id, id), isNull(apiKeys.revokedAt))
         .returning({ id: apiKeys.id, keyHash: apiKeys.keyHash });
       if (!revoked) throw notFound('API key');
       await this.audit.record(ctx, { action: 'api_key.revoked', entityType: 'api_key', entityId: id }, tx);
@@ -76,10 +73,8 @@ export class ApiKeyService {
    * created are revoked with it. Call `forget` with the answer once the transaction has committed.
    */
   async revokeCreatedBy(tx: Tx, clinicId: string, userId: string): Promise<RevokedKey[]> {
-    return tx
-      .update(apiKeys)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(apiKeys.clinicId, clinicId), eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt)))
+    return new ClinicData(clinicId, tx)
+      .update(apiKeys, { revokedAt: new Date() }, eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt))
       .returning({ id: apiKeys.id, keyHash: apiKeys.keyHash });
   }
 

@@ -1,5 +1,6 @@
-import { and, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
+import { desc, eq, gte, lte, type SQL } from 'drizzle-orm';
 import { auditLog } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Db, Tx } from '../../infra/db.js';
 import type { Actor } from '../../http/permissions.js';
 import { afterCursor, page } from '../../lib/cursor.js';
@@ -38,8 +39,7 @@ export class AuditService {
   /** Writes one audit row; pass the transaction so the row commits (or not) with the change. */
   async record(scope: AuditScope, entry: AuditEntry, tx?: Tx): Promise<void> {
     const actor = scope.actor;
-    await (tx ?? this.db).insert(auditLog).values({
-      clinicId: scope.clinicId,
+    await new ClinicData(scope.clinicId, tx ?? this.db).insert(auditLog, {
       actorType: actor?.type ?? 'system',
       actorId: actor ? (actor.type === 'user' ? actor.userId : actor.apiKeyId) : null,
       actorRole: actor?.type === 'user' ? actor.role : null,
@@ -54,7 +54,7 @@ export class AuditService {
   }
 
   async list(clinicId: string, f: AuditFilters) {
-    const where: (SQL | undefined)[] = [eq(auditLog.clinicId, clinicId)];
+    const where: (SQL | undefined)[] = [];
     if (f.entityType) where.push(eq(auditLog.entityType, f.entityType));
     if (f.entityId) where.push(eq(auditLog.entityId, f.entityId));
     if (f.actorId) where.push(eq(auditLog.actorId, f.actorId));
@@ -62,10 +62,8 @@ export class AuditService {
     if (f.from) where.push(gte(auditLog.createdAt, f.from));
     if (f.to) where.push(lte(auditLog.createdAt, f.to));
     where.push(afterCursor(auditLog.createdAt, auditLog.id, f.cursor));
-    const rows = await this.db
-      .select()
-      .from(auditLog)
-      .where(and(...where))
+    const rows = await new ClinicData(clinicId, this.db)
+      .select(auditLog, ...where)
       .orderBy(desc(auditLog.createdAt), desc(auditLog.id))
       .limit(f.limit + 1);
     return page(rows, f.limit);

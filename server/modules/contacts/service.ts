@@ -4,6 +4,7 @@ import { foldText, normalizeCpf, normalizePhone } from '../../../shared/api/braz
 import type { contactBody, contactListQuery, contactPatch } from '../../../shared/api/contacts.js';
 import type { ContactEvent } from '../../../shared/api/events.js';
 import { contacts } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
@@ -57,12 +58,13 @@ export class ContactService {
     private readonly providers: Pick<Providers, 'dependents' | 'clinicalHistory'>,
   ) {}
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
   /** A live patient of this clinic, or 404 (also for another clinic's or a deleted one). */
   async get(clinicId: string, id: string): Promise<Contact> {
-    const [row] = await this.infra.db
-      .select()
-      .from(contacts)
-      .where(and(eq(contacts.clinicId, clinicId), eq(contacts.id, id), isNull(contacts.deletedAt)));
+    const [row] = await this.data(clinicId).select(contacts, eq(contacts.id, id), isNull(contacts.deletedAt));
     if (!row) throw notFound('Contact');
     return row;
   }
@@ -72,30 +74,27 @@ export class ContactService {
   }
 
   async list(clinicId: string, q: ListQuery) {
-    const where: (SQL | undefined)[] = [eq(contacts.clinicId, clinicId), isNull(contacts.deletedAt)];
+    const data = this.data(clinicId);
+    const where: (SQL | undefined)[] = [isNull(contacts.deletedAt)];
     if (q.status) where.push(eq(contacts.status, q.status));
     if (q.tag) where.push(sql`${q.tag} = any(${contacts.tags})`);
     if (q.search) where.push(this.searchCondition(q.search));
     const offsetPage = this.infra.config.enablePagination ? q.page : undefined;
     if (offsetPage !== undefined) {
       const [rows, [total]] = await Promise.all([
-        this.infra.db
-          .select(publicColumns)
-          .from(contacts)
-          .where(and(...where))
+        data
+          .pick(publicColumns, contacts, ...where)
           .orderBy(desc(contacts.createdAt), desc(contacts.id))
           .limit(q.limit)
           .offset((offsetPage - 1) * q.limit),
-        this.infra.db.select({ n: count() }).from(contacts).where(and(...where)),
+        data.pick({ n: count() }, contacts, ...where),
       ]);
       const n = total?.n ?? 0;
       return { items: rows.map((r) => this.publicView(r)), nextCursor: null, page: offsetPage, total: n };
     }
     where.push(afterCursor(contacts.createdAt, contacts.id, q.cursor));
-    const rows = await this.infra.db
-      .select(publicColumns)
-      .from(contacts)
-      .where(and(...where))
+    const rows = await data
+      .pick(publicColumns, contacts, ...where)
       .orderBy(desc(contacts.createdAt), desc(contacts.id))
       .limit(q.limit + 1);
     const result = page(rows, q.limit);
@@ -124,11 +123,8 @@ export class ContactService {
   async create(ctx: TenantContext, input: ContactInput) {
     await this.assertUnique(ctx.clinicId, input);
     const row = await this.unique(ctx.clinicId, input, undefined, () =>
-      this.infra.db.transaction(async (tx) => {
-        const [created] = await tx
-          .insert(contacts)
-          .values({ ...input, clinicId: ctx.clinicId, searchText: searchTextOf(input) })
-          .returning(publicColumns);
+      this.data(ctx.clinicId).transaction(async (data, tx) => {
+        const [created] = await data.insert(contacts, { ...input, searchText: searchTextOf(input) }).returning(publicColumns);
         if (!created) throw new Error('insert returned nothing');
         await this.audit.record(ctx, { action: 'contact.created', entityType: 'contact', entityId: created.id, contactId: created.id }, tx);
         await this.infra.events.publish(tx, 'contact.created', this.event(created), ctx);
@@ -143,11 +139,9 @@ export class ContactService {
     await this.assertUnique(ctx.clinicId, patch, id);
     const merged = { ...current, ...patch };
     const row = await this.unique(ctx.clinicId, patch, id, () =>
-      this.infra.db.transaction(async (tx) => {
-        const [updated] = await tx
-          .update(contacts)
-          .set({ ...patch, searchText: searchTextOf(merged), updatedAt: new Date() })
-          .where(and(eq(contacts.clinicId, ctx.clinicId), eq(contacts.id, id), isNull(contacts.deletedAt)))
+      this.data(ctx.clinicId).transaction(async (data, tx) => {
+        const [updated] = await data
+          .update(contacts, { ...patch, searchText: searchTextOf(merged), updatedAt: new Date() }, eq(contacts.id, id), isNull(contacts.deletedAt))
           .returning(publicColumns);
         if (!updated) throw notFound('Contact');
         await this.audit.record(ctx, { action: 'contact.updated', entityType: 'contact', entityId: id, contactId: id, details: { fields: Object.keys(patch) } }, tx);
@@ -174,11 +168,11 @@ export class ContactService {
     }
     const checks = await Promise.all(this.providers.dependents.map((check) => check(ctx.clinicId, id)));
     const soft = checks.some(Boolean);
-    await this.infra.db.transaction(async (tx: Tx) => {
-      const where = and(eq(contacts.clinicId, ctx.clinicId), eq(contacts.id, id), isNull(contacts.deletedAt));
+    await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const live = [eq(contacts.id, id), isNull(contacts.deletedAt)];
       const [row] = soft
-        ? await tx.update(contacts).set({ deletedAt: new Date(), updatedAt: new Date() }).where(where).returning({ id: contacts.id })
-        : await tx.delete(contacts).where(where).returning({ id: contacts.id });
+        ? await data.update(contacts, { deletedAt: new Date(), updatedAt: new Date() }, ...live).returning({ id: contacts.id })
+        : await data.delete(contacts, ...live).returning({ id: contacts.id });
       if (!row) throw notFound('Contact');
       await this.audit.record(ctx, { action: 'contact.deleted', entityType: 'contact', entityId: id, contactId: id, details: { soft } }, tx);
       await this.infra.events.publish(tx, 'contact.deleted', { id }, ctx);
@@ -190,10 +184,7 @@ export class ContactService {
     for (const field of ['cpf', 'phone'] as const) {
       const value = input[field];
       if (!value) continue;
-      const [existing] = await this.infra.db
-        .select({ id: contacts.id })
-        .from(contacts)
-        .where(and(eq(contacts.clinicId, clinicId), eq(contacts[field], value), isNull(contacts.deletedAt)));
+      const [existing] = await this.data(clinicId).pick({ id: contacts.id }, contacts, eq(contacts[field], value), isNull(contacts.deletedAt));
       if (existing && existing.id !== exceptId) {
         throw conflict('contact_duplicate', `A patient with this ${field === 'cpf' ? 'CPF' : 'phone'} already exists`, { field, existingId: existing.id });
       }
@@ -225,11 +216,15 @@ export class ContactService {
    */
   async anonymize(ctx: TenantContext, id: string, tx: Tx): Promise<boolean> {
     const now = new Date();
-    const [row] = await tx
-      .update(contacts)
-      // The search column is rebuilt too, or the old name would stay findable.
-      .set({ ...ANONYMIZED, searchText: searchTextOf(ANONYMIZED), tags: [], status: 'inactive', anonymizedAt: now, updatedAt: now })
-      .where(and(eq(contacts.clinicId, ctx.clinicId), eq(contacts.id, id), isNull(contacts.deletedAt), isNull(contacts.anonymizedAt)))
+    const [row] = await new ClinicData(ctx.clinicId, tx)
+      .update(
+        contacts,
+        // The search column is rebuilt too, or the old name would stay findable.
+        { ...ANONYMIZED, searchText: searchTextOf(ANONYMIZED), tags: [], status: 'inactive', anonymizedAt: now, updatedAt: now },
+        eq(contacts.id, id),
+        isNull(contacts.deletedAt),
+        isNull(contacts.anonymizedAt),
+      )
       .returning({ id: contacts.id });
     if (!row) return false;
     await this.audit.record(ctx, { action: 'contact.anonymized', entityType: 'contact', entityId: id, contactId: id }, tx);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, type SQL } from 'drizzle-orm';
 import { integrationConnections, memberships, type IntegrationProvider, type IntegrationStatus } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { notFound } from '../../http/errors.js';
 import type { WebhookConnection, WebhookConnections } from '../../http/route.js';
@@ -60,32 +61,28 @@ export const newWebhookSecret = () => `whsec_${randomBytes(32).toString('base64'
  * that answers a caller returns them.
  */
 export class IntegrationService implements WebhookConnections {
-  constructor(private readonly infra: Pick<Infra, 'db' | 'secrets'>) {}
+  constructor(private readonly infra: Pick<Infra, 'db' | 'systemDb' | 'secrets'>) {}
 
-  private get db() {
-    return this.infra.db;
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
   }
 
   private seal = (credentials: Credentials) => this.infra.secrets.seal(JSON.stringify(credentials));
 
   private async row(clinicId: string, id: string) {
-    const [row] = await this.db.select().from(integrationConnections).where(and(eq(integrationConnections.clinicId, clinicId), eq(integrationConnections.id, id)));
+    const [row] = await this.data(clinicId).select(integrationConnections, eq(integrationConnections.id, id));
     if (!row) throw notFound('Connection');
     return row;
   }
 
   async create(clinicId: string, input: NewConnection): Promise<ConnectionView> {
+    const data = this.data(clinicId);
     if (input.ownerUserId) {
-      const [member] = await this.db
-        .select({ id: memberships.id })
-        .from(memberships)
-        .where(and(eq(memberships.clinicId, clinicId), eq(memberships.userId, input.ownerUserId), eq(memberships.active, true)));
+      const [member] = await data.pick({ id: memberships.id }, memberships, eq(memberships.userId, input.ownerUserId), eq(memberships.active, true));
       if (!member) throw notFound('Member');
     }
-    const [row] = await this.db
-      .insert(integrationConnections)
-      .values({
-        clinicId,
+    const [row] = await data
+      .insert(integrationConnections, {
         provider: input.provider,
         ownerUserId: input.ownerUserId ?? null,
         label: input.label ?? null,
@@ -103,22 +100,18 @@ export class IntegrationService implements WebhookConnections {
   }
 
   async list(clinicId: string, filter: { provider?: IntegrationProvider; ownerUserId?: string } = {}): Promise<ConnectionView[]> {
-    const where: SQL[] = [eq(integrationConnections.clinicId, clinicId)];
+    const where: SQL[] = [];
     if (filter.provider) where.push(eq(integrationConnections.provider, filter.provider));
     if (filter.ownerUserId) where.push(eq(integrationConnections.ownerUserId, filter.ownerUserId));
-    const rows = await this.db
-      .select()
-      .from(integrationConnections)
-      .where(and(...where))
+    const rows = await this.data(clinicId)
+      .select(integrationConnections, ...where)
       .orderBy(integrationConnections.createdAt);
     return rows.map(view);
   }
 
   private async update(clinicId: string, id: string, set: Partial<typeof integrationConnections.$inferInsert>): Promise<ConnectionView> {
-    const [row] = await this.db
-      .update(integrationConnections)
-      .set({ ...set, updatedAt: new Date() })
-      .where(and(eq(integrationConnections.clinicId, clinicId), eq(integrationConnections.id, id)))
+    const [row] = await this.data(clinicId)
+      .update(integrationConnections, { ...set, updatedAt: new Date() }, eq(integrationConnections.id, id))
       .returning();
     if (!row) throw notFound('Connection');
     return view(row);
@@ -149,7 +142,7 @@ export class IntegrationService implements WebhookConnections {
    * system, and this is how the clinic is found (never from the payload). Disabled ones are unknown.
    */
   async resolveWebhook(provider: IntegrationProvider, ref: string): Promise<WebhookConnection | undefined> {
-    const [row] = await this.db
+    const [row] = await this.infra.systemDb
       .select()
       .from(integrationConnections)
       .where(and(eq(integrationConnections.webhookRef, ref), eq(integrationConnections.provider, provider)));

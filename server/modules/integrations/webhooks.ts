@@ -1,5 +1,6 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { eq, isNull } from 'drizzle-orm';
 import { integrationWebhookEvents, type IntegrationProvider } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { defineJob, type AnyJobDef, type JobContext } from '../../infra/queue.js';
 import type { WebhookContext } from '../../http/route.js';
@@ -37,18 +38,19 @@ export class WebhookInbox {
   ) {}
 
   async receive(ctx: WebhookContext, delivery: Delivery): Promise<{ eventId: string; duplicate: boolean }> {
-    const { db } = this.infra;
-    const [inserted] = await db
-      .insert(integrationWebhookEvents)
-      .values({ clinicId: ctx.clinicId, connectionId: ctx.connection.id, externalId: delivery.externalId, type: delivery.type, payload: delivery.payload ?? {} })
+    const data = new ClinicData(ctx.clinicId, this.infra.db);
+    const [inserted] = await data
+      .insert(integrationWebhookEvents, { connectionId: ctx.connection.id, externalId: delivery.externalId, type: delivery.type, payload: delivery.payload ?? {} })
       .onConflictDoNothing()
       .returning({ id: integrationWebhookEvents.id });
     let event: { id: string; processedAt: Date | null } | undefined = inserted ? { id: inserted.id, processedAt: null } : undefined;
     if (!event) {
-      [event] = await db
-        .select({ id: integrationWebhookEvents.id, processedAt: integrationWebhookEvents.processedAt })
-        .from(integrationWebhookEvents)
-        .where(and(eq(integrationWebhookEvents.connectionId, ctx.connection.id), eq(integrationWebhookEvents.externalId, delivery.externalId)));
+      [event] = await data.pick(
+        { id: integrationWebhookEvents.id, processedAt: integrationWebhookEvents.processedAt },
+        integrationWebhookEvents,
+        eq(integrationWebhookEvents.connectionId, ctx.connection.id),
+        eq(integrationWebhookEvents.externalId, delivery.externalId),
+      );
       if (!event) throw new Error('webhook event vanished');
     }
     if (!event.processedAt) await this.infra.queue.add('integrations.webhook', { eventId: event.id }, { jobId: `webhook:${event.id}`, context: ctx });
@@ -62,19 +64,13 @@ export class WebhookInbox {
         queue: 'webhooks',
         handler: async (data, job) => {
           if (!job.clinicId) throw new Error('webhook job without a clinic');
-          const { db } = this.infra;
-          const [event] = await db
-            .select()
-            .from(integrationWebhookEvents)
-            .where(and(eq(integrationWebhookEvents.clinicId, job.clinicId), eq(integrationWebhookEvents.id, data.eventId)));
+          const clinic = new ClinicData(job.clinicId, this.infra.db);
+          const [event] = await clinic.select(integrationWebhookEvents, eq(integrationWebhookEvents.id, data.eventId));
           if (!event || event.processedAt) return;
           const connection = await this.integrations.get(job.clinicId, event.connectionId);
           const processor = this.processors[connection.provider];
           if (processor) await processor(event, job);
-          await db
-            .update(integrationWebhookEvents)
-            .set({ processedAt: new Date() })
-            .where(and(eq(integrationWebhookEvents.id, event.id), isNull(integrationWebhookEvents.processedAt)));
+          await clinic.update(integrationWebhookEvents, { processedAt: new Date() }, eq(integrationWebhookEvents.id, event.id), isNull(integrationWebhookEvents.processedAt));
           // A verified delivery proves the connection works.
           if (connection.status !== 'active') await this.integrations.setStatus(job.clinicId, connection.id, 'active');
           job.log.info({ provider: connection.provider, type: event.type }, 'webhook processed');

@@ -1,7 +1,7 @@
 import type { MailMessage } from '../../infra/mailer.js';
 import { defineJob, type AnyJobDef, type JobOptions } from '../../infra/queue.js';
 import type { Infra } from '../../infra/index.js';
-import { IdempotencyStore } from '../../http/idempotency.js';
+import { pruneIdempotencyKeys } from '../../http/idempotency.js';
 import { deleteExpiredTokens } from '../auth/cleanup.js';
 
 /** A mail in the queue: recipient, subject and text (with its reset or invitation link) sealed with SecretBox. */
@@ -62,7 +62,7 @@ export const platformJobs = (infra: Infra): AnyJobDef[] => [
     queue: 'maintenance',
     everyMs: infra.config.tokensCleanupEveryMs,
     handler: async (_data, job) => {
-      const removed = await new IdempotencyStore(infra.db).prune();
+      const removed = await pruneIdempotencyKeys(infra.systemDb);
       job.log.info({ idempotencyKeys: removed }, 'expired idempotency keys removed');
     },
   }),

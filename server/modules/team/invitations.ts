@@ -2,6 +2,7 @@ import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { invitationBody } from '../../../shared/api/team.js';
 import { clinics, invitations, memberships, users } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { BaseContext, TenantContext } from '../../http/context.js';
@@ -41,21 +42,21 @@ export class InvitationService {
     return this.infra.db;
   }
 
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.db);
+  }
+
   async invite(ctx: TenantContext, input: z.infer<typeof invitationBody>) {
-    const [member] = await this.db
-      .select({ id: memberships.id })
-      .from(memberships)
-      .innerJoin(users, eq(users.id, memberships.userId))
-      .where(and(eq(memberships.clinicId, ctx.clinicId), sameEmail(users.email, input.email)));
+    const [member] = await this.data(ctx.clinicId)
+      .pick({ id: memberships.id }, memberships, sameEmail(users.email, input.email))
+      .innerJoin(users, eq(users.id, memberships.userId));
     if (member) throw conflict('already_member', 'This person is already a member of the clinic');
     const token = randomToken();
     const expiresAt = new Date(Date.now() + INVITATION_TTL_MS);
     const [clinic] = await this.db.select({ name: clinics.name }).from(clinics).where(eq(clinics.id, ctx.clinicId));
-    const invitation = await this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .insert(invitations)
-        .values({
-          clinicId: ctx.clinicId,
+    const invitation = await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [row] = await data
+        .insert(invitations, {
           email: input.email,
           name: input.name,
           role: input.role,
@@ -84,29 +85,27 @@ export class InvitationService {
 
   /** Invitations that can still be accepted, newest first; tokens are never shown again. */
   list(clinicId: string) {
-    return this.db
-      .select({
-        id: invitations.id,
-        email: invitations.email,
-        name: invitations.name,
-        role: invitations.role,
-        isProfessional: invitations.isProfessional,
-        invitedBy: invitations.invitedBy,
-        createdAt: invitations.createdAt,
-        expiresAt: invitations.expiresAt,
-      })
-      .from(invitations)
-      .where(and(eq(invitations.clinicId, clinicId), pending()))
+    return this.data(clinicId)
+      .pick(
+        {
+          id: invitations.id,
+          email: invitations.email,
+          name: invitations.name,
+          role: invitations.role,
+          isProfessional: invitations.isProfessional,
+          invitedBy: invitations.invitedBy,
+          createdAt: invitations.createdAt,
+          expiresAt: invitations.expiresAt,
+        },
+        invitations,
+        pending(),
+      )
       .orderBy(desc(invitations.createdAt));
   }
 
   async revoke(ctx: TenantContext, id: string) {
-    await this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(invitations)
-        .set({ revokedAt: new Date() })
-        .where(and(eq(invitations.clinicId, ctx.clinicId), eq(invitations.id, id), pending()))
-        .returning({ id: invitations.id });
+    await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [row] = await data.update(invitations, { revokedAt: new Date() }, eq(invitations.id, id), pending()).returning({ id: invitations.id });
       if (!row) throw notFound('Invitation');
       await this.audit.record(ctx, { action: 'team.invitation_revoked', entityType: 'invitation', entityId: id }, tx);
     });
@@ -118,16 +117,15 @@ export class InvitationService {
    */
   async revokeOnLoss(tx: Tx, clinicId: string, member: { userId: string; email: string }, lostMembership: boolean): Promise<string[]> {
     const addressedToThem = lostMembership ? sameEmail(invitations.email, member.email) : undefined;
-    const rows = await tx
-      .update(invitations)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(invitations.clinicId, clinicId), pending(), or(eq(invitations.invitedBy, member.userId), addressedToThem)))
+    const rows = await new ClinicData(clinicId, tx)
+      .update(invitations, { revokedAt: new Date() }, pending(), or(eq(invitations.invitedBy, member.userId), addressedToThem))
       .returning({ id: invitations.id });
     return rows.map((r) => r.id);
   }
 
+  /** The token finds the invitation, and so its clinic: a lookup across clinics on purpose. */
   private async open(token: string) {
-    const [row] = await this.db
+    const [row] = await this.infra.systemDb
       .select({ invitation: invitations, clinicName: clinics.name })
       .from(invitations)
       .innerJoin(clinics, eq(clinics.id, invitations.clinicId))
@@ -149,16 +147,16 @@ export class InvitationService {
     const { invitation } = await this.open(token);
     const passwordHash = await hashPassword(input.password);
     try {
-      const userId = await this.db.transaction(async (tx) => {
+      const userId = await this.data(invitation.clinicId).transaction(async (data, tx) => {
         const [existing] = await tx.select({ id: users.id }).from(users).where(sameEmail(users.email, invitation.email));
         if (existing) throw accountExists();
-        await this.claim(tx, invitation);
+        await this.claim(data, invitation);
         const [created] = await tx
           .insert(users)
           .values({ name: input.name ?? invitation.name, email: invitation.email, passwordHash })
           .returning({ id: users.id });
         if (!created) throw new Error('insert returned nothing');
-        await this.join(tx, invitation, created.id, info);
+        await this.join(data, tx, invitation, created.id, info);
         return created.id;
       });
       await this.joined(userId);
@@ -181,31 +179,25 @@ export class InvitationService {
     if (!user || user.email.toLowerCase() !== invitation.email.toLowerCase()) {
       throw new AppError(404, 'invitation_other_account', 'This invitation was sent to another email address: sign in with that account');
     }
-    await this.db.transaction(async (tx) => {
-      const [member] = await tx
-        .select({ id: memberships.id })
-        .from(memberships)
-        .where(and(eq(memberships.clinicId, invitation.clinicId), eq(memberships.userId, userId)));
+    // The invitation's clinic, which the token named; not the caller's active one (ctx.clinicId).
+    await this.data(invitation.clinicId).transaction(async (data, tx) => {
+      const [member] = await data.pick({ id: memberships.id }, memberships, eq(memberships.userId, userId));
       // A deactivated member is brought back by an admin (PATCH /team/:userId), never by an old link.
       if (member) throw conflict('already_member', 'You are already a member of this clinic');
-      await this.claim(tx, invitation);
-      await this.join(tx, invitation, userId, ctx);
+      await this.claim(data, invitation);
+      await this.join(data, tx, invitation, userId, ctx);
     });
     await this.joined(userId);
   }
 
   /** Marks the invitation used; a second acceptance racing this one gets 410. */
-  private async claim(tx: Tx, invitation: Invitation) {
-    const [claimed] = await tx
-      .update(invitations)
-      .set({ acceptedAt: new Date() })
-      .where(and(eq(invitations.id, invitation.id), pending()))
-      .returning({ id: invitations.id });
+  private async claim(data: ClinicData, invitation: Invitation) {
+    const [claimed] = await data.update(invitations, { acceptedAt: new Date() }, eq(invitations.id, invitation.id), pending()).returning({ id: invitations.id });
     if (!claimed) throw new AppError(410, 'invitation_expired', 'This invitation has expired or was already used');
   }
 
-  private async join(tx: Tx, invitation: Invitation, userId: string, info: BaseContext) {
-    await tx.insert(memberships).values({ clinicId: invitation.clinicId, userId, role: invitation.role, isProfessional: invitation.isProfessional });
+  private async join(data: ClinicData, tx: Tx, invitation: Invitation, userId: string, info: BaseContext) {
+    await data.insert(memberships, { userId, role: invitation.role, isProfessional: invitation.isProfessional });
     const actor = { type: 'user', userId, role: invitation.role, isProfessional: invitation.isProfessional } as const;
     await this.audit.record(
       { clinicId: invitation.clinicId, actor, ip: info.ip, userAgent: info.userAgent },

@@ -1,8 +1,9 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { DEFAULT_WORKING_HOURS } from '../../../shared/api/common.js';
 import type { teamPatch } from '../../../shared/api/team.js';
 import { clinics, memberships, users } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
@@ -43,27 +44,20 @@ export class TeamService {
     this.invitations = new InvitationService(infra, audit, (userId) => this.forgetAccount(userId));
   }
 
-  private get db() {
-    return this.infra.db;
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
   }
 
   list(clinicId: string) {
-    return this.db
-      .select(memberColumns)
-      .from(memberships)
-      .innerJoin(users, eq(users.id, memberships.userId))
-      .where(eq(memberships.clinicId, clinicId))
-      .orderBy(asc(users.name));
+    return this.data(clinicId).pick(memberColumns, memberships).innerJoin(users, eq(users.id, memberships.userId)).orderBy(asc(users.name));
   }
 
   /** Active professionals with their effective time zone and hours (own, else the clinic's, else the default). */
   async professionals(clinicId: string) {
-    const rows = await this.db
-      .select({ ...memberColumns, clinicTimezone: clinics.timezone, clinicHours: clinics.workingHours })
-      .from(memberships)
+    const rows = await this.data(clinicId)
+      .pick({ ...memberColumns, clinicTimezone: clinics.timezone, clinicHours: clinics.workingHours }, memberships, eq(memberships.isProfessional, true), eq(memberships.active, true))
       .innerJoin(users, eq(users.id, memberships.userId))
       .innerJoin(clinics, eq(clinics.id, memberships.clinicId))
-      .where(and(eq(memberships.clinicId, clinicId), eq(memberships.isProfessional, true), eq(memberships.active, true)))
       .orderBy(asc(users.name));
     return rows.map((r) => ({
       userId: r.userId,
@@ -82,14 +76,11 @@ export class TeamService {
   }
 
   async update(ctx: TenantContext, userId: string, patch: z.infer<typeof teamPatch>) {
-    const { member, revoked } = await this.db.transaction(async (tx) => {
-      const before = await this.lockedMember(tx, ctx.clinicId, userId);
-      await tx
-        .update(memberships)
-        .set({ ...patch, updatedAt: new Date() })
-        .where(and(eq(memberships.clinicId, ctx.clinicId), eq(memberships.userId, userId)));
-      await this.assertAnAdminRemains(tx, ctx.clinicId);
-      const [after] = await this.members(tx, ctx.clinicId, userId);
+    const { member, revoked } = await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const before = await this.lockedMember(data, tx, userId);
+      await data.update(memberships, { ...patch, updatedAt: new Date() }, eq(memberships.userId, userId));
+      await this.assertAnAdminRemains(data);
+      const [after] = await this.members(data, userId);
       if (!after) throw notFound('Team member');
       const lostMembership = before.active && !after.active;
       const lostAdmin = isActiveAdmin(before) && !isActiveAdmin(after);
@@ -109,10 +100,10 @@ export class TeamService {
   }
 
   async remove(ctx: TenantContext, userId: string) {
-    const revoked = await this.db.transaction(async (tx) => {
-      const before = await this.lockedMember(tx, ctx.clinicId, userId);
-      await tx.delete(memberships).where(and(eq(memberships.clinicId, ctx.clinicId), eq(memberships.userId, userId)));
-      await this.assertAnAdminRemains(tx, ctx.clinicId);
+    const revoked = await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const before = await this.lockedMember(data, tx, userId);
+      await data.delete(memberships, eq(memberships.userId, userId));
+      await this.assertAnAdminRemains(data);
       const revoked = await this.revokeWhatTheyCreated(tx, ctx.clinicId, before, true);
       await this.audit.record(ctx, { action: 'team.removed', entityType: 'user', entityId: userId, details: revokedDetails(revoked) }, tx);
       await this.infra.events.publish(tx, 'member.changed', { userId, change: 'removed', role: null, isProfessional: null, active: false }, ctx);
@@ -124,12 +115,8 @@ export class TeamService {
     return revokedCounts(revoked);
   }
 
-  private members(tx: Tx, clinicId: string, userId: string) {
-    return tx
-      .select(memberColumns)
-      .from(memberships)
-      .innerJoin(users, eq(users.id, memberships.userId))
-      .where(and(eq(memberships.clinicId, clinicId), eq(memberships.userId, userId)));
+  private members(data: ClinicData, userId: string) {
+    return data.pick(memberColumns, memberships, eq(memberships.userId, userId)).innerJoin(users, eq(users.id, memberships.userId));
   }
 
   /**
@@ -137,9 +124,9 @@ export class TeamService {
    * so inserts that reference the clinic are not blocked). Two admins demoting each other at once
    * would otherwise each see the other still admin and both commit.
    */
-  private async lockedMember(tx: Tx, clinicId: string, userId: string) {
-    await tx.select({ id: clinics.id }).from(clinics).where(eq(clinics.id, clinicId)).for('no key update');
-    const [member] = await this.members(tx, clinicId, userId);
+  private async lockedMember(data: ClinicData, tx: Tx, userId: string) {
+    await tx.select({ id: clinics.id }).from(clinics).where(eq(clinics.id, data.clinicId)).for('no key update');
+    const [member] = await this.members(data, userId);
     if (!member) throw notFound('Team member');
     return member;
   }
@@ -160,11 +147,8 @@ export class TeamService {
   }
 
   /** A clinic must keep at least one active admin; the change is rolled back otherwise. */
-  private async assertAnAdminRemains(tx: Tx, clinicId: string) {
-    const [row] = await tx
-      .select({ n: sql<number>`count(*)::int` })
-      .from(memberships)
-      .where(and(eq(memberships.clinicId, clinicId), eq(memberships.role, 'admin'), eq(memberships.active, true)));
+  private async assertAnAdminRemains(data: ClinicData) {
+    const [row] = await data.pick({ n: sql<number>`count(*)::int` }, memberships, eq(memberships.role, 'admin'), eq(memberships.active, true));
     if (!row || row.n === 0) throw conflict('last_admin', 'The clinic must keep at least one active admin');
   }
 }
