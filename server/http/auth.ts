@@ -6,7 +6,7 @@ import { ClinicData } from '../infra/clinic-data.js';
 import type { Db } from '../infra/db.js';
 import { Sessions, type ActiveSession } from '../infra/sessions.js';
 import type { Account, Identity } from './context.js';
-import { AppError, unauthorized } from './errors.js';
+import { AppError, unauthorized } from '../lib/errors.js';
 import { hashToken } from '../lib/tokens.js';
 
 export const API_KEY_PREFIX = 'opb_';

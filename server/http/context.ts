@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { Logger } from '../infra/logger.js';
-import type { Actor, Role } from './permissions.js';
+import type { Actor, Role } from '../lib/permissions.js';
 
 /**
  * Built once per request; services receive it instead of req. ip and userAgent are getters (read

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import { errorForLog } from '../infra/logger.js';
-import { AppError } from './errors.js';
+import { AppError } from '../lib/errors.js';
 import { sendJson } from './json.js';
 
 interface HttpishError {

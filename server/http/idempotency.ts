@@ -3,7 +3,7 @@ import { eq, lt } from 'drizzle-orm';
 import { idempotencyKeys } from '../../shared/schema/index.js';
 import { ClinicData } from '../infra/clinic-data.js';
 import type { Db } from '../infra/db.js';
-import { AppError, badRequest } from './errors.js';
+import { AppError, badRequest } from '../lib/errors.js';
 
 /** Keys are kept this long; a scheduled job prunes older ones. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;

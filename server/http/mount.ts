@@ -6,9 +6,9 @@ import type { Authenticator } from './auth.js';
 import { compose } from './compose.js';
 import { baseContext, tenantContext, type BaseContext, type TenantContext } from './context.js';
 import type { Sessions } from '../infra/sessions.js';
-import { AppError, badRequest, notFound } from './errors.js';
+import { AppError, badRequest, notFound } from '../lib/errors.js';
 import { readIdempotencyKey, type IdempotencyStore } from './idempotency.js';
-import { can } from './permissions.js';
+import { can } from '../lib/permissions.js';
 import { webhookParams, type RateLimitName, type RouteDef, type UploadSpec, type WebhookConnections, type WebhookContext, type WebhookRoute } from './route.js';
 import { sendJson } from './json.js';
 

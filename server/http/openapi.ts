@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorShape } from '../../shared/api/common.js';
-import { PERMISSIONS } from './permissions.js';
+import { PERMISSIONS } from '../lib/permissions.js';
 import { webhookParams, type RouteDef } from './route.js';
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>

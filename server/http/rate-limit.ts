@@ -4,7 +4,7 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
 import type { RateLimitName } from './route.js';
-import { AppError } from './errors.js';
+import { AppError } from '../lib/errors.js';
 
 export type RateLimits = Record<RateLimitName, number>;
 

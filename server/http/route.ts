@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { IntegrationProvider } from '../../shared/schema/integrations.js';
 import type { BaseContext, TenantContext } from './context.js';
-import type { Permission } from './permissions.js';
+import type { Permission } from '../lib/permissions.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type RateLimitName = 'login' | 'register' | 'passwordReset' | 'public' | 'changePassword';

@@ -1,9 +1,9 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { IdentifySocket } from '../infra/realtime.js';
 import type { Authenticated, Authenticator } from './auth.js';
-import { AppError } from './errors.js';
-import { EVENT_READ_PERMISSIONS } from './event-permissions.js';
-import { can } from './permissions.js';
+import { AppError } from '../lib/errors.js';
+import { EVENT_READ_PERMISSIONS } from '../lib/event-permissions.js';
+import { can } from '../lib/permissions.js';
 
 /**
  * Socket handshakes (and their periodic re-checks) are authenticated by the same code as HTTP

@@ -1,5 +1,5 @@
 import { Queue as BullQueue, DelayedError, Worker, type Job } from 'bullmq';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../lib/errors.js';
 import type { AnyJobDef, FailedJob, JobMap, JobName, JobOptions, Queue, QueueDepth, QueueName, QueueOptions, RateLimit } from './queue.js';
 import { KEEP_COMPLETED, KEEP_FAILED, QUEUES, envelope, jobContext, registered, registry, unwrap, type RegisteredJob } from './queue-runtime.js';
 import { createBullConnection, type Redis } from './redis.js';

@@ -4,7 +4,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import session, { type Store } from 'express-session';
 import RedisStore from 'connect-redis';
 import createMemoryStore from 'memorystore';
-import { sessionStoreUnavailable } from '../http/errors.js';
+import { sessionStoreUnavailable } from '../lib/errors.js';
 import type { Redis } from './redis.js';
 
 export const SESSION_COOKIE = 'opb.sid';

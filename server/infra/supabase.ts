@@ -1,6 +1,6 @@
 import { createClient, isAuthRetryableFetchError, type SupabaseClient, type SupabaseClientOptions } from '@supabase/supabase-js';
 import WebSocket from 'ws';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../lib/errors.js';
 
 /**
  * A server-side supabase-js client: no stored session, no token refresh, every call bounded in

@@ -1,5 +1,5 @@
 import { and, eq, lt, or, type AnyColumn, type SQL } from 'drizzle-orm';
-import { AppError } from '../http/errors.js';
+import { AppError } from './errors.js';
 import { inInstantRange } from '../../shared/api/common.js';
 
 /** Keyset cursor over (created_at desc, id desc): stable under inserts, no offsets. */

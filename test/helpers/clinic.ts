@@ -3,7 +3,7 @@ import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { clinics, memberships, users } from '../../shared/schema/index.js';
 import { hashPassword } from '../../server/modules/auth/passwords.js';
-import type { Role } from '../../server/http/permissions.js';
+import type { Role } from '../../server/lib/permissions.js';
 import { TEST_ORIGIN, getTestApp, type TestApp } from './app.js';
 
 export const PASSWORD = 'senha-de-teste-123';

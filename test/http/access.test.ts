@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Test } from 'supertest';
-import { can, type Actor } from '../../server/http/permissions.js';
+import { can, type Actor } from '../../server/lib/permissions.js';
 import type { RouteDef, TenantRoute, WebhookRoute } from '../../server/http/route.js';
 import { getTestApp } from '../helpers/app.js';
 import { anonymous, createClinic, type Agent, type Member, type TestClinic } from '../helpers/clinic.js';

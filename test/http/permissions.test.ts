@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { API_KEY_SCOPES, PERMISSIONS, can, type Actor, type Permission } from '../../server/http/permissions.js';
+import { API_KEY_SCOPES, PERMISSIONS, can, type Actor, type Permission } from '../../server/lib/permissions.js';
 
 const user = (role: 'admin' | 'professional' | 'receptionist', isProfessional = role === 'professional'): Actor => ({
   type: 'user',

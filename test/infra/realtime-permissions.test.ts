@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, ServerEvent } from '../../shared/api/events.js';
-import { EVENT_PERMISSIONS } from '../../server/http/event-permissions.js';
-import { API_KEY_SCOPES, PERMISSIONS, type Permission } from '../../server/http/permissions.js';
+import { EVENT_PERMISSIONS } from '../../server/lib/event-permissions.js';
+import { API_KEY_SCOPES, PERMISSIONS, type Permission } from '../../server/lib/permissions.js';
 import { buildTestApp, TEST_ORIGIN, type TestApp } from '../helpers/app.js';
 import { createClinic, type TestClinic } from '../helpers/clinic.js';
 import { createPatient } from '../helpers/patients.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { contacts } from '../../shared/schema/index.js';
-import { conflict } from '../../server/http/errors.js';
+import { conflict } from '../../server/lib/errors.js';
 import { createModules } from '../../server/modules/index.js';
 import { defineSubscriber, type Module } from '../../server/modules/module.js';
 import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';

@@ -1,5 +1,5 @@
 import { MAX_TEXT_ANSWER, type Question } from '../../../shared/api/anamnesis.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../lib/errors.js';
 
 type Answers = Record<string, unknown>;
 

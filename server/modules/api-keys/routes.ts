@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isoTimestamp } from '../../../shared/api/common.js';
-import { API_KEY_SCOPES } from '../../http/permissions.js';
+import { API_KEY_SCOPES } from '../../lib/permissions.js';
 import { route, uuidParam } from '../../http/route.js';
 import type { ApiKeyService } from './service.js';
 

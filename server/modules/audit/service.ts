@@ -2,7 +2,7 @@ import { desc, eq, gte, lte, type SQL } from 'drizzle-orm';
 import { auditLog } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Db, Tx } from '../../infra/db.js';
-import type { Actor } from '../../http/permissions.js';
+import type { Actor } from '../../lib/permissions.js';
 import { afterCursor, page } from '../../lib/cursor.js';
 
 /** Who did it: a request's tenant context fits this shape. */

@@ -7,7 +7,7 @@ import { defineJob, type AnyJobDef } from '../../infra/queue.js';
 import type { TenantContext } from '../../http/context.js';
 import { accountCacheGroup, loadAccount } from '../../http/auth.js';
 import type { Account } from '../../http/context.js';
-import { AppError, conflict, notFound } from '../../http/errors.js';
+import { AppError, conflict, notFound } from '../../lib/errors.js';
 import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditScope, AuditService } from '../audit/service.js';
 import { hashPassword, verifyPassword } from './passwords.js';

@@ -2,7 +2,7 @@ import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import { users } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
 import type { SupabaseUser } from '../../infra/supabase.js';
-import { AppError, notConfigured } from '../../http/errors.js';
+import { AppError, notConfigured } from '../../lib/errors.js';
 import type { AuthService, RequestInfo, SignedIn } from './service.js';
 
 const notLinked = () =>

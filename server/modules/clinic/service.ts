@@ -4,7 +4,7 @@ import type { clinicPatch } from '../../../shared/api/team.js';
 import { clinics } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
 
 const publicColumns = {

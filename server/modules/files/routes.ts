@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isoTimestamp } from '../../../shared/api/common.js';
-import { AppError, notFound } from '../../http/errors.js';
+import { AppError, notFound } from '../../lib/errors.js';
 import { publicRoute, route, uuidParam } from '../../http/route.js';
 import { LocalStorage, type Storage } from '../../infra/storage.js';
 import { ALLOWED_FILE_TYPES, MAX_FILE_BYTES, type FileService } from './service.js';

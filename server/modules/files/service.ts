@@ -4,7 +4,7 @@ import { files } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { Providers } from '../module.js';
 

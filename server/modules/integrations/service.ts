@@ -3,7 +3,7 @@ import { and, eq, type SQL } from 'drizzle-orm';
 import { integrationConnections, memberships, type IntegrationProvider, type IntegrationStatus } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../lib/errors.js';
 import type { WebhookConnection, WebhookConnections } from '../../http/route.js';
 
 export type Credentials = Record<string, string>;

@@ -1,5 +1,5 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../lib/errors.js';
 import type { WebhookVerifyInput } from '../../http/route.js';
 
 const header = (headers: WebhookVerifyInput['headers'], name: string) => {

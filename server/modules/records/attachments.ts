@@ -1,7 +1,7 @@
 import { eq, inArray, ne } from 'drizzle-orm';
 import { files, medicalRecordAttachments } from '../../../shared/schema/index.js';
 import type { ClinicData } from '../../infra/clinic-data.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../lib/errors.js';
 import type { FileService } from '../files/service.js';
 import type { AttachmentFacts } from './chain.js';
 

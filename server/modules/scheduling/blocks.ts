@@ -6,7 +6,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { actorUserId } from '../../http/context.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { TeamService } from '../team/service.js';
 import type { CalendarCache } from './calendar-cache.js';

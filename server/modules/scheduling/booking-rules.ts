@@ -1,4 +1,4 @@
-import { badRequest, conflict } from '../../http/errors.js';
+import { badRequest, conflict } from '../../lib/errors.js';
 
 const MAX_MS = 24 * 3600_000;
 

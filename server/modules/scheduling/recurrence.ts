@@ -5,7 +5,7 @@ import { appointments } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { actorUserId, type TenantContext } from '../../http/context.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../lib/errors.js';
 import { EXCLUSION_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import { addDays, zonedDate, zonedParts, zonedToUtc } from '../../lib/zoned-time.js';
 import type { AuditService } from '../audit/service.js';

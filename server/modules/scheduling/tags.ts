@@ -5,7 +5,7 @@ import { appointmentTags } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { conflict, notFound } from '../../lib/errors.js';
 import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { CalendarCache } from './calendar-cache.js';

@@ -6,7 +6,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { BaseContext, TenantContext } from '../../http/context.js';
-import { AppError, conflict, notFound } from '../../http/errors.js';
+import { AppError, conflict, notFound } from '../../lib/errors.js';
 import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import { hashToken, randomToken } from '../../lib/tokens.js';
 import type { AuditService } from '../audit/service.js';

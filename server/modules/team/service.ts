@@ -8,7 +8,7 @@ import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
 import { accountCacheGroup } from '../../http/auth.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { conflict, notFound } from '../../lib/errors.js';
 import type { ApiKeyService, RevokedKey } from '../api-keys/service.js';
 import type { AuditService } from '../audit/service.js';
 import { InvitationService } from './invitations.js';
