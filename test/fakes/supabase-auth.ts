@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { LocalHttpFake } from './local-http-fake.js';
 
 export interface FakeAuthUser {
   id: string;
@@ -16,27 +16,17 @@ export interface FakeAuthUser {
  * a bad or expired one answers 403 `bad_jwt`, a missing or wrong key 401, as GoTrue and its
  * gateway do.
  */
-export class FakeSupabaseAuth {
+export class FakeSupabaseAuth extends LocalHttpFake {
   readonly users = new Map<string, FakeAuthUser>();
   readonly requests: { path: string; apikey: string | undefined }[] = [];
-  private readonly server: Server;
+  protected readonly server: Server;
   private readonly jwtSecret: string = randomUUID();
-  url = '';
 
   constructor(readonly apiKey: string) {
+    super();
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop() {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 
   /** Adds (or replaces) a user and returns an access token for them. */
   signIn(user: FakeAuthUser, expiresInSeconds = 3600): string {

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { LocalHttpFake } from './local-http-fake.js';
 
 interface StoredObject {
   data: Buffer;
@@ -15,30 +15,20 @@ interface StoredObject {
  * `DELETE /storage/v1/object/{bucket}` `{prefixes}`. Every API call must carry the service key as
  * `apikey` and `Authorization: Bearer`; downloads need only the signed token.
  */
-export class FakeSupabaseStorage {
+export class FakeSupabaseStorage extends LocalHttpFake {
   /** `bucket/path` -> object */
   readonly objects = new Map<string, StoredObject>();
   readonly requests: { method: string; path: string }[] = [];
-  private readonly server: Server;
+  protected readonly server: Server;
   private readonly secret = randomUUID();
-  url = '';
 
   constructor(readonly serviceKey: string) {
+    super();
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => json(res, 500, { statusCode: '500', error: 'internal', message: String(err) }));
     });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop() {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 
   private sign(objectPath: string, expiresAt: number) {
     const payload = Buffer.from(JSON.stringify({ url: objectPath, exp: expiresAt })).toString('base64url');
