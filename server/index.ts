@@ -30,7 +30,7 @@ async function main() {
   const log = createLogger({ level: config.logLevel, pretty });
   process.on('unhandledRejection', (reason) => log.error({ err: errorForLog(reason) }, 'unhandled rejection'));
 
-  // Ordered start: database -> Redis -> queue -> HTTP -> sockets.
+  // Ordered start: database -> Redis -> queue -> event relay -> HTTP -> sockets.
   let infra;
   try {
     infra = await createInfra(config, log);

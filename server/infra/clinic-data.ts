@@ -31,7 +31,7 @@ export class ClinicData {
     return this.db.select().from<T>(table as never).where(this.owns(table, ...conditions));
   }
 
-  /** Chosen fields, from `table` and what it joins: call `.where(data.owns(...))` or use `pick`. */
+  /** Chosen fields of `table`'s rows (of this clinic); a joined table gets `data.owns(joined, ...)` as its join condition. */
   pick<F extends SelectedFields, T extends ClinicTable>(fields: F, table: T, ...conditions: Condition[]) {
     return this.db.select(fields).from<T>(table as never).where(this.owns(table, ...conditions));
   }
@@ -41,8 +41,9 @@ export class ClinicData {
     return this.db.insert(table).values(rows);
   }
 
-  update<T extends ClinicTable>(table: T, set: PgUpdateSetSource<T>, ...conditions: Condition[]) {
-    return this.db.update(table).set(set).where(this.owns(table, ...conditions));
+  /** A row never moves to another clinic: `set` has no clinicId. */
+  update<T extends ClinicTable>(table: T, set: Omit<PgUpdateSetSource<T>, 'clinicId'>, ...conditions: Condition[]) {
+    return this.db.update(table).set(set as PgUpdateSetSource<T>).where(this.owns(table, ...conditions));
   }
 
   delete<T extends ClinicTable>(table: T, ...conditions: Condition[]) {

@@ -37,8 +37,7 @@ export interface RealtimeAttachOptions {
 const RECHECK_MS = 60_000;
 
 // Rooms joined at handshake. Events go to permission rooms only; the others exist to end credentials.
-export const permissionRoom = (clinicId: string, permission: Permission) => `clinic:${clinicId}:perm:${permission}`;
-const userPermissionRoom = (userId: string, permission: Permission) => `user:${userId}:perm:${permission}`;
+const permissionRoom = (clinicId: string, permission: Permission) => `clinic:${clinicId}:perm:${permission}`;
 const memberRoom = (clinicId: string, userId: string) => `clinic:${clinicId}:user:${userId}`;
 const userRoom = (userId: string) => `user:${userId}`;
 // Hashed: room names travel through Redis, and a session id is half of a cookie.
@@ -49,7 +48,6 @@ function roomsOf(identity: SocketIdentity): string[] {
   const rooms = identity.permissions.map((p) => permissionRoom(identity.clinicId, p));
   if (identity.userId) {
     rooms.push(userRoom(identity.userId), memberRoom(identity.clinicId, identity.userId));
-    for (const p of identity.permissions) rooms.push(userPermissionRoom(identity.userId, p));
   }
   if (identity.sessionId) rooms.push(sessionRoom(identity.sessionId));
   if (identity.apiKeyId) rooms.push(apiKeyRoom(identity.apiKeyId));
@@ -70,11 +68,6 @@ export class Realtime {
   /** To the sockets of the clinic whose actor may read the event's entity (EVENT_PERMISSIONS). */
   emitToClinic<E extends ServerEvent>(clinicId: string, event: E, payload: EventPayload<E>): void {
     this.emit(permissionRoom(clinicId, EVENT_PERMISSIONS[event]), event, payload);
-  }
-
-  /** To the user's sockets, in any clinic where they hold the event's permission. */
-  emitToUser<E extends ServerEvent>(userId: string, event: E, payload: EventPayload<E>): void {
-    this.emit(userPermissionRoom(userId, EVENT_PERMISSIONS[event]), event, payload);
   }
 
   /** Logout: the sockets of that session. */

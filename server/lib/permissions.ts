@@ -1,5 +1,3 @@
-import { forbidden } from './errors.js';
-
 export const ROLES = ['admin', 'professional', 'receptionist'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -63,6 +61,3 @@ export function can(actor: Actor, permission: Permission): boolean {
   return !rule.professionalOnly || actor.isProfessional;
 }
 
-export function assertCan(actor: Actor, permission: Permission): void {
-  if (!can(actor, permission)) throw forbidden();
-}

@@ -16,11 +16,10 @@ import { schedulingModule } from './scheduling/module.js';
 import { teamModule } from './team/module.js';
 
 export type Modules = ReturnType<typeof createModules>;
-export type Services = Modules['services'];
 
 /**
  * Every feature, listed once in dependency order; each gets the services it needs from the
- * modules before it (docs/modules.md). `extra` modules come last (tests add a busy source so).
+ * modules before it (docs/modules.md). `extra` modules come last (tests use them, e.g. to add a busy source).
  */
 export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const providers = new Providers();
@@ -56,7 +55,7 @@ function wire<const L extends readonly Module[]>(infra: Infra, providers: Provid
     if (names.has(module.name)) throw new Error(`Module "${module.name}" is listed twice`);
     names.add(module.name);
     for (const [key, service] of Object.entries(module.services)) {
-      if (key in services) throw new Error(`Service "${key}" of module "${module.name}" is declared by another module too`);
+      if (Object.hasOwn(services, key)) throw new Error(`Service "${key}" of module "${module.name}" is declared by another module too`);
       services[key] = service;
     }
   }

@@ -49,7 +49,7 @@ export const medicalRecords = pgTable(
     signedBy: uuid('signed_by').references(() => users.id),
     /** Position in the patient's chain of signed records, from 1. */
     chainSeq: integer('chain_seq'),
-    /** MAC of the previous link, and this record's MAC (see server/modules/records/mac.ts). */
+    /** MAC of the previous link, and this record's MAC (see server/modules/records/chain.ts). */
     previousHash: text('previous_hash'),
     contentHash: text('content_hash'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

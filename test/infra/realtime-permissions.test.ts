@@ -111,21 +111,6 @@ describe('each socket event reaches only actors holding its HTTP read permission
   });
 });
 
-describe('emitToUser', () => {
-  it('follows the same table: the user’s sockets get the event only where they hold its permission', async () => {
-    const [professional, receptionist] = await Promise.all([memberSocket(clinic.professional.email), memberSocket(clinic.receptionist.email)]);
-    const receptionistSaw = collect(receptionist, 'medical_record:signed');
-    const professionalGets = nextEvent(professional, 'medical_record:signed');
-    app.infra.realtime.emitToUser(clinic.receptionist.id, 'medical_record:signed', samples['medical_record:signed']);
-    app.infra.realtime.emitToUser(clinic.professional.id, 'medical_record:signed', samples['medical_record:signed']);
-    expect(await professionalGets).toEqual(samples['medical_record:signed']);
-    const ping = nextEvent(receptionist, 'test:ping');
-    app.infra.realtime.emitToUser(clinic.receptionist.id, 'test:ping', samples['test:ping']);
-    await ping;
-    expect(receptionistSaw).toEqual([]);
-  });
-});
-
 describe('the issue’s example over REST', () => {
   it('a key with only clinic:read gets 403 on contacts and no contact:created; a contacts:read key gets it', async () => {
     const weak = await clinic.admin.agent.post('/api/api-keys').send({ name: 'só clínica', scopes: ['clinic:read'] });

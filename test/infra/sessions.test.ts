@@ -1,13 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import request from 'supertest';
 import { memberships } from '../../shared/schema/index.js';
 import { SESSION_COOKIE, SESSION_TTL_SECONDS } from '../../server/infra/sessions.js';
 import { TEST_ORIGIN, buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, createClinic } from '../helpers/clinic.js';
 import { identifySocket } from '../../server/http/socket-auth.js';
+import { withRedis } from '../helpers/skip.js';
 
 async function login(email: string, app?: TestApp) {
   app ??= await getTestApp();
@@ -120,7 +121,7 @@ describe('secret rotation', () => {
   });
 });
 
-describe.runIf(inject('redisUrl'))('sessions in Redis', () => {
+describe.runIf(withRedis('sessions in Redis'))('sessions in Redis', () => {
   it('hold only the user, clinic and sign-in time, expire 12 h after sign-in, and are not written per request', async () => {
     const clinic = await createClinic();
     const { app, cookie, me } = await login(clinic.receptionist.email);

@@ -60,8 +60,12 @@ describe('anonymisation of free text', () => {
     const contactId = patient.body.id as string;
 
     // Scheduling: appointment notes, a cancellation reason, a block's reason.
+    // Booked with an Idempotency-Key: the stored answer (name, notes) is kept for retries.
     const book = (hour: number) =>
-      clinic.receptionist.agent.post('/api/appointments').send({ contactId, professionalId: clinic.professional.id, startsAt: `2030-03-11T${hour}:00:00-03:00`, durationMinutes: 30, notes: who.text });
+      clinic.receptionist.agent
+        .post('/api/appointments')
+        .set('Idempotency-Key', `reserva-${hour}`)
+        .send({ contactId, professionalId: clinic.professional.id, startsAt: `2030-03-11T${hour}:00:00-03:00`, durationMinutes: 30, notes: who.text });
     const kept = await book(10);
     expect(kept.status).toBe(201);
     const cancelled = await book(11);
@@ -96,7 +100,7 @@ describe('anonymisation of free text', () => {
 
     // The test can fail: before anonymisation the identifiers are all over the place.
     const before = new Set((await rowsNaming(clinic, who)).map((h) => h.table));
-    expect([...before].sort()).toEqual(expect.arrayContaining(['anamnesis_responses', 'appointments', 'contacts', 'files', 'medical_records', 'schedule_blocks']));
+    expect([...before].sort()).toEqual(expect.arrayContaining(['anamnesis_responses', 'appointments', 'contacts', 'files', 'idempotency_keys', 'medical_records', 'schedule_blocks']));
 
     await clinic.admin.agent.post(`/api/contacts/${contactId}/anonymize`).send({ confirm: true }).expect(200);
 

@@ -1,3 +1,4 @@
+import { redactIdempotentAnswers } from '../../http/idempotency.js';
 import type { Infra } from '../../infra/index.js';
 import type { AnamnesisService } from '../anamnesis/service.js';
 import type { AuditService } from '../audit/service.js';
@@ -9,7 +10,8 @@ import { LgpdService } from './service.js';
 
 /**
  * The patient's LGPD rights: export and anonymisation. Features add export sections and
- * anonymisers through their manifests; this module redacts the outbox's kept event payloads itself.
+ * anonymisers through their manifests; this module redacts what the platform keeps itself: the
+ * outbox's event payloads and the stored answers of idempotent requests.
  */
 export function lgpdModule(
   infra: Infra,
@@ -20,6 +22,11 @@ export function lgpdModule(
     name: 'lgpd',
     services: { lgpd },
     routes: lgpdRoutes(lgpd),
-    provides: { anonymizers: [(tx, ctx, _contactId, redact) => infra.events.redactPatient(tx, ctx.clinicId, redact)] },
+    provides: {
+      anonymizers: [
+        (tx, ctx, _contactId, redact) => infra.events.redactPatient(tx, ctx.clinicId, redact),
+        (tx, ctx, _contactId, redact) => redactIdempotentAnswers(tx, ctx.clinicId, redact),
+      ],
+    },
   };
 }
