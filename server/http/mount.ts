@@ -205,8 +205,9 @@ function webhookHandler(def: WebhookRoute, deps: MountDeps): RequestHandler {
   const before: RequestHandler[] = [rawBody];
   if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
   const handle = async (req: Request, res: Response) => {
-    const { ref } = parse(webhookParams, { ref: req.params.ref }, 'params') as { ref: string };
-    const connection = await deps.webhooks.resolveWebhook(def.provider, ref);
+    // The path's params are checked once, before anything is read: `:ref` names the connection.
+    const params = parse(def.schemas?.params ?? webhookParams, req.params, 'params') as { ref: string };
+    const connection = await deps.webhooks.resolveWebhook(def.provider, params.ref);
     if (!connection) throw notFound('Webhook');
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     await def.verify({ raw, headers: req.headers, credentials: connection.credentials });
@@ -218,7 +219,6 @@ function webhookHandler(def: WebhookRoute, deps: MountDeps): RequestHandler {
         throw badRequest('invalid_json', 'The request body is not valid JSON');
       }
     }
-    const params = parse(def.schemas?.params ?? webhookParams, req.params, 'params');
     const query = def.schemas?.query ? parse(def.schemas.query, req.query, 'query') : {};
     const body = parse(def.schemas?.body, json, 'body');
     const { credentials: _secret, ...visible } = connection;
