@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/lib/free-port.js';
 import { openDatabase } from '../server/infra/db.js';
 import { DataDirLockedError, lockDataDir } from '../server/infra/data-dir-lock.js';
+import { until } from './helpers/until.js';
 
 /** What a newcomer does: `npm start`, `npm run seed` beside it, curl, then Ctrl-C or kill. */
 const root = mkdtempSync(path.join(tmpdir(), 'opb-newcomer-'));
@@ -32,10 +33,6 @@ const alive = (pid: number) => {
   }
 };
 
-async function until(check: () => boolean, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-}
 
 async function started(base: string, child: ChildProcess, output: () => string) {
   const deadline = Date.now() + 150_000;

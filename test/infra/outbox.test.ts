@@ -10,6 +10,7 @@ import { buildTestApp, sharedDatabase, TEST_ORIGIN, type TestApp } from '../help
 import { anonymous, createClinic } from '../helpers/clinic.js';
 import { createPatient } from '../helpers/patients.js';
 import { listen, nextEvent, openSocket, sessionCookie } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 const log = createLogger({ level: 'silent' });
 const running: Outbox[] = [];
@@ -49,13 +50,6 @@ async function newClinicId(database: Database) {
 
 const contactEvent = (id: string, name = 'Ana') => ({ id, name, phone: null, status: 'active' });
 
-async function until(check: () => boolean, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('outbox', () => {
   it('delivers a committed event once, with who caused it, and nothing of a rolled-back transaction', async () => {

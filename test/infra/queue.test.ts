@@ -9,18 +9,12 @@ import { BullMqQueue, MemoryQueue, type AnyJobDef, type JobContext, type Queue, 
 import { buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic } from '../helpers/clinic.js';
 import { withRedis } from '../helpers/skip.js';
+import { until } from '../helpers/until.js';
 
 const log = createLogger({ level: 'silent' });
 const redisUrl = inject('redisUrl');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {

@@ -6,6 +6,7 @@ import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/c
 import { freePort } from '../../scripts/lib/free-port.js';
 import { createPatient } from '../helpers/scheduling.js';
 import { canRun } from '../helpers/skip.js';
+import { until } from '../helpers/until.js';
 
 /**
  * A Redis of our own (so it can be stopped and started again), on a free port; skipped where no
@@ -33,13 +34,6 @@ async function stopRedis(child: ChildProcess) {
   await exited;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs the redis-server binary (apt-get install -y redis-server)'))('when Redis goes away and comes back', () => {
   let port: number;

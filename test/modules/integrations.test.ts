@@ -7,6 +7,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createClinic, type TestClinic } from '../helpers/clinic.js';
 import { listen, type RunningServer } from '../helpers/server.js';
 import { sendStandardWebhook } from '../fakes/webhook-sender.js';
+import { until } from '../helpers/until.js';
 
 let app: TestApp;
 let server: RunningServer;
@@ -23,13 +24,6 @@ afterAll(async () => {
   await server.close();
 });
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function n8nConnection(clinicId = clinic.id) {
   const secret = newWebhookSecret();
