@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { eq, isNotNull, lt } from 'drizzle-orm';
+import { eq, lt } from 'drizzle-orm';
 import { idempotencyKeys } from '../../shared/schema/index.js';
 import { ClinicData } from '../infra/clinic-data.js';
-import type { Db, Tx } from '../infra/db.js';
+import type { Db } from '../infra/db.js';
 import { AppError, badRequest } from '../lib/errors.js';
 
 /** Keys are kept this long; a scheduled job prunes older ones. */
@@ -96,16 +96,3 @@ export async function pruneIdempotencyKeys(systemDb: Db, now = new Date()): Prom
   return removed.length;
 }
 
-/**
- * LGPD anonymisation: the clinic's stored answers (a booking's answer names the patient, with its
- * notes) lose the patient's identifiers, in the anonymisation's transaction.
- */
-export async function redactIdempotentAnswers(tx: Tx, clinicId: string, redact: (text: string) => string): Promise<void> {
-  const data = new ClinicData(clinicId, tx);
-  const rows = await data.pick({ id: idempotencyKeys.id, body: idempotencyKeys.responseBody }, idempotencyKeys, isNotNull(idempotencyKeys.responseBody));
-  for (const row of rows) {
-    const text = JSON.stringify(row.body);
-    const redacted = redact(text);
-    if (redacted !== text) await data.update(idempotencyKeys, { responseBody: JSON.parse(redacted) as unknown }, eq(idempotencyKeys.id, row.id));
-  }
-}

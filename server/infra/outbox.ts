@@ -325,23 +325,6 @@ export class Outbox {
       if (rows.length < 5000) return removed;
     }
   }
-
-  /**
-   * LGPD anonymisation: the clinic's events still kept (a day at most) lose the patient's
-   * identifiers, in the anonymisation's transaction. All of them, not only the patient's own: a
-   * file's name or an appointment's `contactName` can name the patient too.
-   */
-  async redactPatient(tx: Tx, clinicId: string, redact: (text: string) => string): Promise<void> {
-    const rows = rowsOf<{ id: string; payload: unknown }>(
-      await tx.execute(sql`
-        select id, payload from outbox where clinic_id = ${clinicId}`),
-    );
-    for (const row of rows) {
-      const text = JSON.stringify(row.payload);
-      const redacted = redact(text);
-      if (redacted !== text) await tx.execute(sql`update outbox set payload = ${redacted}::jsonb where id = ${row.id}`);
-    }
-  }
 }
 
 function toEvent(row: ClaimedRow): DeliveredEvent {

@@ -1,10 +1,11 @@
-import { redactIdempotentAnswers } from '../../http/idempotency.js';
+import { idempotencyKeys, outbox } from '../../../shared/schema/index.js';
 import type { Infra } from '../../infra/index.js';
 import type { AnamnesisService } from '../anamnesis/service.js';
 import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { Module, Providers } from '../module.js';
 import type { RecordService } from '../records/service.js';
+import { redactKeptJson } from './kept-json.js';
 import { lgpdRoutes } from './routes.js';
 import { LgpdService } from './service.js';
 
@@ -24,8 +25,10 @@ export function lgpdModule(
     routes: lgpdRoutes(lgpd),
     provides: {
       anonymizers: [
-        (tx, ctx, _contactId, redact) => infra.events.redactPatient(tx, ctx.clinicId, redact),
-        (tx, ctx, _contactId, redact) => redactIdempotentAnswers(tx, ctx.clinicId, redact),
+        // All the clinic's kept rows, not only the patient's own: a file's name or an appointment's
+        // `contactName` in another event can name the patient too.
+        (tx, ctx, _contactId, redact) => redactKeptJson(tx, ctx.clinicId, outbox, 'payload', redact),
+        (tx, ctx, _contactId, redact) => redactKeptJson(tx, ctx.clinicId, idempotencyKeys, 'responseBody', redact),
       ],
     },
   };
