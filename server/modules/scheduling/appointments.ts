@@ -89,7 +89,9 @@ export class AppointmentService {
     await this.checkReferences(ctx, body);
     const { startsAt, endsAt } = timeRange(body.startsAt, body.durationMinutes, body.endsAt);
     const { overbook, durationMinutes: _d, endsAt: _e, ...fields } = body;
-    const id = await this.write(ctx, body.professionalId, startsAt, endsAt, [], overbook ?? false, async (data, tx, overbooked) => {
+    // The views published in the transaction are the answer: no second read after the commit.
+    let views: AppointmentView[] = [];
+    await this.write(ctx, body.professionalId, startsAt, endsAt, [], overbook ?? false, async (data, tx, overbooked) => {
       const [row] = await data.insert(appointments, { ...fields, startsAt, endsAt, overbooked, createdBy: actorUserId(ctx) }).returning({ id: appointments.id });
       if (!row) throw new Error('insert returned nothing');
       await this.audit.record(
@@ -97,10 +99,11 @@ export class AppointmentService {
         { action: 'appointment.created', entityType: 'appointment', entityId: row.id, contactId: body.contactId, details: { professionalId: body.professionalId, startsAt, endsAt, overbooked } },
         tx,
       );
-      await this.publishViews(tx, ctx, 'appointment.created', [row.id]);
+      views = await this.publishViews(tx, ctx, 'appointment.created', [row.id]);
       return row.id;
     });
-    const view = await this.get(ctx.clinicId, id);
+    const [view] = views;
+    if (!view) throw new Error('the created appointment has no view');
     await this.invalidateCalendars(ctx.clinicId, [view]);
     return view;
   }
@@ -187,10 +190,11 @@ export class AppointmentService {
         tx,
       );
     };
+    let views: AppointmentView[] = [];
     if (!moves) {
       await this.data(ctx.clinicId).transaction(async (data, tx) => {
         for (const c of changes) await writeOne(data, tx, c, undefined);
-        await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
+        views = await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
       });
     } else {
       // One transaction for the whole series: a conflict on any occurrence changes none.
@@ -198,13 +202,12 @@ export class AppointmentService {
         for (const c of changes) {
           await this.writeNested(ctx, data, tx, professionalId, c.startsAt, c.endsAt, ids, overbook ?? false, (overbooked) => writeOne(data, tx, c, overbooked));
         }
-        await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
+        views = await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
       }).catch(async (err: unknown) => {
         if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
         throw slotTaken([]);
       });
     }
-    const views = await viewsByIds(this.data(ctx.clinicId), ids);
     await this.invalidateCalendars(ctx.clinicId, views, current.professionalId);
     return views.find((v) => v.id === id) as AppointmentView;
   }
@@ -236,6 +239,7 @@ export class AppointmentService {
     }
     const targets = await this.targets(ctx.clinicId, current, change.scope, (r) => canMove(r.status, change.status));
     const ids = targets.map((t) => t.id);
+    let views: AppointmentView[] = [];
     try {
       await this.data(ctx.clinicId).transaction(async (data, tx) => {
         for (const t of targets) {
@@ -256,14 +260,13 @@ export class AppointmentService {
             tx,
           );
         }
-        await this.publishViews(tx, ctx, change.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.updated', ids);
+        views = await this.publishViews(tx, ctx, change.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.updated', ids);
       });
     } catch (err) {
       if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
       const clashes = await overlapping(this.data(ctx.clinicId), current.professionalId, current.startsAt, current.endsAt, ids);
       throw slotTaken(clashes.map((c) => c.id));
     }
-    const views = await viewsByIds(this.data(ctx.clinicId), ids);
     await this.invalidateCalendars(ctx.clinicId, views);
     return views.find((v) => v.id === id) as AppointmentView;
   }
@@ -282,9 +285,14 @@ export class AppointmentService {
     await this.calendars.invalidate(ctx.clinicId, [current.professionalId]);
   }
 
-  /** In the write's transaction: one event per appointment, with what a calendar redraws from (no notes). */
+  /**
+   * In the write's transaction: one event per appointment, with what a calendar redraws from (no
+   * notes). Returns the views, as committed with it: the write's answer.
+   */
   async publishViews(tx: Tx, ctx: TenantContext, name: 'appointment.created' | 'appointment.updated' | 'appointment.cancelled', ids: string[], previousProfessionalId?: string) {
-    for (const v of await viewsByIds(new ClinicData(ctx.clinicId, tx), ids)) await this.infra.events.publish(tx, name, toEvent(v, previousProfessionalId), ctx);
+    const views = await viewsByIds(new ClinicData(ctx.clinicId, tx), ids);
+    for (const v of views) await this.infra.events.publish(tx, name, toEvent(v, previousProfessionalId), ctx);
+    return views;
   }
 
   /**

@@ -13,7 +13,7 @@ import type { TeamService } from '../team/service.js';
 import type { HolidayService } from './holiday-service.js';
 import { timeRange } from './booking-rules.js';
 import type { AppointmentService } from './appointments.js';
-import { overlapping, viewsByIds } from './views.js';
+import { overlapping, type AppointmentView } from './views.js';
 
 type Rule = z.infer<typeof recurrence>;
 type Body = z.infer<typeof appointmentBody>;
@@ -74,6 +74,8 @@ export class RecurrenceService {
 
     const seriesId = randomUUID();
     const { recurrence: _r, overbook: _o, durationMinutes: _d, endsAt: _e, ...fields } = body;
+    // The views published in the transaction are the answer: no second read after the commit.
+    let views: AppointmentView[] = [];
     const created = await this.data(ctx.clinicId)
       .transaction(async (data, tx) => {
         const ids: string[] = [];
@@ -95,14 +97,13 @@ export class RecurrenceService {
         for (const id of ids) {
           await this.audit.record(ctx, { action: 'appointment.created', entityType: 'appointment', entityId: id, contactId: body.contactId, details: { professionalId: body.professionalId, seriesId } }, tx);
         }
-        await this.appointments.publishViews(tx, ctx, 'appointment.created', ids);
+        views = await this.appointments.publishViews(tx, ctx, 'appointment.created', ids);
         return ids;
       })
       .catch((err: unknown) => {
         throw pgErrorCode(err) === EXCLUSION_VIOLATION ? this.refused(report()) : err;
       });
     if (created.length === 0) throw this.refused(report());
-    const views = await viewsByIds(this.data(ctx.clinicId), created);
     await this.appointments.invalidateCalendars(ctx.clinicId, views);
     return { ...(views[0] as (typeof views)[number]), series: { id: seriesId, occurrences: report() } };
   }
