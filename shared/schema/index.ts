@@ -4,3 +4,4 @@ export * from './scheduling.js';
 export * from './clinical.js';
 export * from './integrations.js';
 export * from './outbox.js';
+export * from './whatsapp.js';
