@@ -36,7 +36,7 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const records = recordsModule(infra, { ...audit.services, ...contacts.services, ...files.services, ...scheduling.services });
   const anamnesis = anamnesisModule(infra, { ...audit.services, ...contacts.services, ...clinic.services });
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
-  const integrations = integrationsModule(infra);
+  const integrations = integrationsModule(infra, { providers });
 
   return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ...extra]);
 }

@@ -1,10 +1,12 @@
 import type { DomainEventName } from '../../shared/api/domain-events.js';
+import type { IntegrationProvider } from '../../shared/schema/index.js';
 import type { Subscriber } from '../infra/outbox.js';
 import type { AnyJobDef } from '../infra/queue.js';
 import type { RouteDef } from '../http/route.js';
 import type { DependentsCheck } from './contacts/service.js';
 import type { TimelineProvider } from './contacts/timeline.js';
 import type { FileAccessGuard } from './files/service.js';
+import type { WebhookProcessor } from './integrations/webhooks.js';
 import type { Anonymizer, ExportSection } from './lgpd/service.js';
 import type { BusySource } from './scheduling/availability.js';
 
@@ -27,6 +29,8 @@ export interface Provided {
   fileAccessGuards?: FileAccessGuard[];
   /** Time a professional is busy outside this calendar (Google Calendar). */
   busySources?: BusySource[];
+  /** What a provider's stored inbound webhook deliveries do, run by the integrations inbox job. */
+  webhookProcessors?: Partial<Record<IntegrationProvider, WebhookProcessor>>;
 }
 
 /** What a feature brings, declared once in its `module.ts` and wired by `server/modules/index.ts`. */
@@ -53,6 +57,7 @@ export const defineSubscriber = <N extends DomainEventName>(subscriber: Subscrib
 export class Providers {
   private readonly timelineByType = new Map<string, TimelineProvider>();
   private readonly sectionsByKey = new Map<string, ExportSection>();
+  private readonly processorsByProvider = new Map<string, WebhookProcessor>();
   private readonly lists = {
     anonymizers: [] as Anonymizer[],
     dependents: [] as DependentsCheck[],
@@ -66,6 +71,9 @@ export class Providers {
   }
   get exportSections(): ReadonlyMap<string, ExportSection> {
     return this.sectionsByKey;
+  }
+  get webhookProcessors(): ReadonlyMap<string, WebhookProcessor> {
+    return this.processorsByProvider;
   }
   get anonymizers(): readonly Anonymizer[] {
     return this.lists.anonymizers;
@@ -83,10 +91,11 @@ export class Providers {
     return this.lists.busySources;
   }
 
-  /** Adds a module's answers, in module order; a timeline type or export key taken twice throws. */
+  /** Adds a module's answers, in module order; a timeline type, export key or webhook provider taken twice throws. */
   add(module: string, provided: Provided) {
     addUnique(this.timelineByType, provided.timeline, (type) => `Timeline items "${type}" of module "${module}" are provided twice`);
     addUnique(this.sectionsByKey, provided.exportSections, (key) => `Export section "${key}" of module "${module}" is provided twice`);
+    addUnique(this.processorsByProvider, provided.webhookProcessors, (provider) => `Webhook processor "${provider}" of module "${module}" is provided twice`);
     for (const kind of Object.keys(this.lists) as (keyof typeof this.lists)[]) {
       (this.lists[kind] as unknown[]).push(...(provided[kind] ?? []));
     }

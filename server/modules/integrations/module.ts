@@ -1,5 +1,5 @@
 import type { Infra } from '../../infra/index.js';
-import type { Module } from '../module.js';
+import type { Module, Providers } from '../module.js';
 import { n8nWebhookRoutes } from './routes.js';
 import { IntegrationService } from './service.js';
 import { WebhookInbox } from './webhooks.js';
@@ -10,9 +10,10 @@ export interface Integrations {
 }
 
 /** Connections, the inbound webhook inbox and the providers' webhook routes. */
-export function integrationsModule(infra: Infra): Module<{ integrations: Integrations }> {
+export function integrationsModule(infra: Infra, deps: { providers: Providers }): Module<{ integrations: Integrations }> {
   const connections = new IntegrationService(infra);
-  // N8N events need no work beyond being stored and marking the connection alive; later providers add theirs.
-  const inbox = new WebhookInbox(infra, connections, {});
+  // Each provider's module gives its processor (`provides.webhookProcessors`); N8N events need none
+  // beyond being stored and marking the connection alive.
+  const inbox = new WebhookInbox(infra, connections, deps.providers);
   return { name: 'integrations', services: { integrations: { connections, inbox } }, routes: n8nWebhookRoutes(inbox), jobs: inbox.jobs() };
 }

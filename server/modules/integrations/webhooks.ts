@@ -1,9 +1,10 @@
 import { eq, isNull } from 'drizzle-orm';
-import { integrationWebhookEvents, type IntegrationProvider } from '../../../shared/schema/index.js';
+import { integrationWebhookEvents } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { defineJob, type AnyJobDef, type JobContext } from '../../infra/queue.js';
 import type { WebhookContext } from '../../http/route.js';
+import type { Providers } from '../module.js';
 import type { IntegrationService } from './service.js';
 
 declare module '../../infra/queue.js' {
@@ -34,7 +35,7 @@ export class WebhookInbox {
   constructor(
     private readonly infra: Pick<Infra, 'db' | 'queue'>,
     private readonly integrations: IntegrationService,
-    private readonly processors: Partial<Record<IntegrationProvider, WebhookProcessor>>,
+    private readonly providers: Pick<Providers, 'webhookProcessors'>,
   ) {}
 
   async receive(ctx: WebhookContext, delivery: Delivery): Promise<{ eventId: string; duplicate: boolean }> {
@@ -68,7 +69,7 @@ export class WebhookInbox {
           const [event] = await clinic.select(integrationWebhookEvents, eq(integrationWebhookEvents.id, data.eventId));
           if (!event || event.processedAt) return;
           const connection = await this.integrations.get(job.clinicId, event.connectionId);
-          const processor = this.processors[connection.provider];
+          const processor = this.providers.webhookProcessors.get(connection.provider);
           if (processor) await processor(event, job);
           await clinic.update(integrationWebhookEvents, { processedAt: new Date() }, eq(integrationWebhookEvents.id, event.id), isNull(integrationWebhookEvents.processedAt));
           // A verified delivery proves the connection works.
