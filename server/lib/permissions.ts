@@ -45,6 +45,21 @@ export const PERMISSIONS = {
   'anamnesis_templates:manage': { roles: staffWhoSeePatients, apiKey: false },
   'anamnesis:send': { roles: everyone, apiKey: false },
   'contacts:anonymize': { roles: admin, apiKey: false },
+  // WhatsApp: the numbers' state is for everyone; linking, unlinking and settings for admins.
+  'whatsapp:read': { roles: everyone, apiKey: true },
+  'whatsapp:manage': { roles: admin, apiKey: false },
+  // The shared inbox (a private number's conversations are narrowed further, to its professional and admins).
+  'conversations:read': { roles: everyone, apiKey: true },
+  'conversations:write': { roles: everyone, apiKey: true },
+  // Knowledge bases the assistant answers from, and the assistant's settings and usage.
+  'knowledge:read': { roles: everyone, apiKey: true },
+  'knowledge:manage': { roles: admin, apiKey: false },
+  'ai:manage': { roles: admin, apiKey: false },
+  'ai_templates:read': { roles: everyone, apiKey: true },
+  'ai_templates:manage': { roles: ['admin', 'receptionist'], apiKey: false },
+  // A professional links their own Google Calendar; admins see and remove every link of the clinic.
+  'calendar:connect': { roles: everyone, professionalOnly: true, apiKey: false },
+  'calendar:manage': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;
