@@ -21,11 +21,15 @@ export interface DomainEvents {
   'appointment.deleted': { id: string; contactId: string; professionalId: string; startsAt: string; endsAt: string };
   'medical_record.signed': { id: string; contactId: string };
   'anamnesis.submitted': { id: string; contactId: string };
-  // For the coming WhatsApp, inbox and CRM features: names and shapes reserved now.
-  'message.received': { id: string; conversationId: string; contactId: string | null; connectionId: string; externalId: string };
-  'message.sent': { id: string; conversationId: string; externalId: string | null };
-  'message.status': { id: string; conversationId: string; status: 'sent' | 'delivered' | 'read' | 'failed' };
-  'conversation.updated': { id: string; contactId: string | null; status: string; assigneeId: string | null };
+  /** A patient's message was stored (the assistant and the inbox react). */
+  'message.received': { id: string; conversationId: string; contactId: string; numberId: string; externalId: string };
+  /** An outbound message was stored: from the app (pending until sent), typed on the clinic's phone, or by the assistant. */
+  'message.sent': { id: string; conversationId: string; numberId: string; sender: 'user' | 'phone' | 'ai' };
+  /** Delivery status, media state or deletion of a message changed. */
+  'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null };
+  'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number };
+  /** A WhatsApp number's connection state changed (`whatsapp:status`). */
+  'whatsapp.number.updated': { id: string; state: string; professionalId: string | null };
   'opportunity.moved': { id: string; contactId: string; pipelineId: string; fromStageId: string | null; toStageId: string };
 }
 
@@ -51,8 +55,9 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'anamnesis.submitted': { type: 'anamnesis_response', id: (p) => p.id },
   'message.received': { type: 'conversation', id: (p) => p.conversationId },
   'message.sent': { type: 'conversation', id: (p) => p.conversationId },
-  'message.status': { type: 'conversation', id: (p) => p.conversationId },
+  'message.updated': { type: 'conversation', id: (p) => p.conversationId },
   'conversation.updated': { type: 'conversation', id: (p) => p.id },
+  'whatsapp.number.updated': { type: 'whatsapp_number', id: (p) => p.id },
   'opportunity.moved': { type: 'opportunity', id: (p) => p.id },
 };
 
