@@ -127,6 +127,15 @@ describe('Sign in with Google', () => {
     expect(cookieNamed(res, 'opb.sid')).toBeUndefined();
   });
 
+  it('lets only the binding cookie through a cross-site navigation, never the session cookie beside it', async () => {
+    const clinic = await createClinic({ app });
+    const login = await request(app.app).post('/api/auth/login').set('Origin', TEST_ORIGIN).send({ email: clinic.admin.email, password: PASSWORD });
+    const binding = cookieNamed(await request(app.app).get('/api/auth/google'), 'opb.google') as string;
+    const both = [cookieNamed(login, 'opb.sid'), binding].map((c) => (c as string).split(';')[0]).join('; ');
+    expect((await request(app.app).get('/api/auth/me').set('Cookie', both).set(NAVIGATION)).status).toBe(401);
+    expect((await request(app.app).get('/api/auth/me').set('Cookie', both)).status).toBe(200);
+  });
+
   it('signs in an existing user by their verified email exactly as a password login does', async () => {
     const clinic = await createClinic({ app });
     const before = await loginRows(clinic.id, clinic.professional.id);
@@ -369,12 +378,14 @@ describe('Sign in with Google rate limit', () => {
 
   it('counts callbacks per address like login: the third within the window is a 429 that asks Google nothing', async () => {
     fake.account = account(clinic.admin.email);
+    // An address of its own: counters are shared with the other apps of the run (Redis).
+    const address = `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
     const answers: Response[] = [];
     for (let i = 0; i < 3; i += 1) {
       const agent = request.agent(app.app);
       const url = new URL((await agent.get('/api/auth/google')).headers.location as string);
       const back = new URL((await fetch(url, { redirect: 'manual' })).headers.get('location') as string);
-      answers.push(await agent.get(`${back.pathname}${back.search}`).set(NAVIGATION));
+      answers.push(await agent.get(`${back.pathname}${back.search}`).set(NAVIGATION).set('X-Forwarded-For', address));
     }
     expect(answers.map((r) => r.status)).toEqual([302, 302, 429]);
     expect(answers[2]?.body.error.code).toBe('rate_limited');
