@@ -43,6 +43,8 @@ export class FakeGoogleOAuth extends LocalHttpFake {
   claims: Record<string, unknown> = {};
   /** Sign ID tokens with a key Google does not publish (a forgery). */
   foreignKey = false;
+  /** The token endpoint answers this 5xx (an outage) instead of tokens. */
+  tokenOutage: number | undefined;
   readonly consents: URLSearchParams[] = [];
   readonly tokenRequests: URLSearchParams[] = [];
   protected readonly server: Server;
@@ -125,6 +127,7 @@ export class FakeGoogleOAuth extends LocalHttpFake {
 
   private async token(form: URLSearchParams, res: ServerResponse) {
     this.tokenRequests.push(form);
+    if (this.tokenOutage) return json(res, this.tokenOutage, { error: 'internal_failure', error_description: 'Backend Error' });
     if (form.get('client_id') !== this.clientId || form.get('client_secret') !== this.clientSecret) {
       return json(res, 401, { error: 'invalid_client', error_description: 'Unauthorized' });
     }

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { and, eq, sql } from 'drizzle-orm';
 import request, { type Response } from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../server/config.js';
 import { auditLog, clinics, invitations, memberships, users } from '../../shared/schema/index.js';
 import { TEST_ORIGIN, buildTestApp, getTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, type Agent, type TestClinic } from '../helpers/clinic.js';
@@ -27,6 +28,17 @@ const attributes = (cookie: string | undefined) =>
     .map((a) => a.trim())
     .filter((a) => !a.startsWith('Expires='))
     .sort();
+
+describe('Sign in with Google configuration', () => {
+  it('derives its redirect URI from PUBLIC_API_URL unless GOOGLE_SIGNIN_REDIRECT_URI is set, and defaults to Google’s certificates', () => {
+    const derived = loadConfig({ NODE_ENV: 'test', PUBLIC_API_URL: 'https://api.clinica.example/' }).google;
+    expect(derived.signInRedirectUri).toBe('https://api.clinica.example/api/auth/google/callback');
+    expect(derived.oauthCertsUrl).toBe('https://www.googleapis.com/oauth2/v1/certs');
+    const own = loadConfig({ NODE_ENV: 'test', PUBLIC_API_URL: 'https://api.clinica.example', GOOGLE_SIGNIN_REDIRECT_URI: 'https://entrar.clinica.example/cb' }).google;
+    expect(own.signInRedirectUri).toBe('https://entrar.clinica.example/cb');
+    expect(loadConfig({ NODE_ENV: 'test' }).google.signInRedirectUri).toBeUndefined();
+  });
+});
 
 describe('Sign in with Google without Google configured', () => {
   it('answers 503 integration_not_configured on both routes, and readiness says so', async () => {
@@ -61,6 +73,7 @@ describe('Sign in with Google', () => {
     fake.deny = false;
     fake.claims = {};
     fake.foreignKey = false;
+    fake.tokenOutage = undefined;
     vi.useRealTimers();
   });
 
@@ -336,6 +349,14 @@ describe('Sign in with Google', () => {
     const replay = () => request(app.app).get(`${back.pathname}${back.search}`).set(NAVIGATION).set('Cookie', binding);
     expect((await replay()).headers.location).toBe('http://app.test/');
     refusedWith(await replay(), 'google_code_refused');
+  });
+
+  it('redirects with google_unavailable when Google’s token endpoint fails, after the library’s retries', async () => {
+    const clinic = await createClinic({ app });
+    fake.tokenOutage = 503;
+    const exchanges = fake.tokenRequests.length;
+    refusedWith((await signInWithGoogle(account(clinic.admin.email))).res, 'google_unavailable');
+    expect(fake.tokenRequests.length - exchanges).toBeGreaterThan(1);
   });
 
   it('redirects with google_denied when the user cancels at Google', async () => {
