@@ -17,6 +17,7 @@ import { originMatcher } from './http/origins.js';
 import { createRateLimiters, type RateLimits } from './http/rate-limit.js';
 import { requestLogger } from './http/request-log.js';
 import type { RouteDef } from './http/route.js';
+import { GOOGLE_SIGNIN_COOKIE } from './modules/auth/google.js';
 import { docsRouter } from './modules/platform/docs.js';
 import { platformRoutes, testRoutes } from './modules/platform/routes.js';
 import type { Modules } from './modules/index.js';
@@ -93,7 +94,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
       requestLogger(app, infra.log, { quietPaths: ['/api/health'], observe: metrics.observe }),
       apiSecurityHeaders,
       corsAllowlist(isAllowedOrigin),
-      isolateCookieFromCrossSite(isAllowedOrigin),
+      isolateCookieFromCrossSite(isAllowedOrigin, [GOOGLE_SIGNIN_COOKIE]),
       requireTrustedOrigin(SESSION_COOKIE, isAllowedOrigin, { allowedOrigins: config.production ? undefined : config.corsOrigins }),
     ]),
   );

@@ -67,6 +67,8 @@ const envSchema = z.object({
   GOOGLE_API_ROOT_URL: optionalUrl,
   GOOGLE_OAUTH_AUTH_URL: optionalUrl,
   GOOGLE_OAUTH_TOKEN_URL: optionalUrl,
+  GOOGLE_OAUTH_CERTS_URL: optionalUrl,
+  GOOGLE_SIGNIN_REDIRECT_URI: optionalUrl,
   EVOLUTION_API_URL: optionalUrl,
   EVOLUTION_URL: optionalUrl,
   EVOLUTION_API_KEY: optionalString,
@@ -144,7 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     enableTestRoutes: e.ENABLE_TEST_ROUTES,
     tokensCleanupEveryMs: e.TOKENS_CLEANUP_EVERY_MS,
-    rateLimits: { login: 10, register: 5, passwordReset: 5, public: 60, changePassword: 10 },
+    // Google sign-ins are counted per address only (the email is known after the exchange): a
+    // clinic's staff behind one NAT must fit.
+    rateLimits: { login: 10, register: 5, passwordReset: 5, public: 60, changePassword: 10, googleSignIn: 30 },
     supabase: {
       url: e.SUPABASE_URL,
       anonKey: e.SUPABASE_ANON_KEY,
@@ -163,6 +167,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       apiRootUrl: e.GOOGLE_API_ROOT_URL ?? 'https://www.googleapis.com/',
       oauthAuthUrl: e.GOOGLE_OAUTH_AUTH_URL ?? 'https://accounts.google.com/o/oauth2/v2/auth',
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL ?? 'https://oauth2.googleapis.com/token',
+      // The PEM certificates google-auth-library checks ID tokens with on Node (v1; v3 is the JWK set).
+      oauthCertsUrl: e.GOOGLE_OAUTH_CERTS_URL ?? 'https://www.googleapis.com/oauth2/v1/certs',
+      /** Sign in with Google's own callback; without it and without PUBLIC_API_URL, sign-in is not configured. */
+      signInRedirectUri: e.GOOGLE_SIGNIN_REDIRECT_URI ?? (e.PUBLIC_API_URL ? `${e.PUBLIC_API_URL.replace(/\/+$/, '')}/api/auth/google/callback` : undefined),
     },
     evolution: { url: evolutionUrl, apiKey: e.EVOLUTION_API_KEY },
     n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },
@@ -185,6 +193,7 @@ export function integrationStatus(config: Config) {
     supabaseAuth: Boolean(config.supabase.url && config.supabase.authKey),
     openai: Boolean(config.openai.apiKey),
     googleCalendar: Boolean(config.google.clientId && config.google.clientSecret),
+    googleSignIn: Boolean(config.google.clientId && config.google.clientSecret && config.google.signInRedirectUri),
     evolution: Boolean(config.evolution.url && config.evolution.apiKey),
     n8n: Boolean(config.n8n.webhookUrl),
     smtp: Boolean(config.smtpUrl),

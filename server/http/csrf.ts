@@ -36,12 +36,19 @@ export function requireTrustedOrigin(
  * (anamnesis forms, signed file links) still open. Browsers without Fetch Metadata and non-browser
  * clients send no `Sec-Fetch-Site` and are left to the Origin check above.
  */
-export function isolateCookieFromCrossSite(isAllowed: (origin: string | undefined) => boolean): RequestHandler {
+export function isolateCookieFromCrossSite(isAllowed: (origin: string | undefined) => boolean, crossSiteCookies: readonly string[] = []): RequestHandler {
   return (req, _res, next) => {
     const site = req.headers['sec-fetch-site'];
     if (site === undefined || site === 'same-origin' || site === 'none' || !req.headers.cookie) return next();
     if (req.headers['sec-fetch-mode'] === 'cors' && isAllowed(req.headers.origin)) return next();
-    delete req.headers.cookie;
+    // Kept: cookies that grant nothing by themselves, e.g. the one binding a Google sign-in to the
+    // browser that started it, which comes back on Google's cross-site redirect.
+    const kept = req.headers.cookie
+      .split(';')
+      .map((part) => part.trim())
+      .filter((part) => crossSiteCookies.some((name) => part.startsWith(`${name}=`)));
+    if (kept.length > 0) req.headers.cookie = kept.join('; ');
+    else delete req.headers.cookie;
     next();
   };
 }

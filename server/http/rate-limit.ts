@@ -14,6 +14,7 @@ const WINDOW_MS: Record<RateLimitName, number> = {
   passwordReset: 15 * 60_000,
   public: 60_000,
   changePassword: 15 * 60_000,
+  googleSignIn: 15 * 60_000,
 };
 
 /** One limiter per name; counters live in Redis when it is configured so every instance shares them. */
@@ -59,5 +60,6 @@ export function createRateLimiters(limits: RateLimits, redis: Redis | undefined,
     passwordReset: make('passwordReset'),
     public: make('public'),
     changePassword: make('changePassword'),
+    googleSignIn: make('googleSignIn'),
   };
 }

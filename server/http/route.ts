@@ -6,7 +6,7 @@ import type { BaseContext, TenantContext } from './context.js';
 import type { Permission } from '../lib/permissions.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-export type RateLimitName = 'login' | 'register' | 'passwordReset' | 'public' | 'changePassword';
+export type RateLimitName = 'login' | 'register' | 'passwordReset' | 'public' | 'changePassword' | 'googleSignIn';
 
 type Infer<S> = S extends z.ZodType ? z.infer<S> : Record<string, never>;
 

@@ -2,7 +2,7 @@ import type { Infra } from '../infra/index.js';
 import { anamnesisModule } from './anamnesis/module.js';
 import { apiKeysModule } from './api-keys/module.js';
 import { auditModule } from './audit/module.js';
-import { authModule } from './auth/module.js';
+import { authModule, googleSignInModule } from './auth/module.js';
 import { clinicModule } from './clinic/module.js';
 import { contactsModule } from './contacts/module.js';
 import { filesModule } from './files/module.js';
@@ -30,6 +30,7 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const clinic = clinicModule(infra, audit.services);
   const apiKeys = apiKeysModule(infra, audit.services);
   const team = teamModule(infra, { ...audit.services, ...apiKeys.services, ...auth.services });
+  const googleSignIn = googleSignInModule(infra, { ...auth.services, ...team.services });
   const files = filesModule(infra, { ...audit.services, providers });
   const contacts = contactsModule(infra, { ...audit.services, providers });
   const scheduling = schedulingModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, providers });
@@ -38,7 +39,7 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

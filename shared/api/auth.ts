@@ -24,3 +24,18 @@ export const meResponse = z.object({
   memberships: z.array(membershipSummary),
 });
 export type MeResponse = z.infer<typeof meResponse>;
+
+/** `GET /auth/google`: optionally the token of a pending invitation (as in its emailed link) to accept. */
+export const googleSignInQuery = z.strictObject({ invitation: z.string().min(10).max(200).optional() });
+/**
+ * What Google appends to the callback (RFC 6749 4.1.2): `code` and `state`, or `error`. Loose:
+ * Google adds `scope`, `authuser`, `prompt`, `hd`, `iss`, which are ignored.
+ */
+export const googleCallbackQuery = z.object({
+  state: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  code: z.string().min(10).max(2048).optional(),
+  error: z
+    .string()
+    .regex(/^[a-z][a-z_]{0,63}$/)
+    .optional(),
+});

@@ -43,7 +43,7 @@ export function testConfig(env: Record<string, string> = {}) {
   });
 }
 
-const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset: 10_000, public: 10_000, changePassword: 10_000 };
+const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset: 10_000, public: 10_000, changePassword: 10_000, googleSignIn: 10_000 };
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
 export async function buildTestApp(

@@ -65,9 +65,10 @@ export class AuthService {
     return this.signInAs(user.id, info);
   }
 
-  /** A user whose credentials checked out signs in to their first active clinic (audited). */
-  async signInAs(userId: string, info: RequestInfo, details?: Record<string, unknown>): Promise<SignedIn> {
-    const [membership] = await this.activeMemberships(userId);
+  /** A user whose credentials checked out signs in to their first active clinic, or `clinicId` if they are active in it (audited). */
+  async signInAs(userId: string, info: RequestInfo, details?: Record<string, unknown>, clinicId?: string): Promise<SignedIn> {
+    const active = await this.activeMemberships(userId);
+    const membership = active.find((m) => m.clinicId === clinicId) ?? active[0];
     if (!membership) throw new AppError(403, 'no_active_membership', 'This account has no active clinic');
     const actor = { type: 'user', userId, role: membership.role, isProfessional: membership.isProfessional } as const;
     await this.audit.record({ clinicId: membership.clinicId, actor, ip: info.ip, userAgent: info.userAgent }, { action: 'auth.login', entityType: 'user', entityId: userId, details });

@@ -18,6 +18,12 @@ const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 
 type Invitation = typeof invitations.$inferSelect;
 
+/** An email its provider has verified (Google), and the name it gives. */
+export interface VerifiedIdentity {
+  email: string;
+  name?: string | undefined;
+}
+
 /** Told after a user joins a clinic: the team service drops their cached account at once. */
 export type JoinedListener = (userId: string) => Promise<void>;
 
@@ -188,6 +194,49 @@ export class InvitationService {
       await this.join(data, tx, invitation, userId, ctx);
     });
     await this.joined(userId);
+  }
+
+  /**
+   * Sign in with Google, the email verified by Google: the invitation named by the token must be
+   * for that email. An account that exists joins the clinic (409 `already_member` if it is a
+   * member); otherwise one is created, with no usable password (a reset sets one).
+   */
+  async acceptWithVerifiedEmail(token: string, identity: VerifiedIdentity, info: BaseContext): Promise<SignedIn> {
+    const { invitation } = await this.open(token);
+    if (invitation.email.toLowerCase() !== identity.email.toLowerCase()) {
+      throw new AppError(404, 'invitation_other_account', 'This invitation was sent to another email address: sign in with that account');
+    }
+    return this.acceptVerified(invitation, identity, info);
+  }
+
+  /** Sign in with Google of an email that has no account: its newest pending invitation, if any. */
+  async acceptPendingFor(identity: VerifiedIdentity, info: BaseContext): Promise<SignedIn | undefined> {
+    // Across clinics on purpose: the verified email is what finds the invitation, as its emailed token would.
+    const [invitation] = await this.infra.systemDb.select().from(invitations).where(and(sameEmail(invitations.email, identity.email), pending())).orderBy(desc(invitations.createdAt)).limit(1);
+    return invitation ? this.acceptVerified(invitation, identity, info) : undefined;
+  }
+
+  private async acceptVerified(invitation: Invitation, identity: VerifiedIdentity, info: BaseContext): Promise<SignedIn> {
+    const passwordHash = await hashPassword(randomToken());
+    try {
+      const userId = await this.data(invitation.clinicId).transaction(async (data, tx) => {
+        const [existing] = await tx.select({ id: users.id }).from(users).where(sameEmail(users.email, invitation.email));
+        if (existing) {
+          const [member] = await data.pick({ id: memberships.id }, memberships, eq(memberships.userId, existing.id));
+          if (member) throw conflict('already_member', 'You are already a member of this clinic');
+        }
+        await this.claim(data, invitation);
+        const id = existing?.id ?? (await tx.insert(users).values({ name: identity.name ?? invitation.name, email: invitation.email, passwordHash }).returning({ id: users.id }))[0]?.id;
+        if (!id) throw new Error('insert returned nothing');
+        await this.join(data, tx, invitation, id, info);
+        return id;
+      });
+      await this.joined(userId);
+      return { userId, clinicId: invitation.clinicId };
+    } catch (err) {
+      if (pgErrorCode(err) === UNIQUE_VIOLATION) throw conflict('account_exists', 'An account with this email was created at the same moment; sign in again');
+      throw err;
+    }
   }
 
   /** Marks the invitation used; a second acceptance racing this one gets 410. */
