@@ -61,7 +61,8 @@ export class AiConfigService {
       handoffKeywords: saved.handoffKeywords,
       dailyTokenBudget: saved.dailyTokenBudget,
       clinicalAi: {
-        enabled: saved.clinicalAiEnabled,
+        // Accepted under an older statement: off until an admin accepts the current text.
+        enabled: saved.clinicalAiEnabled && saved.clinicalAiStatementVersion === CLINICAL_AI_STATEMENT_VERSION,
         statement: CLINICAL_AI_STATEMENT,
         statementVersion: CLINICAL_AI_STATEMENT_VERSION,
         enabledAt: saved.clinicalAiEnabledAt?.toISOString() ?? null,
@@ -87,7 +88,8 @@ export class AiConfigService {
       const numberIds = set.numberIds ?? current.numberIds;
       if (enabled && numberIds.length === 0) throw badRequest('no_numbers', 'Choose at least one WhatsApp number for the assistant before switching it on');
       await data.update(aiConfigs, set);
-      const clinicalAiChanged = set.clinicalAiEnabled !== undefined && set.clinicalAiEnabled !== current.clinicalAiEnabled;
+      const clinicalAiChanged =
+        set.clinicalAiEnabled !== undefined && (set.clinicalAiEnabled !== current.clinicalAiEnabled || set.clinicalAiStatementVersion !== current.clinicalAiStatementVersion);
       await this.audit.record(
         ctx,
         {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { aiConfigs, auditLog, whatsappNumbers } from '../../../shared/schema/index.js';
 import { withinHours } from '../../../server/modules/ai/config.js';
 import { CLINICAL_AI_STATEMENT_VERSION } from '../../../server/modules/ai/defaults.js';
@@ -11,7 +11,11 @@ beforeAll(() => getTestApp());
 
 const configRows = (clinic: TestClinic) => clinic.app.infra.db.select().from(aiConfigs).where(eq(aiConfigs.clinicId, clinic.id));
 const auditRows = (clinic: TestClinic) =>
-  clinic.app.infra.db.select().from(auditLog).where(and(eq(auditLog.clinicId, clinic.id), eq(auditLog.entityType, 'ai_config')));
+  clinic.app.infra.db
+    .select()
+    .from(auditLog)
+    .where(and(eq(auditLog.clinicId, clinic.id), eq(auditLog.entityType, 'ai_config')))
+    .orderBy(asc(auditLog.createdAt));
 
 describe('GET /ai/config', () => {
   it('answers the defaults to a clinic that never saved, without writing anything', async () => {
@@ -83,6 +87,16 @@ describe('PUT /ai/config', () => {
     expect(audits.map((a) => a.action)).toEqual(['ai_config.updated', 'ai_config.updated']);
     expect(audits.map((a) => (a.details as { fields: string[] }).fields.sort())).toContainEqual(['debounceSeconds', 'systemPrompt']);
     expect(JSON.stringify(audits)).not.toContain('Seja breve');
+  });
+
+  it('keeps every field of concurrent saves, the first one included (no row yet)', async () => {
+    const clinic = await createClinic();
+    const saves = [{ debounceSeconds: 30 }, { maxRepliesPerHour: 9 }, { pauseAfterHumanMinutes: 60 }, { dailyTokenBudget: 7_000 }, { handoffKeywords: ['socorro'] }];
+    const answers = await Promise.all(saves.map((body) => clinic.admin.agent.put('/api/ai/config').send(body)));
+    expect(answers.map((r) => r.status)).toEqual(saves.map(() => 200));
+    expect((await clinic.admin.agent.get('/api/ai/config')).body).toMatchObject(Object.assign({}, ...saves));
+    expect(await configRows(clinic)).toHaveLength(1);
+    expect(await auditRows(clinic)).toHaveLength(saves.length);
   });
 
   it('refuses bad input with a 400 naming the field, and changes nothing', async () => {
@@ -164,10 +178,15 @@ describe('PUT /ai/config', () => {
     expect(on.status).toBe(200);
     expect(on.body.clinicalAi).toMatchObject({ enabled: true, enabledBy: clinic.admin.id });
     expect(on.body.enabled).toBe(false);
+    // A new statement text (new version) switches it off until an admin accepts the new one.
+    await clinic.app.infra.db.update(aiConfigs).set({ clinicalAiStatementVersion: '2026-01-v0' }).where(eq(aiConfigs.clinicId, clinic.id));
+    expect((await clinic.professional.agent.get('/api/ai/config')).body.clinicalAi.enabled).toBe(false);
+    expect((await clinic.admin.agent.put('/api/ai/config').send({ clinicalAi: { enabled: true } })).status).toBe(400);
+    expect((await clinic.admin.agent.put('/api/ai/config').send({ clinicalAi: { enabled: true, acceptedStatementVersion: CLINICAL_AI_STATEMENT_VERSION } })).body.clinicalAi.enabled).toBe(true);
     const off = await clinic.admin.agent.put('/api/ai/config').send({ clinicalAi: { enabled: false } });
     expect(off.body.clinicalAi).toMatchObject({ enabled: false, enabledAt: null, enabledBy: null });
     const details = (await auditRows(clinic)).map((a) => a.details as Record<string, unknown>);
-    expect(details.map((d) => d.clinicalAi)).toEqual(['enabled', 'disabled']);
+    expect(details.map((d) => d.clinicalAi)).toEqual(['enabled', 'enabled', 'disabled']);
   });
 
   it('only admins change the settings; API keys need the conversations:read scope to read them', async () => {
