@@ -79,6 +79,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
     outboxStats: () => infra.events.stats(),
     outboxFailures: () => infra.events.failures,
   });
+  for (const metric of modules.metrics) metrics.registry.registerMetric(metric);
 
   const routes: RouteDef[] = [
     ...platformRoutes(infra, { draining, openapi: () => openapi }),

@@ -1,4 +1,5 @@
 import type { Infra } from '../infra/index.js';
+import { aiModule } from './ai/module.js';
 import { anamnesisModule } from './anamnesis/module.js';
 import { apiKeysModule } from './api-keys/module.js';
 import { auditModule } from './audit/module.js';
@@ -38,8 +39,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const anamnesis = anamnesisModule(infra, { ...audit.services, ...contacts.services, ...clinic.services });
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
+  const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ai, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -47,7 +49,7 @@ type ServicesOf<M> = M extends Module<infer S> ? S : never;
 
 /**
  * One loop per kind: services merged, answers added to the registry in module order (the order
- * anonymisers run in), subscribers subscribed; routes and jobs go to the app and the queue.
+ * anonymisers run in), subscribers subscribed; routes, jobs and metrics go to the app and the queue.
  */
 function wire<const L extends readonly Module[]>(infra: Infra, providers: Providers, modules: L) {
   const services: Record<string, unknown> = {};
@@ -66,5 +68,6 @@ function wire<const L extends readonly Module[]>(infra: Infra, providers: Provid
     services: services as UnionToIntersection<ServicesOf<L[number]>>,
     routes: modules.flatMap((module) => module.routes ?? []),
     jobs: modules.flatMap((module) => module.jobs ?? []),
+    metrics: modules.flatMap((module) => module.metrics ?? []),
   };
 }

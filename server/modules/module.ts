@@ -1,3 +1,4 @@
+import type { Metric } from 'prom-client';
 import type { DomainEventName } from '../../shared/api/domain-events.js';
 import type { IntegrationProvider } from '../../shared/schema/index.js';
 import type { Subscriber } from '../infra/outbox.js';
@@ -44,6 +45,8 @@ export interface Module<S extends object = object> {
   /** Reactions to domain events (docs/events.md). */
   subscribers?: Subscriber[];
   provides?: Provided;
+  /** prom-client metrics of the feature (created with `registers: []`), served at /metrics. */
+  metrics?: Metric[];
 }
 
 /** Types a subscriber against its events, like `defineJob` does for a job. */

@@ -5,6 +5,16 @@ import { line, text } from './text.js';
 
 export const appointmentStatus = z.enum(APPOINTMENT_STATUSES);
 export const appointmentType = z.enum(APPOINTMENT_TYPES);
+/** How staff and patients read each type (timeline titles, message templates). */
+export const APPOINTMENT_TYPE_LABELS: Record<(typeof APPOINTMENT_TYPES)[number], string> = {
+  first_visit: 'Primeira consulta',
+  return: 'Retorno',
+  evaluation: 'Avaliação',
+  procedure: 'Procedimento',
+  session: 'Sessão',
+  exam: 'Exame',
+  other: 'Atendimento',
+};
 export const paymentStatus = z.enum(PAYMENT_STATUSES);
 
 /** An instant with an explicit offset ("Z" or "-03:00"): a time without one is refused, never taken as UTC. */

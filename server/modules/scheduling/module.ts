@@ -1,3 +1,4 @@
+import { APPOINTMENT_TYPE_LABELS } from '../../../shared/api/scheduling.js';
 import type { Infra } from '../../infra/index.js';
 import type { AuditService } from '../audit/service.js';
 import type { ClinicService } from '../clinic/service.js';
@@ -22,16 +23,6 @@ export interface Scheduling {
   calendars: CalendarCache;
   holidays: HolidayService;
 }
-
-const TYPE_LABELS: Record<string, string> = {
-  first_visit: 'Primeira consulta',
-  return: 'Retorno',
-  evaluation: 'Avaliação',
-  procedure: 'Procedimento',
-  session: 'Sessão',
-  exam: 'Exame',
-  other: 'Atendimento',
-};
 
 /** Patients' calendar: appointments, series, tags, blocks, holidays and availability. */
 export function schedulingModule(
@@ -66,7 +57,7 @@ export function schedulingModule(
             type: 'appointment',
             id: a.id,
             at: a.startsAt.toISOString(),
-            title: TYPE_LABELS[a.type ?? 'other'] ?? 'Atendimento',
+            title: APPOINTMENT_TYPE_LABELS[a.type ?? 'other'],
             data: { status: a.status, professionalId: a.professionalId, startsAt: a.startsAt.toISOString(), endsAt: a.endsAt.toISOString(), tagId: a.tagId },
           })),
       },
