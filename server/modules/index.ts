@@ -9,6 +9,7 @@ import { filesModule } from './files/module.js';
 import { integrationsModule } from './integrations/module.js';
 import { lgpdModule } from './lgpd/module.js';
 import { Providers, type Module } from './module.js';
+import { pipelineModule } from './pipeline/module.js';
 import { platformModule } from './platform/module.js';
 import { realtimeModule } from './realtime/module.js';
 import { recordsModule } from './records/module.js';
@@ -37,8 +38,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const anamnesis = anamnesisModule(infra, { ...audit.services, ...contacts.services, ...clinic.services });
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
+  const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, pipeline, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
