@@ -93,7 +93,7 @@ export class HistoryService {
     const stageName = (id: string | null) => stages.find((s) => s.id === id)?.name ?? REMOVED_STAGE;
     const titleOf = new Map(cards.map((c) => [c.id, c.title]));
     return entries.map((e) => ({
-      type: 'opportunity',
+      type: 'pipeline_move',
       id: e.id,
       at: e.at.toISOString(),
       title: TITLES[e.kind](stageName(e.fromStageId), stageName(e.toStageId)),

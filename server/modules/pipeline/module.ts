@@ -42,7 +42,7 @@ export function pipelineModule(
     subscribers: [defineSubscriber({ name: 'pipeline-rules', events: ['appointment.created', 'appointment.updated'], handle: (event) => rules.handle(event) })],
     provides: {
       timeline: {
-        opportunity: (ctx, contactId) => history.timeline(ctx, contactId),
+        pipeline_move: (ctx, contactId) => history.timeline(ctx, contactId),
         pipeline_activity: (ctx, contactId) => activities.timeline(ctx, contactId),
       },
       exportSections: {

@@ -43,6 +43,13 @@ function decodePosition(cursor: string): string {
   return key;
 }
 
+/** Closing stamps `closedAt` (a loss keeps its reason); reopening clears both and restarts the stage clock. */
+function statusFields(status: Patch['status'], lostReason: string | undefined, changes: boolean, at: Date) {
+  if (!changes) return status === 'lost' ? { lostReason } : {};
+  if (status === 'open') return { status, lostReason: null, closedAt: null, stageEnteredAt: at };
+  return { status, lostReason: status === 'lost' ? lostReason : null, closedAt: at };
+}
+
 /** A place taken under the stage lock can only clash through a bug: answered as a retryable 409. */
 const placeTaken = (err: unknown) => {
   throw pgErrorCode(err) === UNIQUE_VIOLATION ? conflict('position_conflict', 'Outra alteração ocupou esta posição; tente de novo') : err;
@@ -129,12 +136,7 @@ export class OpportunityService {
     const closing = status !== undefined && status !== current.status;
     await this.data(ctx.clinicId).transaction(async (data, tx) => {
       const at = new Date();
-      const statusFields = !closing
-        ? status === 'lost' ? { lostReason } : {}
-        : status === 'open'
-          ? { status, lostReason: null, closedAt: null, stageEnteredAt: at }
-          : { status, lostReason: status === 'lost' ? lostReason : null, closedAt: at };
-      const [row] = await data.update(opportunities, { ...fields, ...statusFields, updatedAt: at }, eq(opportunities.id, id)).returning();
+      const [row] = await data.update(opportunities, { ...fields, ...statusFields(status, lostReason, closing, at), updatedAt: at }, eq(opportunities.id, id)).returning();
       if (!row) throw notFound('Oportunidade');
       if (closing) await recordHistory(data, row, status === 'open' ? 'reopened' : status, row.stageId, row.stageId, moverOf(ctx), at);
       await this.audit.record(

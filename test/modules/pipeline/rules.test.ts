@@ -142,8 +142,8 @@ describe('history and time in stage', () => {
     await clinic.receptionist.agent.post(`/api/pipeline/opportunities/${card.id}/activities`).send({ type: 'call', title: 'Ligar com o orçamento' });
     const timeline = (await clinic.receptionist.agent.get(`/api/contacts/${card.contactId}/timeline`)).body;
     const items = (timeline.items ?? timeline) as { type: string; title: string; data: Record<string, unknown> }[];
-    expect(items.filter((i) => i.type === 'opportunity').map((i) => i.title)).toEqual(expect.arrayContaining(['Oportunidade criada em Novo contato', 'Oportunidade movida de Novo contato para Qualificação']));
-    expect(items.find((i) => i.type === 'opportunity')?.data.opportunityTitle).toBe('Lente de contato dental');
+    expect(items.filter((i) => i.type === 'pipeline_move').map((i) => i.title)).toEqual(expect.arrayContaining(['Oportunidade criada em Novo contato', 'Oportunidade movida de Novo contato para Qualificação']));
+    expect(items.find((i) => i.type === 'pipeline_move')?.data.opportunityTitle).toBe('Lente de contato dental');
     expect(items.find((i) => i.type === 'pipeline_activity')).toMatchObject({ title: 'Ligar com o orçamento', data: { type: 'call' } });
   });
 });
