@@ -22,6 +22,11 @@ export const EVENT_PERMISSIONS = {
   'anamnesis:submitted': 'anamnesis:read',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
+  'opportunity:created': 'pipeline:read',
+  'opportunity:updated': 'pipeline:read',
+  'opportunity:moved': 'pipeline:read',
+  'opportunity:deleted': 'pipeline:read',
+  'pipeline:stages_updated': 'pipeline:read',
 } as const satisfies Record<ServerEvent, Permission>;
 
 /** The permissions some event needs: a socket joins one room for each of them its actor holds. */

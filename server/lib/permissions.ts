@@ -60,6 +60,10 @@ export const PERMISSIONS = {
   // A professional links their own Google Calendar; admins see and remove every link of the clinic.
   'calendar:connect': { roles: everyone, professionalOnly: true, apiKey: false },
   'calendar:manage': { roles: admin, apiKey: false },
+  // CRM pipeline: the board and its tasks for the whole team (and N8N); stages and rules for admins.
+  'pipeline:read': { roles: everyone, apiKey: true },
+  'pipeline:write': { roles: everyone, apiKey: true },
+  'pipeline:manage': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -10,6 +10,7 @@ import { filesModule } from './files/module.js';
 import { integrationsModule } from './integrations/module.js';
 import { lgpdModule } from './lgpd/module.js';
 import { Providers, type Module } from './module.js';
+import { pipelineModule } from './pipeline/module.js';
 import { platformModule } from './platform/module.js';
 import { realtimeModule } from './realtime/module.js';
 import { recordsModule } from './records/module.js';
@@ -40,8 +41,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
+  const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ai, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ai, pipeline, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -1,4 +1,4 @@
-import type { AppointmentEvent, ContactEvent } from './events.js';
+import type { AppointmentEvent, ContactEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
 
 /**
  * Domain events: what happened, recorded in the transaction of the change (the outbox) and
@@ -30,7 +30,17 @@ export interface DomainEvents {
   'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number };
   /** A WhatsApp number's connection state changed (`whatsapp:status`). */
   'whatsapp.number.updated': { id: string; state: string; professionalId: string | null };
-  'opportunity.moved': { id: string; contactId: string; pipelineId: string; fromStageId: string | null; toStageId: string };
+  /** Into another stage, or to another place in its own (`fromStageId` = `toStageId`); by a member, a key or a rule. */
+  'opportunity.moved': OpportunityMovedEvent;
+  'opportunity.created': OpportunityEvent;
+  /** Edited or reopened. */
+  'opportunity.updated': OpportunityEvent;
+  'opportunity.won': OpportunityEvent;
+  /** The lost reason stays out: it is free text about the patient. */
+  'opportunity.lost': OpportunityEvent;
+  'opportunity.deleted': { id: string; contactId: string; stageId: string };
+  /** A stage was added, renamed, recoloured, reordered or deleted: the whole list as it now is. */
+  'pipeline.stages_updated': PipelineStagesEvent;
 }
 
 export type DomainEventName = keyof DomainEvents;
@@ -59,6 +69,13 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'conversation.updated': { type: 'conversation', id: (p) => p.id },
   'whatsapp.number.updated': { type: 'whatsapp_number', id: (p) => p.id },
   'opportunity.moved': { type: 'opportunity', id: (p) => p.id },
+  'opportunity.created': { type: 'opportunity', id: (p) => p.id },
+  'opportunity.updated': { type: 'opportunity', id: (p) => p.id },
+  'opportunity.won': { type: 'opportunity', id: (p) => p.id },
+  'opportunity.lost': { type: 'opportunity', id: (p) => p.id },
+  'opportunity.deleted': { type: 'opportunity', id: (p) => p.id },
+  // One aggregate per clinic: stage lists arrive in the order they were written.
+  'pipeline.stages_updated': { type: 'pipeline', id: (p) => p.clinicId },
 };
 
 /** An event as a subscriber receives it. */

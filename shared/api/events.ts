@@ -26,6 +26,34 @@ export interface AppointmentEvent {
   previousProfessionalId?: string;
 }
 
+/** A board card: what it shows, without the lost reason (free text about the patient). */
+export interface OpportunityEvent {
+  id: string;
+  contactId: string;
+  stageId: string;
+  /** Sort key within the stage (byte order). */
+  position: string;
+  title: string;
+  status: string;
+  valueCents: number | null;
+  probability: number | null;
+  ownerId: string | null;
+  expectedCloseDate: string | null;
+  stageEnteredAt: string;
+}
+
+export interface OpportunityMovedEvent extends OpportunityEvent {
+  fromStageId: string | null;
+  toStageId: string;
+  /** `rule:first_booking` or `rule:first_completion` when a rule moved it; otherwise `user` or `api_key`. */
+  source: string;
+}
+
+export interface PipelineStagesEvent {
+  clinicId: string;
+  stages: { id: string; name: string; color: string; order: number }[];
+}
+
 export interface ServerToClientEvents {
   'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
   'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
@@ -42,6 +70,12 @@ export interface ServerToClientEvents {
   'medical_record:signed': (payload: { id: string; contactId: string }) => void;
   'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
+  'opportunity:created': (payload: OpportunityEvent) => void;
+  /** Edited, won, lost or reopened. */
+  'opportunity:updated': (payload: OpportunityEvent) => void;
+  'opportunity:moved': (payload: OpportunityMovedEvent) => void;
+  'opportunity:deleted': (payload: { id: string; contactId: string; stageId: string }) => void;
+  'pipeline:stages_updated': (payload: PipelineStagesEvent) => void;
 }
 
 export type ServerEvent = keyof ServerToClientEvents;

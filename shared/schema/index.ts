@@ -6,3 +6,4 @@ export * from './integrations.js';
 export * from './outbox.js';
 export * from './whatsapp.js';
 export * from './ai.js';
+export * from './pipeline.js';

@@ -25,7 +25,16 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'medical_record:signed': { id, contactId: id },
   'anamnesis:submitted': { id, contactId: id },
   'test:ping': { at: '2026-12-01T12:00:00Z', by: 'test' },
+  'opportunity:created': opportunity(),
+  'opportunity:updated': opportunity(),
+  'opportunity:moved': { ...opportunity(), fromStageId: null, toStageId: id, source: 'user' },
+  'opportunity:deleted': { id, contactId: id, stageId: id },
+  'pipeline:stages_updated': { clinicId: id, stages: [{ id, name: 'Novo contato', color: '#64748b', order: 0 }] },
 };
+
+function opportunity(): EventPayload<'opportunity:created'> {
+  return { id, contactId: id, stageId: id, position: 'a0', title: 'Implante', status: 'open', valueCents: 100, probability: null, ownerId: null, expectedCloseDate: null, stageEnteredAt: '2026-12-01T12:00:00Z' };
+}
 
 function appointment(): EventPayload<'appointment:created'> {
   return {

@@ -16,6 +16,13 @@ const EVENTS = [
   'appointment.deleted',
   'medical_record.signed',
   'anamnesis.submitted',
+  'opportunity.created',
+  'opportunity.updated',
+  'opportunity.won',
+  'opportunity.lost',
+  'opportunity.moved',
+  'opportunity.deleted',
+  'pipeline.stages_updated',
 ] as const satisfies readonly DomainEventName[];
 
 type Mapped = (typeof EVENTS)[number];
@@ -61,6 +68,18 @@ export function realtimeSubscriber(realtime: Realtime): Subscriber<Mapped> {
           return realtime.emitToClinic(room, 'medical_record:signed', event.payload);
         case 'anamnesis.submitted':
           return realtime.emitToClinic(room, 'anamnesis:submitted', event.payload);
+        case 'opportunity.created':
+          return realtime.emitToClinic(room, 'opportunity:created', event.payload);
+        case 'opportunity.updated':
+        case 'opportunity.won':
+        case 'opportunity.lost':
+          return realtime.emitToClinic(room, 'opportunity:updated', event.payload);
+        case 'opportunity.moved':
+          return realtime.emitToClinic(room, 'opportunity:moved', event.payload);
+        case 'opportunity.deleted':
+          return realtime.emitToClinic(room, 'opportunity:deleted', event.payload);
+        case 'pipeline.stages_updated':
+          return realtime.emitToClinic(room, 'pipeline:stages_updated', event.payload);
       }
     },
   };
