@@ -1,4 +1,4 @@
-import type { AppointmentEvent, ContactEvent } from './events.js';
+import type { AppointmentEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent } from './events.js';
 
 /**
  * Domain events: what happened, recorded in the transaction of the change (the outbox) and
@@ -31,6 +31,10 @@ export interface DomainEvents {
   /** A WhatsApp number's connection state changed (`whatsapp:status`). */
   'whatsapp.number.updated': { id: string; state: string; professionalId: string | null };
   'opportunity.moved': { id: string; contactId: string; pipelineId: string; fromStageId: string | null; toStageId: string };
+  /** A professional moved or deleted one of our events in Google Calendar; the appointment was left as it was. */
+  'google_calendar.conflict': GoogleCalendarConflictEvent;
+  /** A professional's Google Calendar link was connected, changed, broke (revoked access) or was removed. */
+  'google_calendar.connection_updated': GoogleCalendarConnectionEvent;
 }
 
 export type DomainEventName = keyof DomainEvents;
@@ -59,6 +63,8 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'conversation.updated': { type: 'conversation', id: (p) => p.id },
   'whatsapp.number.updated': { type: 'whatsapp_number', id: (p) => p.id },
   'opportunity.moved': { type: 'opportunity', id: (p) => p.id },
+  'google_calendar.conflict': { type: 'appointment', id: (p) => p.appointmentId },
+  'google_calendar.connection_updated': { type: 'integration_connection', id: (p) => p.id },
 };
 
 /** An event as a subscriber receives it. */

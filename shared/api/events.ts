@@ -26,6 +26,22 @@ export interface AppointmentEvent {
   previousProfessionalId?: string;
 }
 
+export interface GoogleCalendarConflictEvent {
+  appointmentId: string;
+  professionalId: string;
+  kind: 'moved' | 'deleted';
+  /** Where the event now is in Google, when it was moved. */
+  startsAt?: string;
+  endsAt?: string;
+}
+
+export interface GoogleCalendarConnectionEvent {
+  id: string;
+  ownerUserId: string;
+  status: 'active' | 'broken' | 'removed';
+  reason?: string;
+}
+
 export interface ServerToClientEvents {
   'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
   'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
@@ -42,6 +58,10 @@ export interface ServerToClientEvents {
   'medical_record:signed': (payload: { id: string; contactId: string }) => void;
   'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
+  /** One of our events was moved or deleted in Google: the receptionist decides (the appointment is unchanged). */
+  'calendar:conflict': (payload: GoogleCalendarConflictEvent) => void;
+  /** A professional's Google Calendar link changed state (broken: reconnect it). */
+  'calendar:integration_updated': (payload: GoogleCalendarConnectionEvent) => void;
 }
 
 export type ServerEvent = keyof ServerToClientEvents;

@@ -25,6 +25,8 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'medical_record:signed': { id, contactId: id },
   'anamnesis:submitted': { id, contactId: id },
   'test:ping': { at: '2026-12-01T12:00:00Z', by: 'test' },
+  'calendar:conflict': { appointmentId: id, professionalId: id, kind: 'moved', startsAt: '2026-12-01T13:00:00Z', endsAt: '2026-12-01T13:30:00Z' },
+  'calendar:integration_updated': { id, ownerUserId: id, status: 'broken', reason: 'invalid_grant' },
 };
 
 function appointment(): EventPayload<'appointment:created'> {

@@ -16,6 +16,8 @@ const EVENTS = [
   'appointment.deleted',
   'medical_record.signed',
   'anamnesis.submitted',
+  'google_calendar.conflict',
+  'google_calendar.connection_updated',
 ] as const satisfies readonly DomainEventName[];
 
 type Mapped = (typeof EVENTS)[number];
@@ -61,6 +63,10 @@ export function realtimeSubscriber(realtime: Realtime): Subscriber<Mapped> {
           return realtime.emitToClinic(room, 'medical_record:signed', event.payload);
         case 'anamnesis.submitted':
           return realtime.emitToClinic(room, 'anamnesis:submitted', event.payload);
+        case 'google_calendar.conflict':
+          return realtime.emitToClinic(room, 'calendar:conflict', event.payload);
+        case 'google_calendar.connection_updated':
+          return realtime.emitToClinic(room, 'calendar:integration_updated', event.payload);
       }
     },
   };
