@@ -270,13 +270,14 @@ export class GoogleCalendarLinks {
 
   /** Appointments whose Google event a professional moved or deleted, for the receptionist to settle. */
   async conflicts(ctx: TenantContext) {
-    const rows = await this.data(ctx.clinicId)
+    const data = this.data(ctx.clinicId);
+    const rows = await data
       .pick(
         { appointmentId: googleCalendarEvents.appointmentId, professionalId: googleCalendarEvents.professionalId, conflict: googleCalendarEvents.conflict, startsAt: appointments.startsAt, endsAt: appointments.endsAt, status: appointments.status },
         googleCalendarEvents,
         isNotNull(googleCalendarEvents.conflict),
       )
-      .innerJoin(appointments, eq(appointments.id, googleCalendarEvents.appointmentId))
+      .innerJoin(appointments, data.owns(appointments, eq(appointments.id, googleCalendarEvents.appointmentId)))
       .orderBy(appointments.startsAt);
     return {
       items: rows.map((r) => ({

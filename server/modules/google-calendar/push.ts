@@ -41,7 +41,7 @@ export class GoogleCalendarPush {
     const data = new ClinicData(clinicId, this.infra.db);
     const [appointment] = await data
       .pick({ id: appointments.id, professionalId: appointments.professionalId, startsAt: appointments.startsAt, endsAt: appointments.endsAt, status: appointments.status, patientName: contacts.name }, appointments, eq(appointments.id, appointmentId))
-      .innerJoin(contacts, eq(contacts.id, appointments.contactId));
+      .innerJoin(contacts, data.owns(contacts, eq(contacts.id, appointments.contactId)));
     const [link] = await data.select(googleCalendarEvents, eq(googleCalendarEvents.appointmentId, appointmentId));
     const wanted = appointment && ACTIVE.has(appointment.status) ? appointment : undefined;
     const connection = wanted ? await this.access.connectionOf(clinicId, wanted.professionalId) : undefined;
