@@ -77,6 +77,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
     queueDepth: () => infra.queue.depth(),
     outboxStats: () => infra.events.stats(),
     outboxFailures: () => infra.events.failures,
+    calendarSync: () => modules.services.googleCalendar.sync.stats(),
   });
 
   const routes: RouteDef[] = [

@@ -146,6 +146,11 @@ describe('connecting a Google calendar', () => {
     expect(chosen.body.busyCalendarIds.sort()).toEqual([PERSONAL, PRIMARY].sort());
     await until(async () => Boolean((await syncRow(clinic, PERSONAL))?.lastSyncAt));
     expect(google.activeChannels(PERSONAL).length).toBeGreaterThan(0);
+    // Per-connection figures in /metrics.
+    const metrics = await request(app.app).get('/metrics');
+    expect(metrics.text).toMatch(new RegExp(`google_calendar_last_sync_timestamp_seconds\\{connection="${id}"\\} \\d`));
+    expect(metrics.text).toContain(`google_calendar_sync_errors{connection="${id}"} 0`);
+    expect(metrics.text).toMatch(/google_calendar_connections\{status="active"\} [1-9]/);
   });
 
   it('disconnecting stops the channels, revokes the grant and removes the sync state', async () => {

@@ -8,7 +8,7 @@ import { actorUserId, type BaseContext, type TenantContext } from '../../http/co
 import { AppError, badRequest, forbidden, notConfigured, notFound } from '../../lib/errors.js';
 import { can } from '../../lib/permissions.js';
 import { googleOAuthClient } from '../integrations/google-oauth.js';
-import type { CalendarListEntry } from '../integrations/providers.js';
+import type { CalendarListEntry, CalendarProvider } from '../integrations/providers.js';
 import type { ConnectionView } from '../integrations/service.js';
 import type { CalendarCache } from '../scheduling/calendar-cache.js';
 import { PROVIDER, type GoogleAccess } from './access.js';
@@ -98,7 +98,7 @@ export class GoogleCalendarLinks {
     const rows = await this.data(clinicId).select(googleCalendarSyncs, eq(googleCalendarSyncs.connectionId, connection.id));
     if (rows.length === 0) {
       // First link: the primary calendar receives appointments and counts as busy, until the professional chooses.
-      const primary = (await (await this.access.calendar(clinicId, connection.id)).listCalendars()).find((c) => c.primary);
+      const primary = (await this.listRemote(clinicId, connection)).find((c) => c.primary);
       if (primary) await this.choose(clinicId, connection, { calendarId: primary.id, busyCalendarIds: [primary.id] }, [primary]);
     } else await this.resume(clinicId, connection.id, rows);
     return this.appUrl('connected');
@@ -108,8 +108,18 @@ export class GoogleCalendarLinks {
   private async resume(clinicId: string, connectionId: string, rows: SyncRow[]) {
     const client = await this.access.calendar(clinicId, connectionId);
     for (const row of rows) {
-      await this.sync.watch(clinicId, row, client);
+      await this.watch(clinicId, row, client);
       await this.sync.enqueue(clinicId, row.id);
+    }
+  }
+
+  /** A channel for the calendar; a failure is counted on it and left to the maintenance job (no channel yet = renew due). */
+  private async watch(clinicId: string, row: SyncRow, client: CalendarProvider) {
+    try {
+      await this.sync.watch(clinicId, row, client);
+    } catch (err) {
+      this.infra.log.warn({ clinicId, syncId: row.id, err: { message: (err as Error).message } }, 'google channel creation failed');
+      await this.sync.recordError(clinicId, row.id, err);
     }
   }
 
@@ -229,7 +239,7 @@ export class GoogleCalendarLinks {
         .onConflictDoUpdate({ target: [googleCalendarSyncs.connectionId, googleCalendarSyncs.calendarId], set: flags })
         .returning();
       if (!row) continue;
-      if (!row.channelId) await this.sync.watch(clinicId, row, client);
+      if (!row.channelId) await this.watch(clinicId, row, client);
       // New, or counting as busy only now: read in full (its busy blocks were never kept); the others keep their token.
       const wasBusy = before.get(calendarId)?.busy ?? false;
       if (!before.has(calendarId) || (flags.busy && !wasBusy)) {

@@ -3,6 +3,7 @@ import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import { ACTIVE_APPOINTMENT_STATUSES, appointments, googleCalendarBusy, googleCalendarEvents, googleCalendarSyncs, integrationConnections, type GoogleConflict } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
+import type { CalendarSyncStats } from '../../infra/metrics.js';
 import type { JobContext } from '../../infra/queue.js';
 import { AppError } from '../../lib/errors.js';
 import { addDays, zonedDate, zonedToUtc } from '../../lib/zoned-time.js';
@@ -307,6 +308,25 @@ export class GoogleCalendarSync {
     }
     log.info({ renewed, queued }, 'google calendar channels and safety syncs');
     return { renewed, queued };
+  }
+
+  /** For /metrics, across clinics (systemDb): failed syncs and last sync per connection, links by status. */
+  async stats(): Promise<CalendarSyncStats> {
+    const [rows, links] = await Promise.all([
+      this.infra.systemDb
+        .select({ connection: googleCalendarSyncs.connectionId, errors: sql<number>`sum(${googleCalendarSyncs.errorCount})::int`, lastSyncAt: sql<Date | string | null>`max(${googleCalendarSyncs.lastSyncAt})` })
+        .from(googleCalendarSyncs)
+        .groupBy(googleCalendarSyncs.connectionId),
+      this.infra.systemDb
+        .select({ status: integrationConnections.status, n: sql<number>`count(*)::int` })
+        .from(integrationConnections)
+        .where(eq(integrationConnections.provider, PROVIDER))
+        .groupBy(integrationConnections.status),
+    ]);
+    return {
+      connections: rows.map((r) => ({ connection: r.connection, errors: Number(r.errors), lastSyncAt: r.lastSyncAt ? new Date(r.lastSyncAt) : null })),
+      byStatus: Object.fromEntries(links.map((l) => [l.status, Number(l.n)])),
+    };
   }
 
   // ---- Push notifications ----
