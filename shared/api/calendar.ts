@@ -84,4 +84,5 @@ export const conflictList = z.object({
 
 export const calendarSettings = z.strictObject({ eventDetail: z.enum(GOOGLE_EVENT_DETAILS) });
 
-export const pushResponse = z.object({ received: z.literal(true), queued: z.boolean() });
+/** `received: false`: a channel we do not know (acknowledged so Google stops retrying). */
+export const pushResponse = z.object({ received: z.boolean(), queued: z.boolean().optional() });
