@@ -78,6 +78,7 @@ export function createApp({ infra, modules, draining = () => false, rateLimits }
     queueDepth: () => infra.queue.depth(),
     outboxStats: () => infra.events.stats(),
     outboxFailures: () => infra.events.failures,
+    calendarSync: () => modules.services.googleCalendar.sync.stats(),
   });
   for (const metric of modules.metrics) metrics.registry.registerMetric(metric);
 

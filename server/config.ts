@@ -63,7 +63,6 @@ const envSchema = z.object({
   GOOGLE_CLIENT_ID: optionalString,
   GOOGLE_CLIENT_SECRET: optionalString,
   GOOGLE_REDIRECT_URI: optionalUrl,
-  GOOGLE_WEBHOOK_TOKEN: optionalString,
   GOOGLE_API_ROOT_URL: optionalUrl,
   GOOGLE_OAUTH_AUTH_URL: optionalUrl,
   GOOGLE_OAUTH_TOKEN_URL: optionalUrl,
@@ -162,7 +161,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       clientId: e.GOOGLE_CLIENT_ID,
       clientSecret: e.GOOGLE_CLIENT_SECRET,
       redirectUri: e.GOOGLE_REDIRECT_URI,
-      webhookToken: e.GOOGLE_WEBHOOK_TOKEN,
       // The real Google endpoints unless a fake or emulator stands in.
       apiRootUrl: e.GOOGLE_API_ROOT_URL ?? 'https://www.googleapis.com/',
       oauthAuthUrl: e.GOOGLE_OAUTH_AUTH_URL ?? 'https://accounts.google.com/o/oauth2/v2/auth',

@@ -200,14 +200,15 @@ function answer(res: Response, status = 200, result: unknown) {
  * Nothing is parsed before the signature holds; an unknown or disabled connection is a 404.
  */
 function webhookHandler(def: WebhookRoute, deps: MountDeps): RequestHandler {
-  if (!def.path.includes('/:ref')) throw new Error(`webhook route ${def.path} must name its connection with :ref`);
+  if (!def.resolve && !def.path.includes('/:ref')) throw new Error(`webhook route ${def.path} must name its connection with :ref or resolve it`);
   if (def.method !== 'post') throw new Error(`webhook route ${def.path} must be a POST`);
   const before: RequestHandler[] = [rawBody];
   if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
   const handle = async (req: Request, res: Response) => {
     // The path's params are checked once, before anything is read: `:ref` names the connection.
-    const params = parse(def.schemas?.params ?? webhookParams, req.params, 'params') as { ref: string };
-    const connection = await deps.webhooks.resolveWebhook(def.provider, params.ref);
+    const params = def.resolve ? {} : (parse(def.schemas?.params ?? webhookParams, req.params, 'params') as { ref: string });
+    const connection = def.resolve ? await def.resolve(req) : await deps.webhooks.resolveWebhook(def.provider, (params as { ref: string }).ref);
+    if (!connection && def.ignoreUnknown) return sendJson(res, 200, { received: false });
     if (!connection) throw notFound('Webhook');
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     await def.verify({ raw, headers: req.headers, credentials: connection.credentials });

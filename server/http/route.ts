@@ -104,6 +104,13 @@ export interface WebhookVerifyInput {
 export interface WebhookRoute<S extends Schemas = Schemas> extends Common<S> {
   access: 'webhook';
   provider: IntegrationProvider;
+  /**
+   * For senders that cannot put a reference in the URL (Google push: the channel id is a header):
+   * finds the connection from the request; the path then has no `:ref`.
+   */
+  resolve?: (req: Request) => Promise<WebhookConnection | undefined>;
+  /** An unknown sender is answered 200 `{ received: false }` instead of 404 (a sender that retries anything else). */
+  ignoreUnknown?: boolean;
   verify: (input: WebhookVerifyInput) => void | Promise<void>;
   /** An empty body is `{}` (Google push notifications have none); otherwise it must be JSON. */
   handler: (input: Input<S, WebhookContext> & { raw: Buffer }) => Promise<unknown>;

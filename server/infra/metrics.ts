@@ -12,6 +12,13 @@ export interface MetricSources {
   outboxStats: () => Promise<OutboxStats>;
   /** Failed delivery attempts in this process. */
   outboxFailures: () => number;
+  /** Google Calendar links: failed syncs and last sync per connection, links by status. */
+  calendarSync?: () => Promise<CalendarSyncStats>;
+}
+
+export interface CalendarSyncStats {
+  connections: { connection: string; errors: number; lastSyncAt: Date | null }[];
+  byStatus: Record<string, number>;
 }
 
 export class Metrics {
@@ -115,6 +122,7 @@ export class Metrics {
         }
       },
     });
+    if (sources.calendarSync) this.calendarGauges(sources.calendarSync, registers);
     new Gauge({
       name: 'outbox_delivery_failures_total',
       help: 'Failed event delivery attempts on this instance since start',
@@ -122,6 +130,40 @@ export class Metrics {
       collect() {
         this.set(sources.outboxFailures());
       },
+    });
+  }
+
+  /** One database read per scrape feeds the three Google Calendar gauges. */
+  private calendarGauges(read: () => Promise<CalendarSyncStats>, registers: Registry[]) {
+    let scrape: Promise<CalendarSyncStats> | undefined;
+    const stats = () =>
+      (scrape ??= read().finally(() => {
+        scrape = undefined;
+      }));
+    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, s: CalendarSyncStats) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          try {
+            const s = await stats();
+            this.reset();
+            fill(this, s);
+          } catch {
+            // Database unreachable: readiness reports it.
+          }
+        },
+      });
+    gauge('google_calendar_sync_errors', 'Failed Google Calendar syncs per connection since it was linked', ['connection'], (g, s) => {
+      for (const c of s.connections) g.set({ connection: c.connection }, c.errors);
+    });
+    gauge('google_calendar_last_sync_timestamp_seconds', 'Last successful Google Calendar sync per connection', ['connection'], (g, s) => {
+      for (const c of s.connections) if (c.lastSyncAt) g.set({ connection: c.connection }, c.lastSyncAt.getTime() / 1000);
+    });
+    gauge('google_calendar_connections', 'Google Calendar links by status', ['status'], (g, s) => {
+      for (const [status, n] of Object.entries(s.byStatus)) g.set({ status }, n);
     });
   }
 

@@ -20,6 +20,8 @@ export const EVENT_PERMISSIONS = {
   'appointment:deleted': 'appointments:read',
   'medical_record:signed': 'records:read',
   'anamnesis:submitted': 'anamnesis:read',
+  'calendar:conflict': 'appointments:read',
+  'calendar:integration_updated': 'calendar:connect',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
   'opportunity:created': 'pipeline:read',

@@ -7,6 +7,7 @@ import { authModule, googleSignInModule } from './auth/module.js';
 import { clinicModule } from './clinic/module.js';
 import { contactsModule } from './contacts/module.js';
 import { filesModule } from './files/module.js';
+import { googleCalendarModule } from './google-calendar/module.js';
 import { integrationsModule } from './integrations/module.js';
 import { lgpdModule } from './lgpd/module.js';
 import { Providers, type Module } from './module.js';
@@ -42,8 +43,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const integrations = integrationsModule(infra, { providers });
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
+  const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ai, pipeline, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ai, pipeline, googleCalendar, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

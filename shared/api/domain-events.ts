@@ -1,4 +1,4 @@
-import type { AppointmentEvent, ContactEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
+import type { AppointmentEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
 
 /**
  * Domain events: what happened, recorded in the transaction of the change (the outbox) and
@@ -41,6 +41,10 @@ export interface DomainEvents {
   'opportunity.deleted': { id: string; contactId: string; stageId: string };
   /** A stage was added, renamed, recoloured, reordered or deleted: the whole list as it now is. */
   'pipeline.stages_updated': PipelineStagesEvent;
+  /** A professional moved or deleted one of our events in Google Calendar; the appointment was left as it was. */
+  'google_calendar.conflict': GoogleCalendarConflictEvent;
+  /** A professional's Google Calendar link was connected, changed, broke (revoked access) or was removed. */
+  'google_calendar.connection_updated': GoogleCalendarConnectionEvent;
 }
 
 export type DomainEventName = keyof DomainEvents;
@@ -76,6 +80,8 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'opportunity.deleted': { type: 'opportunity', id: (p) => p.id },
   // One aggregate per clinic: stage lists arrive in the order they were written.
   'pipeline.stages_updated': { type: 'pipeline', id: (p) => p.clinicId },
+  'google_calendar.conflict': { type: 'appointment', id: (p) => p.appointmentId },
+  'google_calendar.connection_updated': { type: 'integration_connection', id: (p) => p.id },
 };
 
 /** An event as a subscriber receives it. */

@@ -54,6 +54,22 @@ export interface PipelineStagesEvent {
   stages: { id: string; name: string; color: string; order: number }[];
 }
 
+export interface GoogleCalendarConflictEvent {
+  appointmentId: string;
+  professionalId: string;
+  kind: 'moved' | 'deleted';
+  /** Where the event now is in Google, when it was moved. */
+  startsAt?: string;
+  endsAt?: string;
+}
+
+export interface GoogleCalendarConnectionEvent {
+  id: string;
+  ownerUserId: string;
+  status: 'active' | 'broken' | 'removed';
+  reason?: string;
+}
+
 export interface ServerToClientEvents {
   'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
   'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
@@ -76,6 +92,10 @@ export interface ServerToClientEvents {
   'opportunity:moved': (payload: OpportunityMovedEvent) => void;
   'opportunity:deleted': (payload: { id: string; contactId: string; stageId: string }) => void;
   'pipeline:stages_updated': (payload: PipelineStagesEvent) => void;
+  /** One of our events was moved or deleted in Google: the receptionist decides (the appointment is unchanged). */
+  'calendar:conflict': (payload: GoogleCalendarConflictEvent) => void;
+  /** A professional's Google Calendar link changed state (broken: reconnect it). */
+  'calendar:integration_updated': (payload: GoogleCalendarConnectionEvent) => void;
 }
 
 export type ServerEvent = keyof ServerToClientEvents;

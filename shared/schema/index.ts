@@ -7,3 +7,4 @@ export * from './outbox.js';
 export * from './whatsapp.js';
 export * from './ai.js';
 export * from './pipeline.js';
+export * from './google-calendar.js';

@@ -76,12 +76,23 @@ describe('every tenant route refuses the wrong caller', () => {
 });
 
 describe('every webhook route is reached only through a connection', () => {
-  const webhookRoutes = app.routes.filter((r): r is WebhookRoute => r.access === 'webhook');
+  const webhookRoutes = app.routes.filter((r): r is WebhookRoute => r.access === 'webhook' && !r.resolve);
+  // Senders that name their connection in headers (Google push: the channel id).
+  const resolvedRoutes = app.routes.filter((r): r is WebhookRoute => r.access === 'webhook' && r.resolve !== undefined);
 
-  it('lists the webhook routes, each named by :ref', () => {
+  it('lists the webhook routes, each named by :ref or resolved from the request', () => {
     expect(webhookRoutes.length).toBeGreaterThan(0);
     for (const route of webhookRoutes) expect(route.path).toMatch(/\/:ref$/);
+    for (const route of resolvedRoutes) expect(route.path).not.toContain(':');
   });
+
+  for (const route of resolvedRoutes) {
+    it(`POST ${route.path}: a session is no credential; an unknown sender is ${route.ignoreUnknown ? '200 ignored' : '404'}`, async () => {
+      const status = route.ignoreUnknown ? 200 : 404;
+      expect((await a.doctorAdmin.agent.post(`/api${route.path}`).send({ type: 'x' })).status).toBe(status);
+      expect((await anonymous(app).post(`/api${route.path}`).send({})).status).toBe(status);
+    });
+  }
 
   for (const route of webhookRoutes) {
     it(`POST ${route.path}: a session is no credential; an unknown reference is 404, a malformed one 400`, async () => {

@@ -30,6 +30,8 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'opportunity:moved': { ...opportunity(), fromStageId: null, toStageId: id, source: 'user' },
   'opportunity:deleted': { id, contactId: id, stageId: id },
   'pipeline:stages_updated': { clinicId: id, stages: [{ id, name: 'Novo contato', color: '#64748b', order: 0 }] },
+  'calendar:conflict': { appointmentId: id, professionalId: id, kind: 'moved', startsAt: '2026-12-01T13:00:00Z', endsAt: '2026-12-01T13:30:00Z' },
+  'calendar:integration_updated': { id, ownerUserId: id, status: 'broken', reason: 'invalid_grant' },
 };
 
 function opportunity(): EventPayload<'opportunity:created'> {

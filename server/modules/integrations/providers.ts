@@ -14,6 +14,7 @@ export interface ProviderError extends Error {
     | 'rate_limited' // retry after `retryAfterMs`
     | 'sync_token_expired' // Google 410 fullSyncRequired: drop the token, full sync once
     | 'precondition_failed' // Google 412 (etag changed)
+    | 'already_exists' // Google 409: an event with this client-chosen id exists (maybe deleted)
     | 'not_on_channel' // Evolution 400 "exists: false": the number has no WhatsApp
     | 'unavailable'; // 5xx, timeouts, licence not activated: retry
   retryable: boolean;
@@ -102,6 +103,17 @@ export interface CalendarPage {
   nextPageToken?: string;
   /** On the last page: pass it next time for the changes since. */
   nextSyncToken?: string;
+  /** The calendar's zone: all-day events are days in it. */
+  timeZone?: string;
+}
+
+export interface CalendarListEntry {
+  id: string;
+  summary: string;
+  primary: boolean;
+  /** `owner` or `writer` may receive events; `reader`/`freeBusyReader` only count as busy. */
+  accessRole: string;
+  timeZone?: string;
 }
 
 export interface CalendarChannel {
@@ -115,9 +127,12 @@ export interface CalendarProvider {
   /** Full sync (window) or incremental (`syncToken` alone); an expired token throws `sync_token_expired`. */
   listEvents(
     calendarId: string,
-    opts: { syncToken: string; pageToken?: string } | { timeMin: Date; timeMax: Date; pageToken?: string; privateProperty?: string },
+    opts: { syncToken: string; pageToken?: string } | { timeMin?: Date; timeMax?: Date; pageToken?: string; privateProperty?: string },
   ): Promise<CalendarPage>;
-  insertEvent(calendarId: string, event: CalendarEventInput): Promise<CalendarEvent>;
+  /** `id` (base32hex, 5-1024 chars) chosen by us makes a repeated insert a 409 `already_exists`. */
+  insertEvent(calendarId: string, event: CalendarEventInput & { id?: string }): Promise<CalendarEvent>;
+  getEvent(calendarId: string, eventId: string): Promise<CalendarEvent>;
+  listCalendars(): Promise<CalendarListEntry[]>;
   /** With `etag`, a concurrent change answers `precondition_failed`. */
   patchEvent(calendarId: string, eventId: string, patch: Partial<CalendarEventInput>, opts?: { etag?: string }): Promise<CalendarEvent>;
   /** Deleting an event that is already gone succeeds. */

@@ -131,6 +131,12 @@ export class IntegrationService implements WebhookConnections {
     return this.update(clinicId, id, { credentials: this.seal(credentials) });
   }
 
+  /** Removes the connection and, by cascade, what was stored through it (sync state, webhook deliveries). */
+  async remove(clinicId: string, id: string): Promise<void> {
+    const removed = await this.data(clinicId).delete(integrationConnections, eq(integrationConnections.id, id)).returning({ id: integrationConnections.id });
+    if (removed.length === 0) throw notFound('Connection');
+  }
+
   /** The decrypted credentials, for the provider client of this connection only. */
   async credentials(clinicId: string, id: string): Promise<Credentials> {
     const row = await this.row(clinicId, id);

@@ -23,6 +23,8 @@ const EVENTS = [
   'opportunity.moved',
   'opportunity.deleted',
   'pipeline.stages_updated',
+  'google_calendar.conflict',
+  'google_calendar.connection_updated',
 ] as const satisfies readonly DomainEventName[];
 
 type Mapped = (typeof EVENTS)[number];
@@ -80,6 +82,10 @@ export function realtimeSubscriber(realtime: Realtime): Subscriber<Mapped> {
           return realtime.emitToClinic(room, 'opportunity:deleted', event.payload);
         case 'pipeline.stages_updated':
           return realtime.emitToClinic(room, 'pipeline:stages_updated', event.payload);
+        case 'google_calendar.conflict':
+          return realtime.emitToClinic(room, 'calendar:conflict', event.payload);
+        case 'google_calendar.connection_updated':
+          return realtime.emitToClinic(room, 'calendar:integration_updated', event.payload);
       }
     },
   };
