@@ -70,6 +70,7 @@ const envSchema = z.object({
   EVOLUTION_API_URL: optionalUrl,
   EVOLUTION_URL: optionalUrl,
   EVOLUTION_API_KEY: optionalString,
+  WHATSAPP_WEBHOOK_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   N8N_WEBHOOK_URL: optionalUrl,
   N8N_API_KEY: optionalString,
   WEBHOOK_BASE_URL: optionalUrl,
@@ -165,6 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL ?? 'https://oauth2.googleapis.com/token',
     },
     evolution: { url: evolutionUrl, apiKey: e.EVOLUTION_API_KEY },
+    /** Processed Evolution webhook payloads (message text) are deleted after this. */
+    whatsappWebhookRetentionMs: e.WHATSAPP_WEBHOOK_RETENTION_HOURS * 3_600_000,
     n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,
   };

@@ -34,7 +34,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
     };
     if (r.access === 'webhook') {
       responses['401'] = errorResponse('Signature or token refused');
-      responses['404'] = errorResponse('No active connection with this reference');
+      if (!r.unknown) responses['404'] = errorResponse('No active connection with this reference');
     } else if (r.access !== 'public') {
       responses['401'] = errorResponse('Not signed in');
       responses['403'] = errorResponse('Role too weak');
@@ -52,7 +52,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
       summary: r.summary,
       tags: [r.tag],
       description: `Access: ${permission}.`,
-      parameters: [...parameters(r.schemas?.params ?? (r.access === 'webhook' ? webhookParams : undefined), 'path'), ...parameters(r.schemas?.query, 'query')],
+      parameters: [...parameters(r.schemas?.params ?? (r.access === 'webhook' && !r.reference ? webhookParams : undefined), 'path'), ...parameters(r.schemas?.query, 'query')],
       responses,
       ...(unauthenticated ? { security: [] } : {}),
     };

@@ -97,13 +97,22 @@ export interface WebhookVerifyInput {
 }
 
 /**
- * Inbound webhook from an external system at `/webhooks/<provider>/:ref`: the raw body is kept,
+ * Inbound webhook from an external system at `/webhooks/<provider>/:ref` (or a `reference` read from
+ * the payload): the raw body is kept,
  * `verify` runs (signature, token, JWT; throw a 401 AppError to refuse) before any parsing, the
  * connection named by `:ref` gives the clinic, and the handler should store and enqueue, then answer.
  */
 export interface WebhookRoute<S extends Schemas = Schemas> extends Common<S> {
   access: 'webhook';
   provider: IntegrationProvider;
+  /**
+   * Where the connection's reference comes from when the URL has no `:ref` (a provider's global
+   * webhook names its sender in the payload): the raw body -> the reference, or undefined when no
+   * connection is known. It throws a 400 AppError for a body it cannot read.
+   */
+  reference?: (raw: Buffer) => Promise<string | undefined>;
+  /** The answer when no active connection is found; without it a 404 (a sender that retries anything else gets its 200). */
+  unknown?: () => unknown;
   verify: (input: WebhookVerifyInput) => void | Promise<void>;
   /** An empty body is `{}` (Google push notifications have none); otherwise it must be JSON. */
   handler: (input: Input<S, WebhookContext> & { raw: Buffer }) => Promise<unknown>;
