@@ -15,6 +15,7 @@ import { recordsModule } from './records/module.js';
 import { schedulingModule } from './scheduling/module.js';
 import { teamModule } from './team/module.js';
 import { whatsappIngestionModule } from './whatsapp/ingestion.js';
+import { whatsappModule } from './whatsapp/module.js';
 
 export type Modules = ReturnType<typeof createModules>;
 
@@ -38,14 +39,10 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const anamnesis = anamnesisModule(infra, { ...audit.services, ...contacts.services, ...clinic.services });
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
-  const whatsappIngestion = whatsappIngestionModule(infra, {
-    ...contacts.services,
-    ...files.services,
-    ...integrations.services,
-    download: () => Promise.reject(new Error('the Evolution client is not wired yet')),
-  });
+  const whatsapp = whatsappModule(infra, { ...audit.services, ...team.services, ...integrations.services });
+  const whatsappIngestion = whatsappIngestionModule(infra, { ...contacts.services, ...files.services, ...integrations.services, ...whatsapp.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsappIngestion, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -38,7 +38,7 @@ export class WhatsappIngest {
   constructor(
     private readonly infra: Pick<Infra, 'db' | 'events' | 'queue'>,
     private readonly who: WhatsappContacts,
-    private readonly connectionEvents: ConnectionEventHandler | undefined,
+    private readonly connectionEvents: ConnectionEventHandler,
   ) {}
 
   readonly process = async (event: WebhookEvent, job: JobContext): Promise<void> => {
@@ -80,8 +80,7 @@ export class WhatsappIngest {
           break;
         case 'connection.update':
         case 'qrcode.updated':
-          // TODO(wa-numbers): their applyConnectionEvent is wired in module.ts once merged.
-          if (this.connectionEvents) await this.connectionEvents(scope, number, name, item);
+          await this.connectionEvents(scope, number, name, item);
           break;
       }
     }

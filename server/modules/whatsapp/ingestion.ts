@@ -7,14 +7,27 @@ import { WhatsappContacts } from './contacts.js';
 import { WhatsappHistory } from './history.js';
 import { WhatsappIngest, type ConnectionEventHandler } from './ingest.js';
 import { WhatsappMedia, type MediaDownloader } from './media.js';
+import type { Whatsapp } from './module.js';
+import type { ConnectionEvent } from './state.js';
 import { evolutionWebhookRoutes } from './webhook.js';
 
 export interface IngestionDeps {
   contacts: ContactService;
   files: FileService;
   integrations: { inbox: WebhookInbox };
-  download: MediaDownloader;
-  connectionEvents?: ConnectionEventHandler;
+  whatsapp: Whatsapp;
+}
+
+/** `connection.update` `{state, statusReason, wuid}` / `qrcode.updated` `{qrcode}` or the QR limit answer, for the numbers' state machine. */
+export function connectionEventOf(name: 'connection.update' | 'qrcode.updated', data: Record<string, unknown>): ConnectionEvent | undefined {
+  if (name === 'qrcode.updated') {
+    if (data.qrcode && typeof data.qrcode === 'object') return { state: 'qr' };
+    return typeof data.message === 'string' && /limit/i.test(data.message) ? { state: 'refused', reason: 'qr_limit_reached' } : undefined;
+  }
+  const state = data.state;
+  if (state !== 'connecting' && state !== 'open' && state !== 'close' && state !== 'refused') return undefined;
+  const reason = typeof data.statusReason === 'number' || typeof data.statusReason === 'string' ? data.statusReason : null;
+  return { state, reason, ...(typeof data.wuid === 'string' ? { phone: data.wuid } : {}) };
 }
 
 export interface WhatsappIngestion {
@@ -28,9 +41,16 @@ export interface WhatsappIngestion {
  * inbox job runs, the media job, and the patient's messages in timeline, export, erasure and delete.
  */
 export function whatsappIngestionModule(infra: Infra, deps: IngestionDeps): Module<{ whatsappIngestion: WhatsappIngestion }> {
+  const { numbers, channels } = deps.whatsapp;
+  const connectionEvents: ConnectionEventHandler = async (scope, number, name, data) => {
+    const event = connectionEventOf(name, data);
+    if (event) await numbers.applyConnectionEvent(scope.clinicId, number.id, event);
+  };
+  // Any state: a medium received just before a disconnect is still fetched once it reconnects (retries).
+  const download: MediaDownloader = async (scope, number, externalId) => (await channels.forNumber(scope.clinicId, number.id, { anyState: true })).client.downloadMedia(externalId);
   const who = new WhatsappContacts(infra, deps.contacts);
-  const ingest = new WhatsappIngest(infra, who, deps.connectionEvents);
-  const media = new WhatsappMedia(infra, deps.files, deps.download);
+  const ingest = new WhatsappIngest(infra, who, connectionEvents);
+  const media = new WhatsappMedia(infra, deps.files, download);
   const history = new WhatsappHistory(infra);
   return {
     name: 'whatsapp-ingestion',
