@@ -78,12 +78,21 @@ describe('every tenant route refuses the wrong caller', () => {
 describe('every webhook route is reached only through a connection', () => {
   const webhookRoutes = app.routes.filter((r): r is WebhookRoute => r.access === 'webhook');
 
-  it('lists the webhook routes, each named by :ref', () => {
+  it('lists the webhook routes, each named by :ref or resolving its reference from the payload', () => {
     expect(webhookRoutes.length).toBeGreaterThan(0);
-    for (const route of webhookRoutes) expect(route.path).toMatch(/\/:ref$/);
+    for (const route of webhookRoutes) expect(route.path.endsWith('/:ref') || route.reference !== undefined).toBe(true);
   });
 
-  for (const route of webhookRoutes) {
+  // A provider's global webhook names its sender in the payload: a session proves nothing there either.
+  for (const route of webhookRoutes.filter((r) => r.reference)) {
+    it(`POST ${route.path}: a session is no credential; a body naming no connection is answered without storing`, async () => {
+      const signedIn = await a.doctorAdmin.agent.post(`/api${route.path}`).send({ event: 'messages.upsert', instance: 'nenhuma', data: {} });
+      expect(signedIn.status).toBe(route.unknown ? 200 : 404);
+      expect((await anonymous(app).post(`/api${route.path}`).set('Content-Type', 'application/json').send('{"event":')).status).toBe(400);
+    });
+  }
+
+  for (const route of webhookRoutes.filter((r) => !r.reference)) {
     it(`POST ${route.path}: a session is no credential; an unknown reference is 404, a malformed one 400`, async () => {
       const unknown = url(route, { params: { ref: 'r'.repeat(43) } });
       const signedIn = await a.doctorAdmin.agent.post(unknown).send({ type: 'x' });
