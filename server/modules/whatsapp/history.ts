@@ -32,7 +32,7 @@ export class WhatsappHistory {
       )
       .innerJoin(conversations, data.owns(conversations, eq(conversations.id, messages.conversationId), eq(conversations.contactId, contactId)))
       .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, conversations.numberId), visibleTo(ctx)))
-      .orderBy(desc(messages.sentAt), desc(messages.id))
+      .orderBy(desc(messages.sentAt), desc(messages.createdAt))
       .limit(TIMELINE_MESSAGES);
     return rows.map((m) => ({
       type: 'message',
@@ -60,7 +60,7 @@ export class WhatsappHistory {
               convs.map((c) => c.id),
             ),
           )
-          .orderBy(asc(messages.sentAt), asc(messages.id))
+          .orderBy(asc(messages.sentAt), asc(messages.createdAt))
       : [];
     const addresses = await data.pick({ jid: contactWhatsappIds.jid }, contactWhatsappIds, eq(contactWhatsappIds.contactId, contactId));
     return {
