@@ -30,11 +30,14 @@ export async function createNumber(app: TestApp, clinicId: string, opts: { group
   return { id: row!.id, clinicId, connectionId: connection.id, instance, ref: connection.webhookRef!, webhookSecret, instanceToken };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- webhook samples are edited freely, field by field, in tests
+export type Sample = Record<string, any>;
+
 const fixtureText = (name: string) => readFileSync(new URL(`../fixtures/evolution/${name}.json`, import.meta.url), 'utf8');
 
 /** A sample webhook body, addressed to the number's instance, with `data` changed by `edit`. */
-export function fixture(name: string, number: TestNumber, edit?: (data: Record<string, any>) => void): Record<string, any> {
-  const body = JSON.parse(fixtureText(name)) as Record<string, any>;
+export function fixture(name: string, number: TestNumber, edit?: (data: Sample) => void): Sample {
+  const body = JSON.parse(fixtureText(name)) as Sample;
   body.instance = number.instance;
   body.apikey = number.instanceToken;
   if (body.data && typeof body.data === 'object' && 'instance' in body.data) body.data.instance = number.instance;
