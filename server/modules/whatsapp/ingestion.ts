@@ -47,7 +47,7 @@ export function whatsappIngestionModule(infra: Infra, deps: IngestionDeps): Modu
     if (event) await numbers.applyConnectionEvent(scope.clinicId, number.id, event);
   };
   // Any state: a medium received just before a disconnect is still fetched once it reconnects (retries).
-  const download: MediaDownloader = async (scope, number, externalId) => (await channels.forNumber(scope.clinicId, number.id, { anyState: true })).client.downloadMedia(externalId);
+  const download: MediaDownloader = async (scope, numberId, externalId) => (await channels.forNumber(scope.clinicId, numberId, { anyState: true })).client.downloadMedia(externalId);
   const who = new WhatsappContacts(infra, deps.contacts);
   const ingest = new WhatsappIngest(infra, who, connectionEvents);
   const media = new WhatsappMedia(infra, deps.files, download);

@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { messages, whatsappNumbers } from '../../../shared/schema/index.js';
+import { messages } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { defineJob, type AnyJobDef } from '../../infra/queue.js';
@@ -22,7 +22,7 @@ export const MEDIA_MAX_BYTES = MAX_FILE_BYTES;
 const MEDIA_TYPES: readonly string[] = ALLOWED_FILE_TYPES;
 
 /** `/chat/getBase64FromMediaMessage` of the number's instance, through the Evolution client. */
-export type MediaDownloader = (scope: { clinicId: string }, number: { id: string; instanceName: string; connectionId: string }, externalId: string) => Promise<{ mimetype: string; fileName?: string | undefined; base64: string }>;
+export type MediaDownloader = (scope: { clinicId: string }, numberId: string, externalId: string) => Promise<{ mimetype: string; fileName?: string | undefined; base64: string }>;
 
 class MediaRefused extends Error {
   constructor(readonly code: string) {
@@ -56,15 +56,14 @@ export class WhatsappMedia {
           const clinic = new ClinicData(job.clinicId, this.infra.db);
           const [row] = await clinic
             .pick(
-              { id: messages.id, externalId: messages.externalId, state: messages.mediaState, mimetype: messages.mediaMimetype, fileName: messages.mediaFileName, conversationId: messages.conversationId, numberId: messages.numberId, instanceName: whatsappNumbers.instanceName, connectionId: whatsappNumbers.connectionId },
+              { id: messages.id, externalId: messages.externalId, state: messages.mediaState, mimetype: messages.mediaMimetype, fileName: messages.mediaFileName, conversationId: messages.conversationId, numberId: messages.numberId },
               messages,
               eq(messages.id, data.messageId),
-            )
-            .innerJoin(whatsappNumbers, clinic.owns(whatsappNumbers, eq(whatsappNumbers.id, messages.numberId)));
+            );
           if (!row || row.state !== 'pending' || !row.externalId) return;
           await clinic.update(messages, { mediaAttempts: job.attempt }, eq(messages.id, row.id));
           try {
-            const media = await this.download(scope, { id: row.numberId, instanceName: row.instanceName, connectionId: row.connectionId }, row.externalId);
+            const media = await this.download(scope, row.numberId, row.externalId);
             const mimetype = (media.mimetype || row.mimetype || '').split(';')[0]!.trim().toLowerCase();
             if (!MEDIA_TYPES.includes(mimetype)) throw new MediaRefused('media_type_not_allowed');
             const buffer = Buffer.from(media.base64, 'base64');
