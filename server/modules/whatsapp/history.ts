@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
-import { contactWhatsappIds, conversations, files, integrationConnections, integrationWebhookEvents, messages, whatsappEarlyStatuses, whatsappNumbers } from '../../../shared/schema/index.js';
+import { contactWhatsappIds, conversations, files, integrationConnections, integrationWebhookEvents, medicalRecordAttachments, messages, whatsappEarlyStatuses, whatsappNumbers } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
@@ -84,8 +84,11 @@ export class WhatsappHistory {
       externalIds = rows.flatMap((r) => (r.externalId ? [r.externalId] : []));
       const fileIds = rows.flatMap((r) => (r.fileId ? [r.fileId] : []));
       await data.update(messages, { text: null, content: null, meta: null, fileId: null, mediaFileName: null, updatedAt: new Date() }, inArray(messages.conversationId, convIds));
-      if (fileIds.length > 0) {
-        const removed = await data.delete(files, inArray(files.id, fileIds)).returning({ key: files.storageKey });
+      // A medium a professional attached to a medical record belongs to the record now (kept with it).
+      const attached = fileIds.length ? (await data.pick({ id: medicalRecordAttachments.fileId }, medicalRecordAttachments, inArray(medicalRecordAttachments.fileId, fileIds))).map((a) => a.id) : [];
+      const own = fileIds.filter((id) => !attached.includes(id));
+      if (own.length > 0) {
+        const removed = await data.delete(files, inArray(files.id, own)).returning({ key: files.storageKey });
         for (const f of removed) await this.infra.storage.delete(f.key);
       }
     }
