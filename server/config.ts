@@ -71,6 +71,9 @@ const envSchema = z.object({
   EVOLUTION_API_URL: optionalUrl,
   EVOLUTION_URL: optionalUrl,
   EVOLUTION_API_KEY: optionalString,
+  EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  WHATSAPP_PROBE_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
+  WHATSAPP_WEBHOOK_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   N8N_WEBHOOK_URL: optionalUrl,
   N8N_API_KEY: optionalString,
   WEBHOOK_BASE_URL: optionalUrl,
@@ -170,7 +173,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       /** Sign in with Google's own callback; without it and without PUBLIC_API_URL, sign-in is not configured. */
       signInRedirectUri: e.GOOGLE_SIGNIN_REDIRECT_URI ?? (e.PUBLIC_API_URL ? `${e.PUBLIC_API_URL.replace(/\/+$/, '')}/api/auth/google/callback` : undefined),
     },
-    evolution: { url: evolutionUrl, apiKey: e.EVOLUTION_API_KEY },
+    evolution: {
+      url: evolutionUrl,
+      apiKey: e.EVOLUTION_API_KEY,
+      /** Per call; a send past it is `unconfirmed`, never resent blindly. */
+      timeoutMs: e.EVOLUTION_TIMEOUT_MS,
+      /** How often one worker of the cluster asks Evolution each number's real state. */
+      probeEveryMs: e.WHATSAPP_PROBE_EVERY_MS,
+    },
+    /** Processed Evolution webhook payloads (message text) are deleted after this. */
+    whatsappWebhookRetentionMs: e.WHATSAPP_WEBHOOK_RETENTION_HOURS * 3_600_000,
     n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,
   };

@@ -200,17 +200,21 @@ function answer(res: Response, status = 200, result: unknown) {
  * Nothing is parsed before the signature holds; an unknown or disabled connection is a 404.
  */
 function webhookHandler(def: WebhookRoute, deps: MountDeps): RequestHandler {
-  if (!def.resolve && !def.path.includes('/:ref')) throw new Error(`webhook route ${def.path} must name its connection with :ref or resolve it`);
+  if (!def.path.includes('/:ref') && !def.resolve) throw new Error(`webhook route ${def.path} must name its connection with :ref or resolve it`);
   if (def.method !== 'post') throw new Error(`webhook route ${def.path} must be a POST`);
   const before: RequestHandler[] = [rawBody];
   if (def.rateLimit) before.push(deps.rateLimiters[def.rateLimit]);
   const handle = async (req: Request, res: Response) => {
     // The path's params are checked once, before anything is read: `:ref` names the connection.
-    const params = def.resolve ? {} : (parse(def.schemas?.params ?? webhookParams, req.params, 'params') as { ref: string });
-    const connection = def.resolve ? await def.resolve(req) : await deps.webhooks.resolveWebhook(def.provider, (params as { ref: string }).ref);
-    if (!connection && def.ignoreUnknown) return sendJson(res, 200, { received: false });
-    if (!connection) throw notFound('Webhook');
+    const params = parse(def.schemas?.params ?? (def.resolve ? undefined : webhookParams), req.params, 'params') as { ref?: string };
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const connection = def.resolve ? await def.resolve({ headers: req.headers, raw }) : await deps.webhooks.resolveWebhook(def.provider, params.ref as string);
+    if (!connection && def.unknown) {
+      // Logged without the payload: it may hold message text and the sender's token.
+      req.log.info({ provider: def.provider, route: def.path }, 'webhook for no known connection ignored');
+      return answer(res, def.status, def.unknown());
+    }
+    if (!connection) throw notFound('Webhook');
     await def.verify({ raw, headers: req.headers, credentials: connection.credentials });
     let json: unknown = {};
     if (raw.length > 0) {

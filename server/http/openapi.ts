@@ -34,8 +34,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
     };
     if (r.access === 'webhook') {
       responses['401'] = errorResponse('Signature or token refused');
-      // A sender that retries everything else (Google) gets 200 for a connection we no longer know.
-      if (!r.ignoreUnknown) responses['404'] = errorResponse('No active connection with this reference');
+      if (!r.unknown) responses['404'] = errorResponse('No active connection with this reference');
     } else if (r.access !== 'public') {
       responses['401'] = errorResponse('Not signed in');
       responses['403'] = errorResponse('Role too weak');

@@ -97,20 +97,22 @@ export interface WebhookVerifyInput {
 }
 
 /**
- * Inbound webhook from an external system at `/webhooks/<provider>/:ref`: the raw body is kept,
- * `verify` runs (signature, token, JWT; throw a 401 AppError to refuse) before any parsing, the
- * connection named by `:ref` gives the clinic, and the handler should store and enqueue, then answer.
+ * Inbound webhook from an external system at `/webhooks/<provider>/:ref` (or found by `resolve`):
+ * the raw body is kept, `verify` runs (signature, token, JWT; throw a 401 AppError to refuse) before
+ * any parsing, the connection gives the clinic, and the handler should store and enqueue, then answer.
  */
 export interface WebhookRoute<S extends Schemas = Schemas> extends Common<S> {
   access: 'webhook';
   provider: IntegrationProvider;
   /**
-   * For senders that cannot put a reference in the URL (Google push: the channel id is a header):
-   * finds the connection from the request; the path then has no `:ref`.
+   * For senders that cannot put a reference in the URL (a provider's global webhook names its sender
+   * in the payload; Google push names its channel in a header): finds the connection from the
+   * request, or undefined when none is known; the path then has no `:ref`. It may throw a 400
+   * AppError for a body it cannot read.
    */
-  resolve?: (req: Request) => Promise<WebhookConnection | undefined>;
-  /** An unknown sender is answered 200 `{ received: false }` instead of 404 (a sender that retries anything else). */
-  ignoreUnknown?: boolean;
+  resolve?: (input: { headers: IncomingHttpHeaders; raw: Buffer }) => Promise<WebhookConnection | undefined>;
+  /** The answer when no active connection is found; without it a 404 (a sender that retries anything else gets its 200). */
+  unknown?: () => unknown;
   verify: (input: WebhookVerifyInput) => void | Promise<void>;
   /** An empty body is `{}` (Google push notifications have none); otherwise it must be JSON. */
   handler: (input: Input<S, WebhookContext> & { raw: Buffer }) => Promise<unknown>;

@@ -17,6 +17,8 @@ import { realtimeModule } from './realtime/module.js';
 import { recordsModule } from './records/module.js';
 import { schedulingModule } from './scheduling/module.js';
 import { teamModule } from './team/module.js';
+import { whatsappIngestionModule } from './whatsapp/ingestion.js';
+import { whatsappModule } from './whatsapp/module.js';
 
 export type Modules = ReturnType<typeof createModules>;
 
@@ -41,11 +43,13 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const anamnesis = anamnesisModule(infra, { ...audit.services, ...contacts.services, ...clinic.services });
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
+  const whatsapp = whatsappModule(infra, { ...audit.services, ...team.services, ...integrations.services });
+  const whatsappIngestion = whatsappIngestionModule(infra, { ...contacts.services, ...files.services, ...integrations.services, ...whatsapp.services });
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ai, pipeline, googleCalendar, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, ai, pipeline, googleCalendar, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

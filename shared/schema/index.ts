@@ -5,6 +5,7 @@ export * from './clinical.js';
 export * from './integrations.js';
 export * from './outbox.js';
 export * from './whatsapp.js';
+export * from './whatsapp-ingest.js';
 export * from './ai.js';
 export * from './pipeline.js';
 export * from './google-calendar.js';

@@ -77,7 +77,7 @@ describe('every tenant route refuses the wrong caller', () => {
 
 describe('every webhook route is reached only through a connection', () => {
   const webhookRoutes = app.routes.filter((r): r is WebhookRoute => r.access === 'webhook' && !r.resolve);
-  // Senders that name their connection in headers (Google push: the channel id).
+  // Senders that name their connection in the payload or headers (Evolution global webhook, Google push).
   const resolvedRoutes = app.routes.filter((r): r is WebhookRoute => r.access === 'webhook' && r.resolve !== undefined);
 
   it('lists the webhook routes, each named by :ref or resolved from the request', () => {
@@ -86,11 +86,13 @@ describe('every webhook route is reached only through a connection', () => {
     for (const route of resolvedRoutes) expect(route.path).not.toContain(':');
   });
 
+  // A global webhook names its sender in the payload or a header: a session proves nothing there either.
   for (const route of resolvedRoutes) {
-    it(`POST ${route.path}: a session is no credential; an unknown sender is ${route.ignoreUnknown ? '200 ignored' : '404'}`, async () => {
-      const status = route.ignoreUnknown ? 200 : 404;
-      expect((await a.doctorAdmin.agent.post(`/api${route.path}`).send({ type: 'x' })).status).toBe(status);
-      expect((await anonymous(app).post(`/api${route.path}`).send({})).status).toBe(status);
+    it(`POST ${route.path}: a session is no credential; an unknown sender is ${route.unknown ? '200 ignored' : '404'}`, async () => {
+      const status = route.unknown ? 200 : 404;
+      const unknownSender = { event: 'messages.upsert', instance: 'nenhuma', data: {} };
+      expect((await a.doctorAdmin.agent.post(`/api${route.path}`).send(unknownSender)).status).toBe(status);
+      expect((await anonymous(app).post(`/api${route.path}`).send(unknownSender)).status).toBe(status);
     });
   }
 

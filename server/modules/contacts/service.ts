@@ -11,7 +11,7 @@ import type { TenantContext } from '../../http/context.js';
 import { conflict, notFound } from '../../lib/errors.js';
 import { afterCursor, page } from '../../lib/cursor.js';
 import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
-import type { AuditService } from '../audit/service.js';
+import type { AuditScope, AuditService } from '../audit/service.js';
 import type { Providers } from '../module.js';
 
 export type Contact = typeof contacts.$inferSelect;
@@ -25,6 +25,9 @@ type ListQuery = z.infer<typeof contactListQuery>;
  * for LGPD requests.
  */
 export type DependentsCheck = (clinicId: string, contactId: string) => Promise<boolean>;
+
+/** Who writes: a request, or a job acting for the clinic (WhatsApp ingestion creates leads, actor null). */
+export type ContactWriter = AuditScope & { requestId?: string | null };
 
 const publicColumns = {
   id: contacts.id,
@@ -120,7 +123,7 @@ export class ContactService {
     return words.length > 0 ? (and(...words.map((w) => sql`${contacts.searchText} like ${`%${escapeLike(w)}%`}`)) as SQL) : sql`true`;
   }
 
-  async create(ctx: TenantContext, input: ContactInput) {
+  async create(ctx: ContactWriter, input: ContactInput) {
     await this.assertUnique(ctx.clinicId, input);
     const row = await this.unique(ctx.clinicId, input, undefined, () =>
       this.data(ctx.clinicId).transaction(async (data, tx) => {
@@ -134,7 +137,7 @@ export class ContactService {
     return this.publicView(row);
   }
 
-  async update(ctx: TenantContext, id: string, patch: ContactPatch) {
+  async update(ctx: ContactWriter, id: string, patch: ContactPatch) {
     const current = await this.get(ctx.clinicId, id);
     await this.assertUnique(ctx.clinicId, patch, id);
     const merged = { ...current, ...patch };
@@ -157,7 +160,7 @@ export class ContactService {
    * appointments; refused (409 has_clinical_records) with clinical history, which a hidden patient
    * would cut off from the professionals (records, export, verify all answer 404 for it).
    */
-  async remove(ctx: TenantContext, id: string) {
+  async remove(ctx: ContactWriter, id: string) {
     await this.get(ctx.clinicId, id);
     const clinical = await Promise.all(this.providers.clinicalHistory.map((check) => check(ctx.clinicId, id)));
     if (clinical.some(Boolean)) {

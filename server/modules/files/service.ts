@@ -5,7 +5,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
 import { notFound } from '../../lib/errors.js';
-import type { AuditService } from '../audit/service.js';
+import type { AuditScope, AuditService } from '../audit/service.js';
 import type { Providers } from '../module.js';
 
 export const MAX_FILE_BYTES = 25 * 1024 * 1024;
@@ -58,7 +58,8 @@ export class FileService {
     for (const guard of this.providers.fileAccessGuards) await guard(ctx, fileId, operation);
   }
 
-  async upload(ctx: TenantContext, file: UploadedFile) {
+  /** `ctx` may be a job's (actor null): WhatsApp media are stored by the media job. */
+  async upload(ctx: AuditScope & { requestId?: string | null }, file: UploadedFile) {
     const id = randomUUID();
     // Keys never contain user input: the name lives in the database only.
     const storageKey = `${ctx.clinicId}/${id}`;
@@ -73,7 +74,7 @@ export class FileService {
           contentType: file.mimetype,
           size: file.size,
           sha256: createHash('sha256').update(file.buffer).digest('hex'),
-          uploadedBy: ctx.actor.type === 'user' ? ctx.actor.userId : null,
+          uploadedBy: ctx.actor?.type === 'user' ? ctx.actor.userId : null,
         })
         .returning(columns);
       if (!inserted) throw new Error('insert returned nothing');

@@ -132,9 +132,9 @@ export const googleCalendarRoutes = (links: GoogleCalendarLinks, sync: GoogleCal
     summary: 'Google Calendar push notification (X-Goog-Channel-ID names the channel, X-Goog-Channel-Token proves it); queues a debounced sync',
     tag,
     provider: 'google_calendar',
-    resolve: (req) => sync.resolveChannel(header(req.headers['x-goog-channel-id'])),
+    resolve: ({ headers }) => sync.resolveChannel(header(headers['x-goog-channel-id'])),
     // Google retries anything but 2xx: a channel we no longer know (stopped, removed) is answered and dropped.
-    ignoreUnknown: true,
+    unknown: () => ({ received: false }),
     verify: verifyPush,
     response: pushResponse,
     handler: async ({ ctx, req }) => {

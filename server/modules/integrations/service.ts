@@ -131,10 +131,10 @@ export class IntegrationService implements WebhookConnections {
     return this.update(clinicId, id, { credentials: this.seal(credentials) });
   }
 
-  /** Removes the connection and, by cascade, what was stored through it (sync state, webhook deliveries). */
+  /** Deletes the connection; what hangs on it (sync state, a WhatsApp number, webhook deliveries) goes by cascade. */
   async remove(clinicId: string, id: string): Promise<void> {
-    const removed = await this.data(clinicId).delete(integrationConnections, eq(integrationConnections.id, id)).returning({ id: integrationConnections.id });
-    if (removed.length === 0) throw notFound('Connection');
+    const [row] = await this.data(clinicId).delete(integrationConnections, eq(integrationConnections.id, id)).returning({ id: integrationConnections.id });
+    if (!row) throw notFound('Connection');
   }
 
   /** The decrypted credentials, for the provider client of this connection only. */

@@ -1,0 +1,208 @@
+/**
+ * WhatsApp webhook ingest, end to end, on real Postgres and Redis (`npx tsx bench/whatsapp-ingest.ts`;
+ * BENCH_DATABASE_URL / BENCH_REDIS_URL, else TEST_DATABASE_URL / TEST_REDIS_URL, else the local
+ * servers; skipped with a message when they cannot be reached). One app process (BullMQ queues):
+ * signed `messages.upsert` POST -> 200 ack -> integrations.webhook job -> message stored -> the
+ * `message.received` domain event delivered to a subscriber.
+ *   1. Ack latency at a fixed 500 msg/s (p50/p99 of the HTTP answer).
+ *   2. Sustained throughput with 5 % duplicate deliveries: messages stored and their event
+ *      delivered per second, counted until the last event arrives (the queue is drained).
+ *   3. Baseline in the same run: a minimal Express route doing one `INSERT ... ON CONFLICT DO
+ *      NOTHING` of the same row, at the same concurrency; the ratio is 2 / 3.
+ * BENCH_DURATION (seconds per phase, default 10; `--full` = 60). The load generator (autocannon)
+ * runs in this process too, so the figures are conservative for the app.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import autocannon from 'autocannon';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
+import postgres from 'postgres';
+import { pino } from 'pino';
+import { clinics, whatsappNumbers } from '../shared/schema/index.js';
+import { loadConfig } from '../server/config.js';
+import { createApp } from '../server/app.js';
+import { closeInfra, createInfra } from '../server/infra/index.js';
+import { createLogger } from '../server/infra/logger.js';
+import { createModules } from '../server/modules/index.js';
+import { listeningPort, startServer } from '../server/http-server.js';
+
+const DB = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECONDS = process.argv.includes('--full') ? 60 : Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = 32;
+const DUPLICATES = 0.05;
+const SENDERS = 500;
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+async function reachable(): Promise<string | undefined> {
+  try {
+    const sql = postgres(DB, { max: 1, connect_timeout: 3, onnotice: () => {} });
+    await sql`select 1`;
+    await sql.end();
+  } catch {
+    return `Postgres at ${DB} is not reachable`;
+  }
+  const redis = new Redis(REDIS, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0 });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch {
+    return `Redis at ${REDIS} is not reachable`;
+  } finally {
+    redis.disconnect();
+  }
+  return undefined;
+}
+
+const unreachable = await reachable();
+if (unreachable) {
+  console.log(`skipped: ${unreachable} (set BENCH_DATABASE_URL and BENCH_REDIS_URL, or TEST_DATABASE_URL and TEST_REDIS_URL)`);
+  process.exit(0);
+}
+
+const dbName = `opb_bench_wa_${Date.now().toString(36)}`;
+const admin = postgres(DB, { max: 1, onnotice: () => {} });
+await admin.unsafe(`create database ${dbName}`);
+const url = new URL(DB);
+url.pathname = `/${dbName}`;
+const prefix = `opb-bench-wa-${Date.now().toString(36)}:`;
+const template = JSON.parse(readFileSync(new URL('../test/fixtures/evolution/webhook.messages.upsert.text.json', import.meta.url), 'utf8')) as { data: Record<string, unknown> } & Record<string, unknown>;
+
+try {
+  const config = loadConfig({ NODE_ENV: 'development', DATABASE_URL: url.toString(), REDIS_URL: REDIS, REDIS_PREFIX: prefix, CORS_ORIGINS: 'http://bench.local', LOG_LEVEL: 'info', DATA_DIR: '/tmp/opb-bench-wa' });
+  const infra = await createInfra(config, createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) }));
+  const modules = createModules(infra);
+  const delivered = new Map<string, number>();
+  infra.events.subscribe({ name: 'bench-received', events: ['message.received'], handle: (e) => void delivered.set((e.payload as { externalId: string }).externalId, performance.now()) });
+  await infra.queue.start(modules.jobs);
+  infra.events.start();
+  const app = createApp({ infra, modules, rateLimits: { login: 1000, register: 1000, passwordReset: 1000, public: 100_000, changePassword: 1000 } });
+  const server = await startServer(infra, app, { port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${listeningPort(server)}`;
+
+  const [clinic] = await infra.db.insert(clinics).values({ name: 'Bench WhatsApp' }).returning({ id: clinics.id });
+  const clinicId = clinic!.id;
+  const secret = randomBytes(32).toString('base64url');
+  const instance = `bench-${randomUUID().slice(0, 8)}`;
+  const connection = await modules.services.integrations.connections.create(clinicId, { provider: 'evolution', credentials: { webhookSecret: secret, instanceToken: randomUUID() }, webhook: true });
+  const [number] = await infra.db.insert(whatsappNumbers).values({ clinicId, connectionId: connection.id, instanceName: instance, state: 'open' }).returning({ id: whatsappNumbers.id });
+  // One token for the run (Evolution signs each call; verifying is the server's cost either way).
+  const jwt = await new SignJWT({ app: 'evolution', action: 'webhook' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(secret));
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${jwt}` };
+  const target = `${base}/api/webhooks/evolution/${connection.webhookRef}`;
+
+  let seq = 0;
+  const sentIds: string[] = [];
+  let duplicatesSent = 0;
+  const body = (id: string, i: number) => {
+    const phone = `55119${String(80000000 + (i % SENDERS)).padStart(8, '0')}`;
+    return JSON.stringify({
+      ...template,
+      instance,
+      apikey: null,
+      data: { ...template.data, key: { remoteJid: `${phone}@s.whatsapp.net`, fromMe: false, id }, pushName: `Paciente ${i % SENDERS}`, message: { conversation: `Mensagem de teste ${i}` }, messageTimestamp: Math.floor(Date.now() / 1000) },
+    });
+  };
+  const nextBody = () => {
+    if (sentIds.length > 0 && Math.random() < DUPLICATES) {
+      duplicatesSent++;
+      const id = sentIds[Math.floor(Math.random() * sentIds.length)]!;
+      return body(id, Number(id.split('-')[1]));
+    }
+    const i = seq++;
+    const id = `BENCH-${i}-${randomBytes(4).toString('hex').toUpperCase()}`;
+    sentIds.push(id);
+    return body(id, i);
+  };
+  const run = (opts: { duration: number; connections: number; overallRate?: number; url?: string }) =>
+    autocannon({
+      url: opts.url ?? target,
+      method: 'POST',
+      headers,
+      connections: opts.connections,
+      duration: opts.duration,
+      ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+      requests: [{ setupRequest: (req) => ({ ...req, body: nextBody() }) }],
+    });
+  const drain = async (unique: number) => {
+    const deadline = Date.now() + 120_000;
+    while (delivered.size < unique && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  // Warm-up: connections, JIT, the senders' contacts created once.
+  await run({ duration: 3, connections: 8 });
+  await drain(seq);
+
+  // 1. Ack latency at 500 msg/s.
+  {
+    const r = await run({ duration: SECONDS, connections: CONNECTIONS, overallRate: 500 });
+    if (r.non2xx || r.errors || r.timeouts) throw new Error(`rate phase: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+    console.log(`ack at 500 msg/s: ${r.requests.total} deliveries in ${SECONDS} s, ack p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms`);
+    await drain(seq);
+  }
+
+  // 2. Sustained, end to end, 5 % duplicates.
+  let ingestRate = 0;
+  {
+    const before = delivered.size;
+    const seqBefore = seq;
+    duplicatesSent = 0;
+    const t0 = performance.now();
+    const r = await run({ duration: SECONDS, connections: CONNECTIONS });
+    if (r.non2xx || r.errors || r.timeouts) throw new Error(`throughput phase: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+    const loadEnd = performance.now();
+    await drain(seq);
+    const unique = seq - seqBefore;
+    const stored = delivered.size - before;
+    const last = Math.max(...[...delivered.values()]);
+    const seconds = (last - t0) / 1000;
+    ingestRate = stored / seconds;
+    const [{ n }] = (await infra.db.execute(`select count(*)::int as n from messages where number_id = '${number!.id}'`)) as unknown as [{ n: number }];
+    console.log(
+      `sustained: ${r.requests.total} deliveries (${duplicatesSent} duplicates) in ${SECONDS} s = ${Math.round(r.requests.total / SECONDS)} acks/s (ack p99 ${r.latency.p99} ms); ` +
+        `${stored} of ${unique} new messages stored and delivered as events in ${round(seconds)} s = ${Math.round(ingestRate)} msg/s end to end ` +
+        `(queue drained ${round((last - loadEnd) / 1000)} s after the load); ${n} message rows in all, duplicates stored once`,
+    );
+  }
+
+  // 3. Baseline: one INSERT ... ON CONFLICT DO NOTHING of the same row per request.
+  {
+    const sql = postgres(url.toString(), { max: 10, onnotice: () => {} });
+    await sql`create table bench_baseline (number_id uuid not null, external_id text not null, remote_jid text, text text, sent_at timestamptz, primary key (number_id, external_id))`;
+    const baseline = express();
+    baseline.post('/baseline', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+      const b = JSON.parse((req.body as Buffer).toString('utf8')) as { data: { key: { id: string; remoteJid: string }; message: { conversation: string }; messageTimestamp: number } };
+      await sql`insert into bench_baseline values (${number!.id}, ${b.data.key.id}, ${b.data.key.remoteJid}, ${b.data.message.conversation}, ${new Date(b.data.messageTimestamp * 1000)}) on conflict do nothing`;
+      res.json({ received: true });
+    });
+    const http = createServer(baseline);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
+    const port = (http.address() as { port: number }).port;
+    const r = await run({ duration: SECONDS, connections: CONNECTIONS, url: `http://127.0.0.1:${port}/baseline` });
+    const rate = r.requests.total / SECONDS;
+    console.log(`baseline (Express + one INSERT ... ON CONFLICT DO NOTHING): ${Math.round(rate)} req/s, p99 ${r.latency.p99} ms`);
+    console.log(`ratio: end-to-end ingest ${Math.round(ingestRate)} msg/s = ${round((ingestRate / rate) * 100)} % of the baseline`);
+    http.close();
+    await sql.end();
+  }
+
+  await infra.realtime.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeInfra(infra);
+} finally {
+  await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
+  const redis = new Redis(REDIS);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}

@@ -1,0 +1,184 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { jwtVerify } from 'jose';
+import { z } from 'zod';
+import { integrationConnections, whatsappNumbers } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../infra/clinic-data.js';
+import type { Infra } from '../../infra/index.js';
+import { webhookRoute, type RouteDef, type WebhookConnections, type WebhookContext, type WebhookVerifyInput } from '../../http/route.js';
+import { AppError, badRequest } from '../../lib/errors.js';
+import type { WebhookInbox } from '../integrations/webhooks.js';
+import { eventName, items } from './normalize.js';
+
+/** Credential keys of an Evolution connection (sealed in integration_connections.credentials). */
+export const WEBHOOK_SECRET = 'webhookSecret';
+export const INSTANCE_TOKEN = 'instanceToken';
+
+/** The events the processor works on; anything else is answered and dropped. */
+export const HANDLED_EVENTS = new Set([
+  'messages.upsert',
+  'messages.update',
+  'messages.delete',
+  'send.message',
+  'connection.update',
+  'qrcode.updated',
+  'contacts.upsert',
+  'contacts.update',
+]);
+
+/** Evolution's envelope: `{event, instance, data, destination, date_time, sender, server_url, apikey}`; loose for version drift. */
+export const evolutionEnvelope = z.looseObject({
+  event: z.string().min(1).max(100),
+  instance: z.string().min(1).max(200),
+  data: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).max(1000)]),
+  date_time: z.string().max(100).optional(),
+});
+export type EvolutionEnvelope = z.infer<typeof evolutionEnvelope>;
+
+const refused = () => new AppError(401, 'invalid_signature', 'The webhook signature or token was refused');
+
+const parsed = new WeakMap<Buffer, EvolutionEnvelope>();
+
+/** The raw body as an envelope (400 for anything else); parsed once per request. */
+function envelopeOf(raw: Buffer): EvolutionEnvelope {
+  const known = parsed.get(raw);
+  if (known) return known;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw badRequest('invalid_json', 'The request body is not valid JSON');
+  }
+  const result = evolutionEnvelope.safeParse(json);
+  if (!result.success || JSON.stringify(result.data).includes('\\u0000')) {
+    throw new AppError(400, 'validation_failed', 'Invalid body', result.success ? undefined : { body: z.flattenError(result.error) });
+  }
+  parsed.set(raw, result.data);
+  return result.data;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Evolution signs with `Authorization: Bearer <HS256 JWT>` (`{app: "evolution", action: "webhook"}`,
+ * 10 minutes) when the webhook was set with a `jwt_key` header; otherwise the body's `apikey` is the
+ * instance token, compared in constant time. A bearer that fails is refused (no fallback).
+ */
+export async function verifyEvolution({ raw, headers, credentials }: WebhookVerifyInput): Promise<void> {
+  const auth = headers.authorization;
+  if (auth) {
+    const secret = credentials[WEBHOOK_SECRET];
+    const token = /^Bearer (.+)$/.exec(auth)?.[1];
+    if (!secret || !token) throw refused();
+    try {
+      const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'], requiredClaims: ['exp'] });
+      if (payload.app !== 'evolution' || payload.action !== 'webhook') throw refused();
+      return;
+    } catch {
+      throw refused();
+    }
+  }
+  const expected = credentials[INSTANCE_TOKEN];
+  let apikey: unknown;
+  try {
+    apikey = (JSON.parse(raw.toString('utf8')) as { apikey?: unknown }).apikey;
+  } catch {
+    throw refused();
+  }
+  if (!expected || typeof apikey !== 'string' || !timingSafeEqual(digest(apikey), digest(expected))) throw refused();
+}
+
+/** The message id (and status, for updates) an item names, or undefined. */
+function itemKey(name: string, d: Record<string, unknown>): string | undefined {
+  const key = d.key as { id?: unknown } | undefined;
+  if (name === 'messages.upsert' || name === 'send.message') return typeof key?.id === 'string' ? key.id : undefined;
+  if (name === 'messages.update') {
+    const id = d.keyId ?? key?.id;
+    return typeof id === 'string' ? `${id}:${String(d.status ?? (d.update as { status?: unknown } | undefined)?.status ?? '')}` : undefined;
+  }
+  if (name === 'messages.delete') {
+    const id = d.id ?? key?.id;
+    return typeof id === 'string' ? id : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The delivery's external id, the same for a retry and for the global and instance webhooks of one
+ * event: the event name and message ids (with the status of an update); other events hash their
+ * name, time and data (a `connection.update` to `open` twice is two events).
+ */
+export function deliveryId(envelope: EvolutionEnvelope): string {
+  const name = eventName(envelope.event);
+  const list = items(envelope.data);
+  const keys = list.map((d) => itemKey(name, d));
+  if (keys.length > 0 && keys.every((k) => k !== undefined)) {
+    const id = `${name}:${keys.join(',')}`;
+    if (id.length <= 300) return id;
+  }
+  return `${name}:sha256:${digest(`${envelope.date_time ?? ''}|${JSON.stringify(envelope.data)}`).toString('hex')}`;
+}
+
+/** The two receivers: `/webhooks/evolution/:ref` (per instance, set by the numbers module) and the global one. */
+export function evolutionWebhookRoutes(infra: Pick<Infra, 'db' | 'systemDb'>, integrations: { inbox: WebhookInbox; connections: WebhookConnections }): RouteDef[] {
+  const { inbox, connections } = integrations;
+  /** The number this delivery is for, of this connection; a payload naming another instance is ignored. */
+  const numberOf = async (ctx: WebhookContext, instance: string) => {
+    const [row] = await new ClinicData(ctx.clinicId, infra.db).pick(
+      { id: whatsappNumbers.id },
+      whatsappNumbers,
+      eq(whatsappNumbers.connectionId, ctx.connection.id),
+      eq(whatsappNumbers.instanceName, instance),
+    );
+    return row;
+  };
+
+  const receive = async (ctx: WebhookContext, envelope: EvolutionEnvelope, log: { info: (o: object, m: string) => void }) => {
+    const name = eventName(envelope.event);
+    if (!HANDLED_EVENTS.has(name)) return { received: true as const, ignored: true };
+    if (!(await numberOf(ctx, envelope.instance))) {
+      log.info({ provider: 'evolution', instance: envelope.instance, event: name }, 'evolution webhook for an instance of no number ignored');
+      return { received: true as const, ignored: true };
+    }
+    // The instance token is a credential: never kept with the payload.
+    const { apikey: _token, ...payload } = envelope;
+    const { duplicate } = await inbox.receive(ctx, { externalId: deliveryId(envelope), type: name, payload });
+    return { received: true as const, duplicate };
+  };
+
+  const answer = z.object({ received: z.literal(true), duplicate: z.boolean().optional(), ignored: z.boolean().optional() });
+  return [
+    webhookRoute({
+      method: 'post',
+      path: '/webhooks/evolution/:ref',
+      summary: "Evolution API webhook of one number (JWT or instance token); stored, answered at once, processed by a job",
+      tag: 'WhatsApp',
+      provider: 'evolution',
+      verify: verifyEvolution,
+      schemas: { body: evolutionEnvelope },
+      response: answer,
+      handler: async ({ ctx, body, req }) => receive(ctx, body, req.log),
+    }),
+    webhookRoute({
+      method: 'post',
+      path: '/webhooks/evolution',
+      summary:
+        "Evolution API global webhook: the same body as /webhooks/evolution/{ref}; the number is found by the payload's instance, the clinic from our row. An unknown instance is answered 200 (ignored) so Evolution stops retrying",
+      tag: 'WhatsApp',
+      provider: 'evolution',
+      verify: verifyEvolution,
+      resolve: async ({ raw }) => {
+        const { instance } = envelopeOf(raw);
+        const [row] = await infra.systemDb
+          .select({ ref: integrationConnections.webhookRef })
+          .from(whatsappNumbers)
+          .innerJoin(integrationConnections, eq(integrationConnections.id, whatsappNumbers.connectionId))
+          .where(and(eq(whatsappNumbers.instanceName, instance), eq(integrationConnections.provider, 'evolution')));
+        return row?.ref ? connections.resolveWebhook('evolution', row.ref) : undefined;
+      },
+      unknown: () => ({ received: true, ignored: true }),
+      response: answer,
+      handler: async ({ ctx, raw, req }) => receive(ctx, envelopeOf(raw), req.log),
+    }),
+  ];
+}
