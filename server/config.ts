@@ -70,6 +70,8 @@ const envSchema = z.object({
   EVOLUTION_API_URL: optionalUrl,
   EVOLUTION_URL: optionalUrl,
   EVOLUTION_API_KEY: optionalString,
+  /** Messages sent per second by one WhatsApp number (a fraction spaces them further: 0.5 = one every 2 s). */
+  WHATSAPP_SEND_RATE_PER_SECOND: z.coerce.number().positive().max(50).default(1),
   N8N_WEBHOOK_URL: optionalUrl,
   N8N_API_KEY: optionalString,
   WEBHOOK_BASE_URL: optionalUrl,
@@ -165,12 +167,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL ?? 'https://oauth2.googleapis.com/token',
     },
     evolution: { url: evolutionUrl, apiKey: e.EVOLUTION_API_KEY },
+    whatsappSendRate: sendRate(e.WHATSAPP_SEND_RATE_PER_SECOND),
     n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,
   };
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/** A per-second rate as the queue's window: whole sends per second, or one send per longer window. */
+function sendRate(perSecond: number) {
+  return perSecond >= 1 ? { max: Math.floor(perSecond), durationMs: 1000 } : { max: 1, durationMs: Math.round(1000 / perSecond) };
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -20,6 +20,11 @@ export const EVENT_PERMISSIONS = {
   'appointment:deleted': 'appointments:read',
   'medical_record:signed': 'records:read',
   'anamnesis:submitted': 'anamnesis:read',
+  // A private number's conversations go to its professional and the admins only (realtime.emitToOwner).
+  'message:new': 'conversations:read',
+  'message:updated': 'conversations:read',
+  'conversation:updated': 'conversations:read',
+  'conversation:typing': 'conversations:read',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
 } as const satisfies Record<ServerEvent, Permission>;

@@ -24,6 +24,10 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'appointment:deleted': { id, professionalId: id, startsAt: '2026-12-01T12:00:00Z', endsAt: '2026-12-01T12:30:00Z' },
   'medical_record:signed': { id, contactId: id },
   'anamnesis:submitted': { id, contactId: id },
+  'message:new': { id, conversationId: id, numberId: id, contactId: id, direction: 'inbound', sender: 'contact', type: 'text', status: 'delivery_ack', preview: 'Bom dia', sentAt: '2026-12-01T12:00:00Z' },
+  'message:updated': { id, conversationId: id, numberId: id, status: 'read', mediaState: null },
+  'conversation:updated': { id, contactId: id, numberId: id, status: 'open', assigneeId: null, unreadCount: 1 },
+  'conversation:typing': { conversationId: id, userId: id },
   'test:ping': { at: '2026-12-01T12:00:00Z', by: 'test' },
 };
 
