@@ -70,6 +70,8 @@ const envSchema = z.object({
   EVOLUTION_API_URL: optionalUrl,
   EVOLUTION_URL: optionalUrl,
   EVOLUTION_API_KEY: optionalString,
+  EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  WHATSAPP_PROBE_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   /** Messages sent per second by one WhatsApp number (a fraction spaces them further: 0.5 = one every 2 s). */
   WHATSAPP_SEND_RATE_PER_SECOND: z.coerce.number().positive().max(50).default(1),
   N8N_WEBHOOK_URL: optionalUrl,
@@ -166,7 +168,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       oauthAuthUrl: e.GOOGLE_OAUTH_AUTH_URL ?? 'https://accounts.google.com/o/oauth2/v2/auth',
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL ?? 'https://oauth2.googleapis.com/token',
     },
-    evolution: { url: evolutionUrl, apiKey: e.EVOLUTION_API_KEY },
+    evolution: {
+      url: evolutionUrl,
+      apiKey: e.EVOLUTION_API_KEY,
+      /** Per call; a send past it is `unconfirmed`, never resent blindly. */
+      timeoutMs: e.EVOLUTION_TIMEOUT_MS,
+      /** How often one worker of the cluster asks Evolution each number's real state. */
+      probeEveryMs: e.WHATSAPP_PROBE_EVERY_MS,
+    },
     whatsappSendRate: sendRate(e.WHATSAPP_SEND_RATE_PER_SECOND),
     n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,

@@ -14,6 +14,7 @@ import { realtimeModule } from './realtime/module.js';
 import { recordsModule } from './records/module.js';
 import { schedulingModule } from './scheduling/module.js';
 import { teamModule } from './team/module.js';
+import { whatsappModule } from './whatsapp/module.js';
 
 export type Modules = ReturnType<typeof createModules>;
 
@@ -37,8 +38,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const anamnesis = anamnesisModule(infra, { ...audit.services, ...contacts.services, ...clinic.services });
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
+  const whatsapp = whatsappModule(infra, { ...audit.services, ...team.services, ...integrations.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

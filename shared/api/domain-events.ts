@@ -29,7 +29,7 @@ export interface DomainEvents {
   'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null };
   'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number };
   /** A WhatsApp number's connection state changed (`whatsapp:status`). */
-  'whatsapp.number.updated': { id: string; state: string; professionalId: string | null };
+  'whatsapp.number.updated': { id: string; state: string; professionalId: string | null; reason: string | null };
   'opportunity.moved': { id: string; contactId: string; pipelineId: string; fromStageId: string | null; toStageId: string };
 }
 

@@ -15,8 +15,13 @@ export interface ProviderError extends Error {
     | 'sync_token_expired' // Google 410 fullSyncRequired: drop the token, full sync once
     | 'precondition_failed' // Google 412 (etag changed)
     | 'not_on_channel' // Evolution 400 "exists: false": the number has no WhatsApp
-    | 'unavailable'; // 5xx, timeouts, licence not activated: retry
+    | 'license_required' // Evolution 2.4 503 LICENSE_REQUIRED: the gateway must be activated, retrying will not help
+    | 'rejected' // any other refusal (4xx, Evolution's HTTP 200 `{error: true}`): not retryable
+    | 'timeout' // no answer in time: the provider may have done it (`ambiguous`)
+    | 'unavailable'; // 5xx, connection errors: retry
   retryable: boolean;
+  /** The request may have taken effect (a timeout, a connection cut after sending): never resend blindly. */
+  ambiguous?: boolean;
   retryAfterMs?: number;
   /** The provider's HTTP status, when there was one. */
   status?: number;
@@ -28,8 +33,6 @@ export type ChannelState = 'connecting' | 'open' | 'close' | 'refused';
 export type DeliveryStatus = 'PENDING' | 'SERVER_ACK' | 'DELIVERY_ACK' | 'READ' | 'PLAYED' | 'ERROR';
 
 export interface ChannelTarget {
-  /** The connection's instance on the gateway (Evolution instance name). */
-  instance: string;
   /** E.164 digits (`5511987654321`) or a resolved JID (`...@s.whatsapp.net`). */
   to: string;
 }
@@ -42,31 +45,61 @@ export interface SentMessage {
   sentAt: Date;
 }
 
+/** A URL the gateway downloads, or the file itself (raw base64, no `data:` prefix). */
 export type MediaSource = { url: string } | { base64: string };
 
+/** The message a reply quotes: its WhatsApp id, and its chat and text when known. */
+export interface QuotedMessage {
+  externalId: string;
+  remoteJid?: string;
+  fromMe?: boolean;
+  text?: string;
+}
+
+export interface ChannelWebhook {
+  url: string;
+  /** Sent back verbatim on every delivery; Evolution turns `jwt_key` into `Authorization: Bearer <HS256 JWT>`. */
+  headers: Record<string, string>;
+  /** UPPER_CASE event names (`MESSAGES_UPSERT`); empty means every event. */
+  events: string[];
+}
+
+export type ConnectResult = { state: 'open' } | { state: 'pending' } | { state: 'qr'; code: string; base64: string; pairingCode?: string };
+
+/**
+ * One channel instance (a WhatsApp number on the gateway), bound to its own credentials: every call
+ * acts on that instance only.
+ */
 export interface ChannelProvider {
   readonly provider: 'evolution';
-  sendText(input: ChannelTarget & { text: string; quotedExternalId?: string; delayMs?: number }): Promise<SentMessage>;
+  readonly instance: string;
+  sendText(input: ChannelTarget & { text: string; quoted?: QuotedMessage; delayMs?: number; linkPreview?: boolean }): Promise<SentMessage>;
   sendMedia(
-    input: ChannelTarget & { kind: 'image' | 'video' | 'audio' | 'document'; media: MediaSource; mimetype?: string; caption?: string; fileName?: string },
+    input: ChannelTarget & { kind: 'image' | 'video' | 'audio' | 'document'; media: MediaSource; mimetype?: string; caption?: string; fileName?: string; quoted?: QuotedMessage },
   ): Promise<SentMessage>;
   /** A voice note (PTT). */
-  sendAudio(input: ChannelTarget & { audio: MediaSource }): Promise<SentMessage>;
+  sendAudio(input: ChannelTarget & { audio: MediaSource; delayMs?: number; quoted?: QuotedMessage }): Promise<SentMessage>;
   /** Which numbers have WhatsApp and their JIDs (handles the Brazilian 9th digit). */
-  resolveNumbers(instance: string, numbers: string[]): Promise<{ number: string; exists: boolean; jid: string | null; lid?: string }[]>;
-  markRead(instance: string, messages: { remoteJid: string; fromMe: boolean; externalId: string }[]): Promise<void>;
+  resolveNumbers(numbers: string[]): Promise<{ number: string; exists: boolean; jid: string | null; lid?: string }[]>;
+  markRead(messages: { remoteJid: string; fromMe: boolean; externalId: string }[]): Promise<void>;
   sendPresence(input: ChannelTarget & { presence: 'composing' | 'recording' | 'paused'; delayMs: number }): Promise<void>;
-  downloadMedia(instance: string, externalId: string): Promise<{ mimetype: string; fileName?: string; base64: string }>;
+  downloadMedia(externalId: string, opts?: { convertToMp4?: boolean }): Promise<{ mimetype: string; fileName?: string; base64: string; size?: number }>;
 
-  createInstance(input: { instance: string; webhook: { url: string; headers: Record<string, string>; events: string[] } }): Promise<{ instanceId: string; token: string }>;
-  /** QR code or pairing code to link a phone; `open` when already linked; `pending` while the QR is not ready. */
-  connect(
-    instance: string,
-    opts?: { number?: string },
-  ): Promise<{ state: 'open' } | { state: 'pending' } | { state: 'qr'; code: string; base64: string; pairingCode?: string }>;
-  state(instance: string): Promise<ChannelState>;
-  logout(instance: string): Promise<void>;
-  setWebhook(instance: string, webhook: { url: string; headers: Record<string, string>; events: string[] }): Promise<void>;
+  /** QR code or pairing code (`number`) to link a phone; `open` when already linked; `pending` while the QR is not ready. */
+  connect(opts?: { number?: string }): Promise<ConnectResult>;
+  state(): Promise<ChannelState>;
+  logout(): Promise<void>;
+  setWebhook(webhook: ChannelWebhook): Promise<void>;
+}
+
+/** The gateway itself, under its global key: creates and deletes instances, binds a client to one. */
+export interface ChannelGateway {
+  readonly provider: 'evolution';
+  /** `token` is ours (random), so it is known even when the answer is lost. */
+  createInstance(input: { instance: string; token: string; groupsIgnore?: boolean; rejectCall?: boolean }): Promise<{ instanceId: string; token: string }>;
+  /** Deleting an instance that is already gone succeeds. */
+  deleteInstance(instance: string): Promise<void>;
+  forInstance(instance: string, token: string): ChannelProvider;
 }
 
 // ---- Calendars (Google Calendar v3 first) ----

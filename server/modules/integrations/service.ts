@@ -131,6 +131,12 @@ export class IntegrationService implements WebhookConnections {
     return this.update(clinicId, id, { credentials: this.seal(credentials) });
   }
 
+  /** Deletes the connection; what hangs on it (a WhatsApp number, its webhook deliveries) goes by cascade. */
+  async remove(clinicId: string, id: string): Promise<void> {
+    const [row] = await this.data(clinicId).delete(integrationConnections, eq(integrationConnections.id, id)).returning({ id: integrationConnections.id });
+    if (!row) throw notFound('Connection');
+  }
+
   /** The decrypted credentials, for the provider client of this connection only. */
   async credentials(clinicId: string, id: string): Promise<Credentials> {
     const row = await this.row(clinicId, id);
