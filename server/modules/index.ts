@@ -6,6 +6,7 @@ import { authModule } from './auth/module.js';
 import { clinicModule } from './clinic/module.js';
 import { contactsModule } from './contacts/module.js';
 import { filesModule } from './files/module.js';
+import { inboxModule } from './inbox/module.js';
 import { integrationsModule } from './integrations/module.js';
 import { lgpdModule } from './lgpd/module.js';
 import { Providers, type Module } from './module.js';
@@ -39,8 +40,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const lgpd = lgpdModule(infra, { ...audit.services, ...contacts.services, ...records.services, ...anamnesis.services, providers });
   const integrations = integrationsModule(infra, { providers });
   const whatsapp = whatsappModule(infra, { ...audit.services, ...team.services, ...integrations.services });
+  const inbox = inboxModule(infra, { ...files.services, channels: whatsapp.services.whatsapp.channels });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, inbox, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -38,9 +38,11 @@ describe('inbox events over sockets', () => {
     privateLine = await seedNumber(clinic, { professionalId: clinic.professional.id });
     sharedConversation = await seedConversation(clinic, shared);
     privateConversation = await seedConversation(clinic, privateLine);
-    [receptionist, professional, admin] = await Promise.all(
-      [clinic.receptionist.email, clinic.professional.email, clinic.admin.email].map((email) => memberSocket(running, email)),
-    );
+    [receptionist, professional, admin] = await Promise.all([
+      memberSocket(running, clinic.receptionist.email),
+      memberSocket(running, clinic.professional.email),
+      memberSocket(running, clinic.admin.email),
+    ]);
   });
   afterAll(() => running.close());
 
