@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JoinAck } from '../../../shared/api/events.js';
+import type { EventPayload, JoinAck } from '../../../shared/api/events.js';
 import { buildTestApp, TEST_ORIGIN, type TestApp } from '../../helpers/app.js';
 import { createClinic, type TestClinic } from '../../helpers/clinic.js';
 import { receive, seedConversation, seedNumber, type SeededConversation, type SeededNumber } from '../../helpers/inbox.js';
@@ -14,6 +14,20 @@ afterAll(() => {
 
 const memberSocket = async (running: RunningServer, email: string) =>
   track(await openSocket(running.url, { origin: TEST_ORIGIN, cookie: await sessionCookie(running.url, email) }));
+
+/** The first `message:new` of a given message (earlier events of other tests may still be arriving). */
+function messageNew(socket: ClientSocket, id: () => string | undefined, ms = 5000) {
+  return new Promise<EventPayload<'message:new'>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no message:new for it in time')), ms);
+    const listener = (payload: EventPayload<'message:new'>) => {
+      if (payload.id !== id()) return;
+      clearTimeout(timer);
+      socket.off('message:new', listener);
+      resolve(payload);
+    };
+    socket.on('message:new', listener);
+  });
+}
 
 const join = (socket: ClientSocket, id: unknown) =>
   new Promise<JoinAck>((resolve) => socket.emit('conversation:join', { id } as { id: string }, resolve));
@@ -47,24 +61,29 @@ describe('inbox events over sockets', () => {
   afterAll(() => running.close());
 
   it('message:new and conversation:updated reach the clinic with the preview', async () => {
-    const message = nextEvent(receptionist, 'message:new');
+    let id: string | undefined;
+    const message = messageNew(receptionist, () => id);
     const conversation = nextEvent(receptionist, 'conversation:updated');
     const row = await receive(clinic, sharedConversation, 'Vocês atendem sábado?');
+    id = row.id;
     expect(await message).toMatchObject({ id: row.id, conversationId: sharedConversation.id, direction: 'inbound', preview: 'Vocês atendem sábado?', contactId: sharedConversation.contact.id });
     expect(await conversation).toMatchObject({ id: sharedConversation.id, unreadCount: 2, status: 'open' });
   });
 
   it("a private number's events reach its professional and the admins, never the receptionist", async () => {
     const seenByReceptionist = collect(receptionist, 'message:new');
-    const toProfessional = nextEvent(professional, 'message:new');
-    const toAdmin = nextEvent(admin, 'message:new');
-    const row = await receive(clinic, privateConversation, 'Doutora, posso adiantar a sessão?');
-    expect((await toProfessional).id).toBe(row.id);
+    let privateId: string | undefined;
+    const toProfessional = messageNew(professional, () => privateId);
+    const toAdmin = messageNew(admin, () => privateId);
+    privateId = (await receive(clinic, privateConversation, 'Doutora, posso adiantar a sessão?')).id;
+    expect((await toProfessional).conversationId).toBe(privateConversation.id);
     expect((await toAdmin).preview).toBe('Doutora, posso adiantar a sessão?');
     // A later shared message reaches the receptionist: the private one, emitted first, would have too.
-    const later = nextEvent(receptionist, 'message:new');
-    const sharedRow = await receive(clinic, sharedConversation, 'Obrigado!');
-    expect((await later).id).toBe(sharedRow.id);
+    let sharedId: string | undefined;
+    const later = messageNew(receptionist, () => sharedId);
+    sharedId = (await receive(clinic, sharedConversation, 'Obrigado!')).id;
+    await later;
+    const row = { id: privateId };
     expect(seenByReceptionist.map((m) => (m as { id: string }).id)).not.toContain(row.id);
   });
 
@@ -82,8 +101,9 @@ describe('inbox events over sockets', () => {
     const outside = collect(admin, 'conversation:typing');
     app.infra.realtime.emitToRoom(clinic.id, 'conversation', sharedConversation.id, 'conversation:typing', { conversationId: sharedConversation.id, userId: clinic.professional.id });
     expect(await inRoom).toEqual({ conversationId: sharedConversation.id, userId: clinic.professional.id });
-    const marker = nextEvent(admin, 'message:new');
-    await receive(clinic, sharedConversation, 'Mais uma');
+    let markerId: string | undefined;
+    const marker = messageNew(admin, () => markerId);
+    markerId = (await receive(clinic, sharedConversation, 'Mais uma')).id;
     await marker;
     expect(outside).toEqual([]);
   });
@@ -107,8 +127,10 @@ describe.runIf(withRedis('inbox: two instances on one Redis'))('two instances on
     const clinic = await createClinic({ app: first });
     const conversation = await seedConversation(clinic, await seedNumber(clinic));
     const socket = await memberSocket(instanceB, clinic.receptionist.email);
-    const received = nextEvent(socket, 'message:new');
+    let id: string | undefined;
+    const received = messageNew(socket, () => id);
     const row = await receive(clinic, conversation, 'Chegou pela instância A');
+    id = row.id;
     expect(await received).toMatchObject({ id: row.id, conversationId: conversation.id, preview: 'Chegou pela instância A' });
   });
 });
