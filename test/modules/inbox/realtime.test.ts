@@ -16,11 +16,11 @@ const memberSocket = async (running: RunningServer, email: string) =>
   track(await openSocket(running.url, { origin: TEST_ORIGIN, cookie: await sessionCookie(running.url, email) }));
 
 /** The first `message:new` of a given message (earlier events of other tests may still be arriving). */
-function messageNew(socket: ClientSocket, id: () => string | undefined, ms = 5000) {
+function messageNew(socket: ClientSocket, want: { id?: string }, ms = 5000) {
   return new Promise<EventPayload<'message:new'>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no message:new for it in time')), ms);
     const listener = (payload: EventPayload<'message:new'>) => {
-      if (payload.id !== id()) return;
+      if (payload.id !== want.id) return;
       clearTimeout(timer);
       socket.off('message:new', listener);
       resolve(payload);
@@ -61,29 +61,29 @@ describe('inbox events over sockets', () => {
   afterAll(() => running.close());
 
   it('message:new and conversation:updated reach the clinic with the preview', async () => {
-    let id: string | undefined;
-    const message = messageNew(receptionist, () => id);
+    const wanted = {} as { id?: string };
+    const message = messageNew(receptionist, wanted);
     const conversation = nextEvent(receptionist, 'conversation:updated');
     const row = await receive(clinic, sharedConversation, 'Vocês atendem sábado?');
-    id = row.id;
+    wanted.id = row.id;
     expect(await message).toMatchObject({ id: row.id, conversationId: sharedConversation.id, direction: 'inbound', preview: 'Vocês atendem sábado?', contactId: sharedConversation.contact.id });
     expect(await conversation).toMatchObject({ id: sharedConversation.id, unreadCount: 2, status: 'open' });
   });
 
   it("a private number's events reach its professional and the admins, never the receptionist", async () => {
     const seenByReceptionist = collect(receptionist, 'message:new');
-    let privateId: string | undefined;
-    const toProfessional = messageNew(professional, () => privateId);
-    const toAdmin = messageNew(admin, () => privateId);
-    privateId = (await receive(clinic, privateConversation, 'Doutora, posso adiantar a sessão?')).id;
+    const privateId = {} as { id?: string };
+    const toProfessional = messageNew(professional, privateId);
+    const toAdmin = messageNew(admin, privateId);
+    privateId.id = (await receive(clinic, privateConversation, 'Doutora, posso adiantar a sessão?')).id;
     expect((await toProfessional).conversationId).toBe(privateConversation.id);
     expect((await toAdmin).preview).toBe('Doutora, posso adiantar a sessão?');
     // A later shared message reaches the receptionist: the private one, emitted first, would have too.
-    let sharedId: string | undefined;
-    const later = messageNew(receptionist, () => sharedId);
-    sharedId = (await receive(clinic, sharedConversation, 'Obrigado!')).id;
+    const sharedId = {} as { id?: string };
+    const later = messageNew(receptionist, sharedId);
+    sharedId.id = (await receive(clinic, sharedConversation, 'Obrigado!')).id;
     await later;
-    const row = { id: privateId };
+    const row = { id: privateId.id };
     expect(seenByReceptionist.map((m) => (m as { id: string }).id)).not.toContain(row.id);
   });
 
@@ -101,9 +101,9 @@ describe('inbox events over sockets', () => {
     const outside = collect(admin, 'conversation:typing');
     app.infra.realtime.emitToRoom(clinic.id, 'conversation', sharedConversation.id, 'conversation:typing', { conversationId: sharedConversation.id, userId: clinic.professional.id });
     expect(await inRoom).toEqual({ conversationId: sharedConversation.id, userId: clinic.professional.id });
-    let markerId: string | undefined;
-    const marker = messageNew(admin, () => markerId);
-    markerId = (await receive(clinic, sharedConversation, 'Mais uma')).id;
+    const markerId = {} as { id?: string };
+    const marker = messageNew(admin, markerId);
+    markerId.id = (await receive(clinic, sharedConversation, 'Mais uma')).id;
     await marker;
     expect(outside).toEqual([]);
   });
@@ -127,10 +127,10 @@ describe.runIf(withRedis('inbox: two instances on one Redis'))('two instances on
     const clinic = await createClinic({ app: first });
     const conversation = await seedConversation(clinic, await seedNumber(clinic));
     const socket = await memberSocket(instanceB, clinic.receptionist.email);
-    let id: string | undefined;
-    const received = messageNew(socket, () => id);
+    const wanted = {} as { id?: string };
+    const received = messageNew(socket, wanted);
     const row = await receive(clinic, conversation, 'Chegou pela instância A');
-    id = row.id;
+    wanted.id = row.id;
     expect(await received).toMatchObject({ id: row.id, conversationId: conversation.id, preview: 'Chegou pela instância A' });
   });
 });
