@@ -100,10 +100,10 @@ export class Realtime {
 
   /**
    * Lets clients join `<kind>` rooms with `<kind>:join` `{ id }` (and leave with `<kind>:leave`);
-   * `authorize` decides each join. Registered by the feature that owns the entity, before `attach`.
+   * `authorize` decides each join. Set by the feature that owns the entity, before `attach` (modules
+   * built again on the same infra replace it).
    */
   allowRooms(kind: 'conversation', authorize: RoomAuthorizer): void {
-    if (this.authorizers.has(kind)) throw new Error(`Rooms "${kind}" are registered twice`);
     this.authorizers.set(kind, authorize);
   }
 

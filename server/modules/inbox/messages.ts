@@ -57,6 +57,11 @@ export function messageView(m: MessageRow): MessageView {
   };
 }
 
+/** Sends are never retried blindly by clients either: the key is required, not just honoured (checked after the 404). */
+function requireKey(keyed: boolean) {
+  if (!keyed) throw badRequest('idempotency_key_required', 'Envie o cabeçalho Idempotency-Key para enviar mensagens');
+}
+
 const cursorOf = (m: MessageRow) => encodeCursor({ createdAt: m.sentAt, id: m.id });
 
 /** A conversation's messages, and what members send: stored `pending`, then sent once by the `whatsapp.send` job. */
@@ -90,8 +95,9 @@ export class MessageService {
    * Nothing is stored when the number is not linked (409), the file is not this clinic's (404) or
    * WhatsApp would refuse its type or size (400).
    */
-  async send(ctx: TenantContext, conversationId: string, input: SendMessage): Promise<MessageView> {
+  async send(ctx: TenantContext, conversationId: string, input: SendMessage, keyed: boolean): Promise<MessageView> {
     const conversation = await this.conversations.get(viewerOf(ctx), conversationId);
+    requireKey(keyed);
     const media = input.fileId ? await this.media(ctx, input.fileId, input.text) : undefined;
     const reply = input.replyTo ? await this.replyTarget(ctx.clinicId, conversationId, input.replyTo) : undefined;
     await this.channels.forNumber(ctx.clinicId, conversation.number.id);
@@ -123,8 +129,9 @@ export class MessageService {
   }
 
   /** A new attempt for a `failed` or `unconfirmed` message, asked by a member (a timed-out send may then arrive twice: their call). */
-  async resend(ctx: TenantContext, conversationId: string, messageId: string): Promise<MessageView> {
+  async resend(ctx: TenantContext, conversationId: string, messageId: string, keyed: boolean): Promise<MessageView> {
     const conversation = await this.conversations.get(viewerOf(ctx), conversationId);
+    requireKey(keyed);
     const [current] = await this.data(ctx.clinicId).select(messages, eq(messages.id, messageId), eq(messages.conversationId, conversationId));
     if (!current) throw notFound('Message');
     await this.channels.forNumber(ctx.clinicId, conversation.number.id);

@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import { z } from 'zod';
 import {
   conversationListQuery,
@@ -13,18 +12,12 @@ import {
   typingBody,
 } from '../../../shared/api/inbox.js';
 import { listOf, route } from '../../http/route.js';
-import { badRequest } from '../../lib/errors.js';
 import { viewerOf } from './access.js';
 import type { ConversationService } from './conversations.js';
 import type { Inbox } from './inbox.js';
 import type { MessageService } from './messages.js';
 
 const tag = 'Inbox';
-
-/** Sends are never retried blindly by clients either: the key is required, not just honoured. */
-function requireIdempotencyKey(req: Request) {
-  if (!req.get('idempotency-key')) throw badRequest('idempotency_key_required', 'Envie o cabeçalho Idempotency-Key para enviar mensagens');
-}
 
 export const inboxRoutes = (conversations: ConversationService, messages: MessageService, inbox: Inbox) => [
   route({
@@ -77,10 +70,7 @@ export const inboxRoutes = (conversations: ConversationService, messages: Messag
     idempotent: true,
     schemas: { params: conversationParams, body: sendMessage },
     response: messageView,
-    handler: async ({ ctx, params, body, req }) => {
-      requireIdempotencyKey(req);
-      return messages.send(ctx, params.id, body);
-    },
+    handler: async ({ ctx, params, body, req }) => messages.send(ctx, params.id, body, Boolean(req.get('idempotency-key'))),
   }),
   route({
     method: 'post',
@@ -91,10 +81,7 @@ export const inboxRoutes = (conversations: ConversationService, messages: Messag
     idempotent: true,
     schemas: { params: messageParams },
     response: messageView,
-    handler: async ({ ctx, params, req }) => {
-      requireIdempotencyKey(req);
-      return messages.resend(ctx, params.id, params.messageId);
-    },
+    handler: async ({ ctx, params, req }) => messages.resend(ctx, params.id, params.messageId, Boolean(req.get('idempotency-key'))),
   }),
   route({
     method: 'post',
