@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { messages } from '../../../shared/schema/index.js';
+import { ClinicData } from '../../../server/infra/clinic-data.js';
 import type { JobContext } from '../../../server/infra/queue.js';
 import { FakeEvolution } from '../../fakes/evolution.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
@@ -149,6 +150,27 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     await Promise.all([sender.send(res.body.id, jobContext()), sender.send(res.body.id, jobContext())]);
     await until(async () => (await statusOf(res.body.id)) === 'server_ack');
     expect(fake.sentCount(number.instanceName)).toBe(before + 1);
+  });
+
+  it('a send whose worker died mid-call becomes unconfirmed, never resent', async () => {
+    const before = fake.sentCount(number.instanceName);
+    // As a crashed worker leaves it: claimed long ago, still pending, no WhatsApp id.
+    const [row] = await new ClinicData(clinic.id, app.infra.db)
+      .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Até amanhã', sendingAt: new Date(Date.now() - 6 * 60_000) })
+      .returning();
+    if (!row) throw new Error('no row');
+    const sender = app.modules.services.inbox.sender;
+    await sender.send(row.id, jobContext(2));
+    expect(await statusOf(row.id)).toBe('pending');
+    await sender.watchdog(row.id, jobContext());
+    expect(await messageRow(clinic, row.id)).toMatchObject({ status: 'unconfirmed', error: 'send_interrupted', sendingAt: null });
+    expect(fake.sentCount(number.instanceName)).toBe(before);
+    // A claim still within its time is left to its holder.
+    const [held] = await new ClinicData(clinic.id, app.infra.db)
+      .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Em breve', sendingAt: new Date() })
+      .returning();
+    await sender.watchdog(held?.id ?? '', jobContext());
+    expect(await statusOf(held?.id ?? '')).toBe('pending');
   });
 
   it('a number without WhatsApp fails with not_on_whatsapp, without retries', async () => {
