@@ -74,6 +74,8 @@ const envSchema = z.object({
   EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   WHATSAPP_PROBE_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   WHATSAPP_WEBHOOK_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  /** Messages sent per second by one WhatsApp number (a fraction spaces them further: 0.5 = one every 2 s). */
+  WHATSAPP_SEND_RATE_PER_SECOND: z.coerce.number().positive().max(50).default(1),
   N8N_WEBHOOK_URL: optionalUrl,
   N8N_API_KEY: optionalString,
   WEBHOOK_BASE_URL: optionalUrl,
@@ -183,12 +185,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     },
     /** Processed Evolution webhook payloads (message text) are deleted after this. */
     whatsappWebhookRetentionMs: e.WHATSAPP_WEBHOOK_RETENTION_HOURS * 3_600_000,
+    whatsappSendRate: sendRate(e.WHATSAPP_SEND_RATE_PER_SECOND),
     n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,
   };
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/** A per-second rate as the queue's window: whole sends per second, or one send per longer window. */
+function sendRate(perSecond: number) {
+  return perSecond >= 1 ? { max: Math.floor(perSecond), durationMs: 1000 } : { max: 1, durationMs: Math.round(1000 / perSecond) };
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -36,5 +36,6 @@ export const identifySocket =
       sessionId: session?.id ?? null,
       apiKeyId: actor.type === 'api_key' ? actor.apiKeyId : null,
       permissions: EVENT_READ_PERMISSIONS.filter((permission) => can(actor, permission)),
+      admin: actor.type === 'user' && actor.role === 'admin',
     };
   };

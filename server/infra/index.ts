@@ -4,7 +4,7 @@ import { openDatabase, type Database, type Db } from './db.js';
 import type { Logger } from './logger.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
-import { createQueue, type Queue } from './queue.js';
+import { QUEUES, createQueue, type Queue } from './queue.js';
 import { Realtime } from './realtime.js';
 import { connectRedis, createRedis, type Redis } from './redis.js';
 import { Sessions, createSessionStore } from './sessions.js';
@@ -78,7 +78,14 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
       secrets: [keys.sessionSecret, ...(config.sessionSecretPrevious ? [config.sessionSecretPrevious] : [])],
       production: config.production,
     }),
-    queue: createQueue({ log, redisUrl: config.redisUrl, prefix: overrides.queuePrefix ?? config.redisPrefix, backoffMs: overrides.queueBackoffMs }),
+    queue: createQueue({
+      log,
+      redisUrl: config.redisUrl,
+      prefix: overrides.queuePrefix ?? config.redisPrefix,
+      backoffMs: overrides.queueBackoffMs,
+      // Each WhatsApp number sends at its configured pace (WHATSAPP_SEND_RATE_PER_SECOND).
+      queues: { whatsapp: { ...QUEUES.whatsapp, perKey: config.whatsappSendRate } },
+    }),
     events: new Outbox(database, log, overrides.outbox),
     realtime: new Realtime(),
     storage: createStorage({ dataDir: config.dataDir, signingKey: keys.sessionSecret, supabase: config.supabase }),

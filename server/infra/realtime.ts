@@ -1,7 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import type { ClientToServerEvents, EventPayload, ServerEvent, ServerToClientEvents } from '../../shared/api/events.js';
+import type { ClientToServerEvents, EventPayload, JoinAck, ServerEvent, ServerToClientEvents } from '../../shared/api/events.js';
 import { EVENT_PERMISSIONS } from '../lib/event-permissions.js';
 import type { Permission } from '../lib/permissions.js';
 import { hashToken } from '../lib/tokens.js';
@@ -17,7 +17,13 @@ export interface SocketIdentity {
   apiKeyId: string | null;
   /** The event permissions (see EVENT_PERMISSIONS) the actor holds in this clinic. */
   permissions: readonly Permission[];
+  /** A member with the admin role (sees private entities, e.g. a professional's WhatsApp line). */
+  admin: boolean;
 }
+
+/** Whether a socket may join a room of `kind` for the entity `id`: the same check the REST read of that entity makes. */
+export type RoomAuthorizer = (identity: SocketIdentity, id: string) => Promise<boolean>;
+
 
 export type TypedServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketIdentity>;
 type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketIdentity>;
@@ -43,11 +49,21 @@ const userRoom = (userId: string) => `user:${userId}`;
 // Hashed: room names travel through Redis, and a session id is half of a cookie.
 const sessionRoom = (sessionId: string) => `session:${hashToken(sessionId)}`;
 const apiKeyRoom = (apiKeyId: string) => `apikey:${apiKeyId}`;
+// A private entity's events: its owner and the clinic's admins, still within the event's permission.
+const permissionOwnerRoom = (clinicId: string, permission: Permission, userId: string) => `${permissionRoom(clinicId, permission)}:user:${userId}`;
+const permissionAdminRoom = (clinicId: string, permission: Permission) => `${permissionRoom(clinicId, permission)}:admin`;
+/** A room of one entity (`conversation`), joined on request after its authorizer agreed. */
+const entityRoom = (clinicId: string, kind: string, id: string) => `clinic:${clinicId}:${kind}:${id}`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function roomsOf(identity: SocketIdentity): string[] {
   const rooms = identity.permissions.map((p) => permissionRoom(identity.clinicId, p));
   if (identity.userId) {
-    rooms.push(userRoom(identity.userId), memberRoom(identity.clinicId, identity.userId));
+    const userId = identity.userId;
+    rooms.push(userRoom(userId), memberRoom(identity.clinicId, userId));
+    rooms.push(...identity.permissions.map((p) => permissionOwnerRoom(identity.clinicId, p, userId)));
+    if (identity.admin) rooms.push(...identity.permissions.map((p) => permissionAdminRoom(identity.clinicId, p)));
   }
   if (identity.sessionId) rooms.push(sessionRoom(identity.sessionId));
   if (identity.apiKeyId) rooms.push(apiKeyRoom(identity.apiKeyId));
@@ -55,7 +71,7 @@ function roomsOf(identity: SocketIdentity): string[] {
 }
 
 const sameAccess = (a: SocketIdentity, b: SocketIdentity) =>
-  a.clinicId === b.clinicId && a.userId === b.userId && a.sessionId === b.sessionId && a.apiKeyId === b.apiKeyId && [...a.permissions].sort().join() === [...b.permissions].sort().join();
+  a.clinicId === b.clinicId && a.admin === b.admin && a.userId === b.userId && a.sessionId === b.sessionId && a.apiKeyId === b.apiKeyId && [...a.permissions].sort().join() === [...b.permissions].sort().join();
 
 /**
  * The one way services push events. Created before the HTTP server exists, so services can hold
@@ -64,10 +80,31 @@ const sameAccess = (a: SocketIdentity, b: SocketIdentity) =>
 export class Realtime {
   private io?: TypedServer;
   private subscriber?: Redis;
+  private readonly authorizers = new Map<string, RoomAuthorizer>();
 
   /** To the sockets of the clinic whose actor may read the event's entity (EVENT_PERMISSIONS). */
   emitToClinic<E extends ServerEvent>(clinicId: string, event: E, payload: EventPayload<E>): void {
     this.emit(permissionRoom(clinicId, EVENT_PERMISSIONS[event]), event, payload);
+  }
+
+  /** Like emitToClinic, narrowed to one member and the clinic's admins (a private entity). */
+  emitToOwner<E extends ServerEvent>(clinicId: string, ownerUserId: string, event: E, payload: EventPayload<E>): void {
+    const permission = EVENT_PERMISSIONS[event];
+    this.emit([permissionOwnerRoom(clinicId, permission, ownerUserId), permissionAdminRoom(clinicId, permission)], event, payload);
+  }
+
+  /** To the sockets that joined the room of one entity (`conversation:join`). */
+  emitToRoom<E extends ServerEvent>(clinicId: string, kind: string, id: string, event: E, payload: EventPayload<E>): void {
+    this.emit(entityRoom(clinicId, kind, id), event, payload);
+  }
+
+  /**
+   * Lets clients join `<kind>` rooms with `<kind>:join` `{ id }` (and leave with `<kind>:leave`);
+   * `authorize` decides each join. Set by the feature that owns the entity, before `attach` (modules
+   * built again on the same infra replace it).
+   */
+  allowRooms(kind: 'conversation', authorize: RoomAuthorizer): void {
+    this.authorizers.set(kind, authorize);
   }
 
   /** Logout: the sockets of that session. */
@@ -120,7 +157,10 @@ export class Realtime {
         },
       );
     });
-    io.on('connection', (socket) => this.recheckPeriodically(socket, opts));
+    io.on('connection', (socket) => {
+      this.recheckPeriodically(socket, opts);
+      for (const [kind, authorize] of this.authorizers) this.serveRooms(socket, kind, authorize, opts.log);
+    });
     this.io = io;
     return io;
   }
@@ -132,7 +172,32 @@ export class Realtime {
     this.subscriber?.disconnect();
   }
 
-  private emit(room: string, event: ServerEvent, payload: unknown) {
+  private serveRooms(socket: TypedSocket, kind: string, authorize: RoomAuthorizer, log: Logger) {
+    // Client events are untyped input: check the shape before anything else.
+    const on = socket.on.bind(socket) as unknown as (event: string, listener: (payload: unknown, ack?: unknown) => void) => void;
+    on(`${kind}:join`, (payload, ack) => {
+      const reply = typeof ack === 'function' ? (ack as (a: JoinAck) => void) : () => {};
+      const id = (payload as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string' || !UUID.test(id)) return reply({ ok: false, error: 'invalid' });
+      authorize(socket.data, id).then(
+        async (allowed) => {
+          if (!allowed || !socket.connected) return reply({ ok: false, error: 'not_found' });
+          await socket.join(entityRoom(socket.data.clinicId, kind, id));
+          reply({ ok: true });
+        },
+        (err: unknown) => {
+          log.warn({ err, kind }, 'room join could not be checked');
+          reply({ ok: false, error: 'unavailable' });
+        },
+      );
+    });
+    on(`${kind}:leave`, (payload) => {
+      const id = (payload as { id?: unknown } | null)?.id;
+      if (typeof id === 'string' && UUID.test(id)) void socket.leave(entityRoom(socket.data.clinicId, kind, id));
+    });
+  }
+
+  private emit(room: string | string[], event: ServerEvent, payload: unknown) {
     // Socket.IO's typed emit cannot follow a generic event name.
     (this.io?.to(room).emit as ((e: string, p: unknown) => void) | undefined)?.(event, payload);
   }

@@ -22,6 +22,11 @@ export const EVENT_PERMISSIONS = {
   'anamnesis:submitted': 'anamnesis:read',
   'calendar:conflict': 'appointments:read',
   'calendar:integration_updated': 'calendar:connect',
+  // A private number's conversations go to its professional and the admins only (realtime.emitToOwner).
+  'message:new': 'conversations:read',
+  'message:updated': 'conversations:read',
+  'conversation:updated': 'conversations:read',
+  'conversation:typing': 'conversations:read',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
   'opportunity:created': 'pipeline:read',

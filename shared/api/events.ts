@@ -70,6 +70,30 @@ export interface GoogleCalendarConnectionEvent {
   reason?: string;
 }
 
+/** What the inbox list needs to redraw a row; `preview` only reaches sockets that may read the conversation. */
+export interface MessageNewEvent {
+  id: string;
+  conversationId: string;
+  numberId: string;
+  contactId: string;
+  direction: 'inbound' | 'outbound';
+  sender: 'contact' | 'user' | 'phone' | 'ai';
+  type: string;
+  status: string;
+  /** Text or caption, cut to 200 characters; null for media without a caption. */
+  preview: string | null;
+  sentAt: string;
+}
+
+export interface ConversationUpdatedEvent {
+  id: string;
+  contactId: string;
+  numberId: string;
+  status: string;
+  assigneeId: string | null;
+  unreadCount: number;
+}
+
 export interface ServerToClientEvents {
   'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
   'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
@@ -85,6 +109,11 @@ export interface ServerToClientEvents {
   // Ids only: clinical content never travels over sockets.
   'medical_record:signed': (payload: { id: string; contactId: string }) => void;
   'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
+  'message:new': (payload: MessageNewEvent) => void;
+  'message:updated': (payload: { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null }) => void;
+  'conversation:updated': (payload: ConversationUpdatedEvent) => void;
+  /** To the `conversation:<id>` room only: a colleague is writing an answer in this conversation. */
+  'conversation:typing': (payload: { conversationId: string; userId: string }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
   'opportunity:created': (payload: OpportunityEvent) => void;
   /** Edited, won, lost or reopened. */
@@ -101,5 +130,11 @@ export interface ServerToClientEvents {
 export type ServerEvent = keyof ServerToClientEvents;
 export type EventPayload<E extends ServerEvent> = Parameters<ServerToClientEvents[E]>[0];
 
-// Clients emit nothing yet: every change goes through the REST API.
-export type ClientToServerEvents = Record<string, never>;
+/** The answer to a room join: refused exactly like a REST read of the entity would be (`not_found`). */
+export type JoinAck = { ok: true } | { ok: false; error: 'not_found' | 'invalid' | 'unavailable' };
+
+// Changes go through the REST API; clients only choose which conversation's room they listen to.
+export interface ClientToServerEvents {
+  'conversation:join': (payload: { id: string }, ack: (result: JoinAck) => void) => void;
+  'conversation:leave': (payload: { id: string }) => void;
+}

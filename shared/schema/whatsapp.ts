@@ -105,6 +105,9 @@ export const conversations = pgTable(
     unique('conversations_clinic_id_unique').on(t.clinicId, t.id),
     // The inbox: newest first, cursor on (last_message_at, id).
     index('conversations_inbox_idx').on(t.clinicId, t.lastMessageAt, t.id),
+    // The inbox filtered by status or by assignee, in the same order.
+    index('conversations_inbox_status_idx').on(t.clinicId, t.status, t.lastMessageAt, t.id),
+    index('conversations_inbox_assignee_idx').on(t.clinicId, t.assigneeId, t.lastMessageAt, t.id),
     index('conversations_contact_idx').on(t.clinicId, t.contactId),
     index('conversations_snoozed_idx').on(t.snoozedUntil).where(sql`${t.status} = 'snoozed'`),
   ],
@@ -141,6 +144,10 @@ export const messages = pgTable(
     mediaMimetype: text('media_mimetype'),
     mediaFileName: text('media_file_name'),
     mediaAttempts: integer('media_attempts').notNull().default(0),
+    /** Outbound: which send attempt this is (a resend asked by the user adds one); keys the send job. */
+    sendAttempt: integer('send_attempt').notNull().default(1),
+    /** Outbound: set while a send job holds the message (between its claim and the gateway's answer). */
+    sendingAt: timestamp('sending_at', { withTimezone: true }),
     /** The assistant's sources and tool calls (issue #12). */
     meta: jsonb('meta').$type<Record<string, unknown>>(),
     /** WhatsApp's `messageTimestamp`, or the time we stored an outbound one. */
@@ -153,5 +160,7 @@ export const messages = pgTable(
     uniqueIndex('messages_number_external_unique').on(t.numberId, t.externalId).where(sql`${t.externalId} is not null`),
     index('messages_conversation_sent_idx').on(t.conversationId, t.sentAt, t.id),
     index('messages_clinic_idx').on(t.clinicId),
+    // Inbox search by message text (ILIKE '%...%').
+    index('messages_text_trgm_idx').using('gin', t.text.op('gin_trgm_ops')),
   ],
 );

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { ServerToClientEvents } from '../../shared/api/events.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/api/events.js';
 import { listeningPort, startServer } from '../../server/http-server.js';
 import { TEST_ORIGIN, type TestApp } from './app.js';
 import { PASSWORD } from './clinic.js';
@@ -38,7 +38,7 @@ export async function sessionCookie(url: string, email: string, password = PASSW
   return cookie.split(';')[0] as string;
 }
 
-export type ClientSocket = Socket<ServerToClientEvents>;
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** Opens a websocket the way a browser or an N8N client would; resolves once the server accepted it. */
 export function openSocket(url: string, opts: { cookie?: string; origin?: string; token?: string } = {}): Promise<ClientSocket> {

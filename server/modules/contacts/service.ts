@@ -52,7 +52,26 @@ function searchTextOf(c: { name: string; email?: string | null; phone?: string |
   return foldText([c.name, c.email, phoneDigits, c.cpf].filter(Boolean).join(' '));
 }
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+export const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+/**
+ * Every word must appear (accent- and case-insensitive). A whole phone (any form) or CPF is an
+ * exact, indexed match; other numbers match by their digits. Also what the inbox's search uses.
+ */
+export function contactSearchCondition(search: string): SQL {
+  if (/^[\d\s().+-]+$/.test(search)) {
+    const phone = normalizePhone(search);
+    const cpf = normalizeCpf(search);
+    if (phone || cpf) return or(phone ? eq(contacts.phone, phone) : undefined, cpf ? eq(contacts.cpf, cpf) : undefined) as SQL;
+    const digits = search.replace(/\D/g, '');
+    return digits ? sql`${contacts.searchText} like ${`%${escapeLike(digits)}%`}` : sql`true`;
+  }
+  const words = foldText(search)
+    .split(/\s+/)
+    .map((w) => w.replace(/[().,;]+/g, ''))
+    .filter((w) => w.length > 0);
+  return words.length > 0 ? (and(...words.map((w) => sql`${contacts.searchText} like ${`%${escapeLike(w)}%`}`)) as SQL) : sql`true`;
+}
 
 export class ContactService {
   constructor(
@@ -81,7 +100,7 @@ export class ContactService {
     const where: (SQL | undefined)[] = [isNull(contacts.deletedAt)];
     if (q.status) where.push(eq(contacts.status, q.status));
     if (q.tag) where.push(sql`${q.tag} = any(${contacts.tags})`);
-    if (q.search) where.push(this.searchCondition(q.search));
+    if (q.search) where.push(contactSearchCondition(q.search));
     const offsetPage = this.infra.config.enablePagination ? q.page : undefined;
     if (offsetPage !== undefined) {
       const [rows, [total]] = await Promise.all([
@@ -102,25 +121,6 @@ export class ContactService {
       .limit(q.limit + 1);
     const result = page(rows, q.limit);
     return { items: result.items.map((r) => this.publicView(r)), nextCursor: result.nextCursor };
-  }
-
-  /**
-   * Every word must appear (accent- and case-insensitive). A whole phone (any form) or CPF is an
-   * exact, indexed match; other numbers match by their digits.
-   */
-  private searchCondition(search: string): SQL {
-    if (/^[\d\s().+-]+$/.test(search)) {
-      const phone = normalizePhone(search);
-      const cpf = normalizeCpf(search);
-      if (phone || cpf) return or(phone ? eq(contacts.phone, phone) : undefined, cpf ? eq(contacts.cpf, cpf) : undefined) as SQL;
-      const digits = search.replace(/\D/g, '');
-      return digits ? sql`${contacts.searchText} like ${`%${escapeLike(digits)}%`}` : sql`true`;
-    }
-    const words = foldText(search)
-      .split(/\s+/)
-      .map((w) => w.replace(/[().,;]+/g, ''))
-      .filter((w) => w.length > 0);
-    return words.length > 0 ? (and(...words.map((w) => sql`${contacts.searchText} like ${`%${escapeLike(w)}%`}`)) as SQL) : sql`true`;
   }
 
   async create(ctx: ContactWriter, input: ContactInput) {

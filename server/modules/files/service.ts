@@ -54,7 +54,8 @@ export class FileService {
     private readonly providers: Pick<Providers, 'fileAccessGuards'>,
   ) {}
 
-  private async checkGuards(ctx: TenantContext, fileId: string, operation: 'read' | 'delete') {
+  /** Throws the first refusal of a feature that links this file (a medical record attachment). */
+  async checkGuards(ctx: TenantContext, fileId: string, operation: 'read' | 'delete') {
     for (const guard of this.providers.fileAccessGuards) await guard(ctx, fileId, operation);
   }
 

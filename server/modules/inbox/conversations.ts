@@ -1,0 +1,189 @@
+import { and, desc, eq, exists, gt, ilike, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { ConversationListQuery, ConversationPatch, ConversationView } from '../../../shared/api/inbox.js';
+import { contacts, conversations, memberships, messages, whatsappNumbers } from '../../../shared/schema/index.js';
+import type { ConversationStatus } from '../../../shared/schema/whatsapp.js';
+import { ClinicData } from '../../infra/clinic-data.js';
+import type { Tx } from '../../infra/db.js';
+import type { Infra } from '../../infra/index.js';
+import type { EventMeta } from '../../infra/outbox.js';
+import { encodeCursor, afterCursor } from '../../lib/cursor.js';
+import { badRequest, notFound } from '../../lib/errors.js';
+import { contactSearchCondition, escapeLike } from '../contacts/service.js';
+import { visibleNumbers, type Viewer } from './access.js';
+
+const PREVIEW_CHARS = 200;
+export const preview = (text: string | null) => (text === null ? null : text.slice(0, PREVIEW_CHARS));
+
+const columns = {
+  id: conversations.id,
+  status: conversations.status,
+  assigneeId: conversations.assigneeId,
+  snoozedUntil: conversations.snoozedUntil,
+  unreadCount: conversations.unreadCount,
+  aiEnabled: conversations.aiEnabled,
+  lastMessageAt: conversations.lastMessageAt,
+  createdAt: conversations.createdAt,
+  updatedAt: conversations.updatedAt,
+  contactId: contacts.id,
+  contactName: contacts.name,
+  contactPhone: contacts.phone,
+  numberId: whatsappNumbers.id,
+  numberName: whatsappNumbers.name,
+  numberPhone: whatsappNumbers.phone,
+  numberState: whatsappNumbers.state,
+  numberProfessionalId: whatsappNumbers.professionalId,
+  lastId: messages.id,
+  lastDirection: messages.direction,
+  lastType: messages.type,
+  lastStatus: messages.status,
+  lastText: messages.text,
+  lastSentAt: messages.sentAt,
+};
+
+type Row = { [K in keyof typeof columns]: (typeof columns)[K]['_']['data'] | (K extends `last${string}` ? null : never) };
+
+function view(r: Row): ConversationView {
+  return {
+    id: r.id,
+    status: r.status,
+    assigneeId: r.assigneeId,
+    snoozedUntil: r.snoozedUntil?.toISOString() ?? null,
+    unreadCount: r.unreadCount,
+    aiEnabled: r.aiEnabled,
+    lastMessageAt: r.lastMessageAt?.toISOString() ?? null,
+    lastMessage:
+      r.lastId && r.lastDirection && r.lastType && r.lastStatus && r.lastSentAt
+        ? { id: r.lastId, direction: r.lastDirection, type: r.lastType, status: r.lastStatus, preview: preview(r.lastText), sentAt: r.lastSentAt.toISOString() }
+        : null,
+    contact: { id: r.contactId, name: r.contactName, phone: r.contactPhone },
+    number: { id: r.numberId, name: r.numberName, phone: r.numberPhone, state: r.numberState, professionalId: r.numberProfessionalId },
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+/** The inbox: conversations a viewer may see, their filters, assignment, status and snooze. */
+export class ConversationService {
+  constructor(private readonly infra: Infra) {}
+
+  private data(clinicId: string) {
+    return new ClinicData(clinicId, this.infra.db);
+  }
+
+  private query(data: ClinicData, viewer: Viewer, ...conditions: (SQL | undefined)[]) {
+    return data
+      .pick(columns, conversations, visibleNumbers(viewer), ...conditions)
+      .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, conversations.numberId)))
+      .innerJoin(contacts, data.owns(contacts, eq(contacts.id, conversations.contactId)))
+      .leftJoin(messages, data.owns(messages, eq(messages.id, conversations.lastMessageId)));
+  }
+
+  /** Newest activity first, cursor on (last_message_at, id); a conversation without messages has nothing to show. */
+  async list(viewer: Viewer, q: ConversationListQuery) {
+    const data = this.data(viewer.clinicId);
+    const rows = await this.query(
+      data,
+      viewer,
+      isNotNull(conversations.lastMessageAt),
+      q.status ? eq(conversations.status, q.status) : undefined,
+      q.assigneeId === 'none' ? isNull(conversations.assigneeId) : q.assigneeId ? eq(conversations.assigneeId, q.assigneeId) : undefined,
+      q.numberId ? eq(conversations.numberId, q.numberId) : undefined,
+      q.unread === 'true' ? gt(conversations.unreadCount, 0) : q.unread === 'false' ? eq(conversations.unreadCount, 0) : undefined,
+      q.search ? this.search(data, q.search) : undefined,
+      afterCursor(conversations.lastMessageAt, conversations.id, q.cursor),
+    )
+      .orderBy(desc(conversations.lastMessageAt), desc(conversations.id))
+      .limit(q.limit + 1);
+    const items = rows.slice(0, q.limit) as Row[];
+    const last = items[items.length - 1];
+    const more = rows.length > q.limit && last?.lastMessageAt;
+    return { items: items.map(view), nextCursor: more ? encodeCursor({ createdAt: last.lastMessageAt as Date, id: last.id }) : null };
+  }
+
+  /** The contact's name or phone (as the patients list matches them), or any message's text. */
+  private search(data: ClinicData, search: string): SQL {
+    const inMessages = data.pick({ one: sql`1` }, messages, eq(messages.conversationId, conversations.id), ilike(messages.text, `%${escapeLike(search)}%`));
+    return or(contactSearchCondition(search), exists(inMessages)) as SQL;
+  }
+
+  /** One conversation the viewer may see; 404 for another clinic's, a missing one, or a private number's. */
+  async get(viewer: Viewer, id: string): Promise<ConversationView> {
+    const [row] = await this.query(this.data(viewer.clinicId), viewer, eq(conversations.id, id));
+    if (!row) throw notFound('Conversation');
+    return view(row as Row);
+  }
+
+  async canSee(viewer: Viewer, id: string): Promise<boolean> {
+    const data = this.data(viewer.clinicId);
+    const [row] = await data
+      .pick({ id: conversations.id }, conversations, eq(conversations.id, id), visibleNumbers(viewer))
+      .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, conversations.numberId)));
+    return Boolean(row);
+  }
+
+  async update(viewer: Viewer, meta: EventMeta, id: string, patch: ConversationPatch): Promise<ConversationView> {
+    const current = await this.get(viewer, id);
+    const set = await this.changes(viewer.clinicId, current, patch);
+    await this.data(viewer.clinicId).transaction(async (data, tx) => {
+      const [row] = await data.update(conversations, { ...set, updatedAt: sql`now()` }, eq(conversations.id, id)).returning();
+      if (row) await this.published(tx, row, meta);
+    });
+    return this.get(viewer, id);
+  }
+
+  /** What a patch sets: snoozing needs a future instant, any other status clears it; an assignee must be able to see the conversation. */
+  private async changes(clinicId: string, current: ConversationView, patch: ConversationPatch) {
+    const set: { status?: ConversationStatus; snoozedUntil?: Date | null; assigneeId?: string | null; aiEnabled?: boolean } = {};
+    const status = patch.status ?? (patch.snoozedUntil ? 'snoozed' : undefined);
+    if (status === 'snoozed') {
+      const until = patch.snoozedUntil ? new Date(patch.snoozedUntil) : null;
+      if (!until || until.getTime() <= Date.now()) throw badRequest('snooze_requires_future_time', 'Para adiar, informe uma data futura em snoozedUntil');
+      Object.assign(set, { status, snoozedUntil: until });
+    } else if (status) {
+      if (patch.snoozedUntil) throw badRequest('snooze_requires_snoozed_status', 'snoozedUntil só vale para o status snoozed');
+      Object.assign(set, { status, snoozedUntil: null });
+    }
+    if (patch.assigneeId !== undefined) {
+      if (patch.assigneeId !== null) await this.assertAssignable(clinicId, current, patch.assigneeId);
+      set.assigneeId = patch.assigneeId;
+    }
+    if (patch.aiEnabled !== undefined) set.aiEnabled = patch.aiEnabled;
+    return set;
+  }
+
+  private async assertAssignable(clinicId: string, current: ConversationView, userId: string) {
+    const [member] = await this.data(clinicId).pick({ role: memberships.role }, memberships, eq(memberships.userId, userId), eq(memberships.active, true));
+    const owner = current.number.professionalId;
+    if (!member || (owner && owner !== userId && member.role !== 'admin')) {
+      throw badRequest('invalid_assignee', 'O responsável deve ser um membro ativo da clínica que possa ver esta conversa');
+    }
+  }
+
+  /** Zero unread; returns whether anything changed (the caller then tells WhatsApp). */
+  async markRead(viewer: Viewer, meta: EventMeta, id: string): Promise<boolean> {
+    await this.get(viewer, id);
+    return this.data(viewer.clinicId).transaction(async (data, tx) => {
+      const [row] = await data.update(conversations, { unreadCount: 0, updatedAt: sql`now()` }, eq(conversations.id, id), gt(conversations.unreadCount, 0)).returning();
+      if (row) await this.published(tx, row, meta);
+      return Boolean(row);
+    });
+  }
+
+  /** Snoozed conversations whose time came, of every clinic (the job that runs once per cluster). */
+  async wakeSnoozed(now = new Date()): Promise<number> {
+    return this.infra.systemDb.transaction(async (systemTx) => {
+      const woken = await systemTx
+        .update(conversations)
+        .set({ status: 'open', snoozedUntil: null, updatedAt: sql`now()` })
+        .where(and(eq(conversations.status, 'snoozed'), lte(conversations.snoozedUntil, now)))
+        .returning();
+      for (const row of woken) await this.published(systemTx, row, { clinicId: row.clinicId });
+      return woken.length;
+    });
+  }
+
+  private published(tx: Tx, row: typeof conversations.$inferSelect, meta: EventMeta) {
+    const { id, contactId, numberId, status, assigneeId, unreadCount } = row;
+    return this.infra.events.publish(tx, 'conversation.updated', { id, contactId, numberId, status, assigneeId, unreadCount }, meta);
+  }
+}
