@@ -20,6 +20,8 @@ export const EVENT_PERMISSIONS = {
   'appointment:deleted': 'appointments:read',
   'medical_record:signed': 'records:read',
   'anamnesis:submitted': 'anamnesis:read',
+  // Numbers are listed to every member, private ones too: their state is no conversation content.
+  'whatsapp:status': 'whatsapp:read',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
 } as const satisfies Record<ServerEvent, Permission>;

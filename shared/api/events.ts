@@ -41,6 +41,8 @@ export interface ServerToClientEvents {
   // Ids only: clinical content never travels over sockets.
   'medical_record:signed': (payload: { id: string; contactId: string }) => void;
   'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
+  /** A WhatsApp number's connection state changed (GET /whatsapp/numbers/:id has the rest; a QR is fetched with GET .../qr). */
+  'whatsapp:status': (payload: { id: string; state: string; reason: string | null; professionalId: string | null }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
 }
 

@@ -4,7 +4,9 @@ import type { Integrations } from '../integrations/module.js';
 import type { Module } from '../module.js';
 import type { TeamService } from '../team/service.js';
 import { Channels } from './channels.js';
+import { whatsappJobs } from './jobs.js';
 import { NumberService } from './numbers.js';
+import { numberRoutes } from './routes.js';
 
 export interface Whatsapp {
   numbers: NumberService;
@@ -16,5 +18,5 @@ export interface Whatsapp {
 export function whatsappModule(infra: Infra, deps: { audit: AuditService; team: TeamService; integrations: Integrations }): Module<{ whatsapp: Whatsapp }> {
   const channels = new Channels(infra, deps.integrations.connections);
   const numbers = new NumberService(infra, deps.integrations.connections, channels, deps.team, deps.audit);
-  return { name: 'whatsapp', services: { whatsapp: { numbers, channels } } };
+  return { name: 'whatsapp', services: { whatsapp: { numbers, channels } }, routes: numberRoutes(numbers), jobs: whatsappJobs(infra, numbers) };
 }

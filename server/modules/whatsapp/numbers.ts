@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { asc, eq } from 'drizzle-orm';
-import { conversations, whatsappNumbers } from '../../../shared/schema/index.js';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { conversations, integrationConnections, whatsappNumbers } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
-import { conflict, notConfigured, notFound } from '../../lib/errors.js';
+import { AppError, conflict, notConfigured, notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { IntegrationService } from '../integrations/service.js';
 import type { ConnectResult } from '../integrations/providers.js';
@@ -56,6 +56,19 @@ const linkView = (result: ConnectResult): LinkView => (result.state === 'qr' ? {
 const eventOf = (result: ConnectResult): ConnectionEvent | undefined =>
   result.state === 'qr' ? { state: 'qr' } : result.state === 'open' ? { state: 'open' } : undefined;
 
+const PROBE_CONCURRENCY = 4;
+
+/** A probe failure that says something about the number itself; none for a gateway outage. */
+function probeVerdict(err: unknown): ConnectionEvent | undefined {
+  if (err instanceof AppError && err.code === 'number_not_connected') return { state: 'broken', reason: 'credentials_missing' };
+  if (err instanceof AppError && err.code === 'not_found') return undefined;
+  if (!isEvolutionError(err)) throw err;
+  if (err.code === 'unauthorized') return { state: 'broken', reason: 'unauthorized' };
+  if (err.code === 'not_found') return { state: 'broken', reason: 'instance_not_found' };
+  if (err.code === 'license_required') return { state: 'broken', reason: 'license_required' };
+  return undefined;
+}
+
 const secret = () => randomBytes(32).toString('base64url');
 
 /**
@@ -64,7 +77,7 @@ const secret = () => randomBytes(32).toString('base64url');
  */
 export class NumberService {
   constructor(
-    private readonly infra: Pick<Infra, 'db' | 'config' | 'events' | 'log'>,
+    private readonly infra: Pick<Infra, 'db' | 'systemDb' | 'config' | 'events' | 'log'>,
     private readonly connections: IntegrationService,
     private readonly channels: Channels,
     private readonly team: Pick<TeamService, 'professional'>,
@@ -128,7 +141,7 @@ export class NumberService {
     if (input.professionalId) await this.team.professional(ctx.clinicId, input.professionalId);
     const instanceName = `opb-${randomBytes(8).toString('hex')}`;
     const credentials: NumberCredentials = { instanceToken: secret(), webhookSecret: secret() };
-    const connection = await this.connections.create(ctx.clinicId, { provider: 'evolution', label: input.name, credentials: { ...credentials }, webhook: true, config: { instanceName } });
+    const connection = await this.connections.create(ctx.clinicId, { provider: 'evolution', label: input.name, credentials: { ...credentials }, webhook: true, config: { instanceName, gatewayUrl: this.channels.gatewayUrl } });
     const url = this.webhookUrl(connection.webhookRef);
     const [inserted] = await this.data(ctx.clinicId)
       .insert(whatsappNumbers, { connectionId: connection.id, instanceName, name: input.name ?? null, professionalId: input.professionalId ?? null })
@@ -220,6 +233,7 @@ export class NumberService {
     await gateway.deleteInstance(number.instanceName);
     const made = await gateway.createInstance({ instance: number.instanceName, token: instanceToken, groupsIgnore: !number.groupsEnabled, rejectCall: true });
     await this.connections.rotateCredentials(clinicId, number.connectionId, { ...credentials, instanceToken: made.token });
+    await this.connections.setConfig(clinicId, number.connectionId, { instanceName: number.instanceName, gatewayUrl: this.channels.gatewayUrl });
     return gateway.forInstance(number.instanceName, made.token);
   }
 
@@ -244,6 +258,57 @@ export class NumberService {
     // The number goes with its connection (foreign key cascade).
     await this.connections.remove(ctx.clinicId, number.connectionId);
     await this.audit.record(ctx, { action: 'whatsapp_number.deleted', entityType: 'whatsapp_number', entityId: id, details: { instanceName: number.instanceName } });
+  }
+
+  /**
+   * Asks Evolution every number's real state (a phone can look linked while its session is dead):
+   * a change moves the number; a revoked token, a vanished instance or an unlicensed gateway make
+   * it `broken` with that reason. A gateway that does not answer changes nothing: its outage is
+   * not the numbers' state. Across clinics on purpose (a repeatable job, once per cluster), or one
+   * clinic's numbers on demand.
+   */
+  async probeAll(clinicId?: string): Promise<{ probed: number; changed: number; unreachable: number }> {
+    const totals = { probed: 0, changed: 0, unreachable: 0 };
+    if (!this.channels.configured) return totals;
+    // A connection turns active once its instance and webhook exist (numbers still being created are
+    // skipped); a number made on another gateway is not judged by this one.
+    const rows = await this.infra.systemDb
+      .select({ id: whatsappNumbers.id, clinicId: whatsappNumbers.clinicId, state: whatsappNumbers.state, stateReason: whatsappNumbers.stateReason })
+      .from(whatsappNumbers)
+      .innerJoin(
+        integrationConnections,
+        and(
+          eq(integrationConnections.id, whatsappNumbers.connectionId),
+          eq(integrationConnections.status, 'active'),
+          sql`${integrationConnections.config}->>'gatewayUrl' = ${this.channels.gatewayUrl}`,
+          clinicId ? eq(whatsappNumbers.clinicId, clinicId) : undefined,
+        ),
+      );
+    for (let i = 0; i < rows.length; i += PROBE_CONCURRENCY) {
+      await Promise.all(
+        rows.slice(i, i + PROBE_CONCURRENCY).map(async (row) => {
+          const outcome = await this.probe(row.clinicId, row.id);
+          totals.probed += 1;
+          if (outcome === 'unreachable') totals.unreachable += 1;
+          else if (outcome.state !== row.state || outcome.stateReason !== row.stateReason) totals.changed += 1;
+        }),
+      );
+    }
+    return totals;
+  }
+
+  /** One number's probe: its new view, or `unreachable` when the gateway gave no verdict. */
+  async probe(clinicId: string, id: string): Promise<NumberView | 'unreachable'> {
+    let event: ConnectionEvent | undefined;
+    try {
+      const { client } = await this.channels.forNumber(clinicId, id, { anyState: true });
+      event = { state: await client.state() };
+    } catch (err) {
+      event = probeVerdict(err);
+      if (!event) this.infra.log.warn({ numberId: id, providerCode: isEvolutionError(err) ? err.code : 'error' }, 'whatsapp: probe got no answer');
+    }
+    await this.data(clinicId).update(whatsappNumbers, { lastProbeAt: new Date() }, eq(whatsappNumbers.id, id));
+    return event ? this.applyConnectionEvent(clinicId, id, event) : 'unreachable';
   }
 
   private publish(tx: Parameters<Infra['events']['publish']>[0], clinicId: string, row: WhatsappNumber) {
