@@ -1,6 +1,6 @@
 import { defineJob, type AnyJobDef } from '../../infra/queue.js';
 import type { Infra } from '../../infra/index.js';
-import type { NumberService } from './numbers.js';
+import type { NumberProbe } from './probe.js';
 
 declare module '../../infra/queue.js' {
   interface JobMap {
@@ -9,14 +9,14 @@ declare module '../../infra/queue.js' {
   }
 }
 
-export const whatsappJobs = (infra: Infra, numbers: NumberService): AnyJobDef[] => [
+export const whatsappJobs = (infra: Infra, probe: NumberProbe): AnyJobDef[] => [
   defineJob({
     // Repeatable: once per cluster every WHATSAPP_PROBE_EVERY_MS.
     name: 'whatsapp.numbers.probe',
     queue: 'whatsapp',
     everyMs: infra.config.evolution.probeEveryMs,
     handler: async (data, job) => {
-      const totals = await numbers.probeAll(data.clinicId);
+      const totals = await probe.probeAll(data.clinicId);
       job.log.info(totals, 'whatsapp numbers probed');
     },
   }),

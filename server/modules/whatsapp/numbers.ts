@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { and, asc, eq, sql } from 'drizzle-orm';
-import { conversations, integrationConnections, whatsappNumbers } from '../../../shared/schema/index.js';
+import { asc, eq } from 'drizzle-orm';
+import { conversations, whatsappNumbers } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { TenantContext } from '../../http/context.js';
-import { AppError, conflict, notConfigured, notFound } from '../../lib/errors.js';
+import { conflict, notConfigured, notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { IntegrationService } from '../integrations/service.js';
 import type { ConnectResult } from '../integrations/providers.js';
 import type { TeamService } from '../team/service.js';
 import type { Channels, NumberCredentials, WhatsappNumber } from './channels.js';
-import { gatewayError } from './errors.js';
-import { isEvolutionError, type EvolutionInstance } from './evolution.js';
+import { gatewayError, isEvolutionError } from './evolution-errors.js';
+import type { EvolutionInstance } from './evolution.js';
 import { nextState, phoneOf, reasonOf, type ConnectionEvent } from './state.js';
 
 /** The events our receiver handles; Evolution sends nothing else. */
@@ -56,19 +56,6 @@ const linkView = (result: ConnectResult): LinkView => (result.state === 'qr' ? {
 const eventOf = (result: ConnectResult): ConnectionEvent | undefined =>
   result.state === 'qr' ? { state: 'qr' } : result.state === 'open' ? { state: 'open' } : undefined;
 
-const PROBE_CONCURRENCY = 4;
-
-/** A probe failure that says something about the number itself; none for a gateway outage. */
-function probeVerdict(err: unknown): ConnectionEvent | undefined {
-  if (err instanceof AppError && err.code === 'number_not_connected') return { state: 'broken', reason: 'credentials_missing' };
-  if (err instanceof AppError && err.code === 'not_found') return undefined;
-  if (!isEvolutionError(err)) throw err;
-  if (err.code === 'unauthorized') return { state: 'broken', reason: 'unauthorized' };
-  if (err.code === 'not_found') return { state: 'broken', reason: 'instance_not_found' };
-  if (err.code === 'license_required') return { state: 'broken', reason: 'license_required' };
-  return undefined;
-}
-
 const secret = () => randomBytes(32).toString('base64url');
 
 /**
@@ -77,7 +64,7 @@ const secret = () => randomBytes(32).toString('base64url');
  */
 export class NumberService {
   constructor(
-    private readonly infra: Pick<Infra, 'db' | 'systemDb' | 'config' | 'events' | 'log'>,
+    private readonly infra: Pick<Infra, 'db' | 'config' | 'events' | 'log'>,
     private readonly connections: IntegrationService,
     private readonly channels: Channels,
     private readonly team: Pick<TeamService, 'professional'>,
@@ -142,29 +129,30 @@ export class NumberService {
     const instanceName = `opb-${randomBytes(8).toString('hex')}`;
     const credentials: NumberCredentials = { instanceToken: secret(), webhookSecret: secret() };
     const connection = await this.connections.create(ctx.clinicId, { provider: 'evolution', label: input.name, credentials: { ...credentials }, webhook: true, config: { instanceName, gatewayUrl: this.channels.gatewayUrl } });
-    const url = this.webhookUrl(connection.webhookRef);
-    const [inserted] = await this.data(ctx.clinicId)
-      .insert(whatsappNumbers, { connectionId: connection.id, instanceName, name: input.name ?? null, professionalId: input.professionalId ?? null })
-      .returning();
-    if (!inserted) throw new Error('insert returned nothing');
+    let inserted: WhatsappNumber | undefined;
     let client: EvolutionInstance;
     try {
+      [inserted] = await this.data(ctx.clinicId)
+        .insert(whatsappNumbers, { connectionId: connection.id, instanceName, name: input.name ?? null, professionalId: input.professionalId ?? null })
+        .returning();
+      if (!inserted) throw new Error('insert returned nothing');
       // Our own token, so it is known even if the answer is lost; v2 echoes it as `hash`.
       const made = await gateway.createInstance({ instance: instanceName, token: credentials.instanceToken, groupsIgnore: true, rejectCall: true });
       if (made.token !== credentials.instanceToken) await this.connections.rotateCredentials(ctx.clinicId, connection.id, { ...credentials, instanceToken: made.token });
       client = gateway.forInstance(instanceName, made.token);
-      await client.setWebhook({ url, headers: { jwt_key: credentials.webhookSecret }, events: WEBHOOK_EVENTS });
+      await client.setWebhook({ url: this.webhookUrl(connection.webhookRef), headers: { jwt_key: credentials.webhookSecret }, events: WEBHOOK_EVENTS });
     } catch (err) {
       await this.undoCreate(ctx.clinicId, connection.id, instanceName);
       gatewayError(err);
     }
     await this.connections.setStatus(ctx.clinicId, connection.id, 'active');
+    const number = inserted;
     await this.data(ctx.clinicId).transaction(async (_data, tx) => {
-      await this.audit.record(ctx, { action: 'whatsapp_number.created', entityType: 'whatsapp_number', entityId: inserted.id, details: { professionalId: inserted.professionalId } }, tx);
-      await this.publish(tx, ctx.clinicId, inserted);
+      await this.audit.record(ctx, { action: 'whatsapp_number.created', entityType: 'whatsapp_number', entityId: number.id, details: { professionalId: number.professionalId } }, tx);
+      await this.publish(tx, ctx.clinicId, number);
     });
-    const qr = await this.firstQr(ctx.clinicId, inserted.id, client);
-    return { ...view(await this.row(ctx.clinicId, inserted.id)), qr };
+    const qr = await this.firstQr(ctx.clinicId, number.id, client);
+    return { ...view(await this.row(ctx.clinicId, number.id)), qr };
   }
 
   /** The QR right after creation; when Evolution is slow to give it, `GET /qr` asks again. */
@@ -258,57 +246,6 @@ export class NumberService {
     // The number goes with its connection (foreign key cascade).
     await this.connections.remove(ctx.clinicId, number.connectionId);
     await this.audit.record(ctx, { action: 'whatsapp_number.deleted', entityType: 'whatsapp_number', entityId: id, details: { instanceName: number.instanceName } });
-  }
-
-  /**
-   * Asks Evolution every number's real state (a phone can look linked while its session is dead):
-   * a change moves the number; a revoked token, a vanished instance or an unlicensed gateway make
-   * it `broken` with that reason. A gateway that does not answer changes nothing: its outage is
-   * not the numbers' state. Across clinics on purpose (a repeatable job, once per cluster), or one
-   * clinic's numbers on demand.
-   */
-  async probeAll(clinicId?: string): Promise<{ probed: number; changed: number; unreachable: number }> {
-    const totals = { probed: 0, changed: 0, unreachable: 0 };
-    if (!this.channels.configured) return totals;
-    // A connection turns active once its instance and webhook exist (numbers still being created are
-    // skipped); a number made on another gateway is not judged by this one.
-    const rows = await this.infra.systemDb
-      .select({ id: whatsappNumbers.id, clinicId: whatsappNumbers.clinicId, state: whatsappNumbers.state, stateReason: whatsappNumbers.stateReason })
-      .from(whatsappNumbers)
-      .innerJoin(
-        integrationConnections,
-        and(
-          eq(integrationConnections.id, whatsappNumbers.connectionId),
-          eq(integrationConnections.status, 'active'),
-          sql`${integrationConnections.config}->>'gatewayUrl' = ${this.channels.gatewayUrl}`,
-          clinicId ? eq(whatsappNumbers.clinicId, clinicId) : undefined,
-        ),
-      );
-    for (let i = 0; i < rows.length; i += PROBE_CONCURRENCY) {
-      await Promise.all(
-        rows.slice(i, i + PROBE_CONCURRENCY).map(async (row) => {
-          const outcome = await this.probe(row.clinicId, row.id);
-          totals.probed += 1;
-          if (outcome === 'unreachable') totals.unreachable += 1;
-          else if (outcome.state !== row.state || outcome.stateReason !== row.stateReason) totals.changed += 1;
-        }),
-      );
-    }
-    return totals;
-  }
-
-  /** One number's probe: its new view, or `unreachable` when the gateway gave no verdict. */
-  async probe(clinicId: string, id: string): Promise<NumberView | 'unreachable'> {
-    let event: ConnectionEvent | undefined;
-    try {
-      const { client } = await this.channels.forNumber(clinicId, id, { anyState: true });
-      event = { state: await client.state() };
-    } catch (err) {
-      event = probeVerdict(err);
-      if (!event) this.infra.log.warn({ numberId: id, providerCode: isEvolutionError(err) ? err.code : 'error' }, 'whatsapp: probe got no answer');
-    }
-    await this.data(clinicId).update(whatsappNumbers, { lastProbeAt: new Date() }, eq(whatsappNumbers.id, id));
-    return event ? this.applyConnectionEvent(clinicId, id, event) : 'unreachable';
   }
 
   private publish(tx: Parameters<Infra['events']['publish']>[0], clinicId: string, row: WhatsappNumber) {

@@ -2,7 +2,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EvolutionClient, EvolutionError, type EvolutionInstance } from '../../../server/modules/whatsapp/evolution.js';
+import { EvolutionClient, type EvolutionInstance } from '../../../server/modules/whatsapp/evolution.js';
+import { EvolutionError } from '../../../server/modules/whatsapp/evolution-errors.js';
 import { FakeEvolution } from '../../fakes/evolution.js';
 
 const TIMEOUT_MS = 400;

@@ -216,13 +216,13 @@ describe('the probe', () => {
     // The gateway down: no verdict, the state stays what it was.
     const lastProbe = (await row(steady.id))?.lastProbeAt;
     evo.failNext('instance/connectionState', { status: 502 });
-    expect(await numbers().probe(probed.id, steady.id)).toBe('unreachable');
+    expect(await app.modules.services.whatsapp.probe.probe(probed.id, steady.id)).toBe('unreachable');
     expect(await row(steady.id)).toMatchObject({ state: 'open' });
     expect((await row(steady.id))?.lastProbeAt?.getTime()).toBeGreaterThan(lastProbe?.getTime() ?? 0);
 
     evo.version = '2.4-unlicensed';
     try {
-      await numbers().probe(probed.id, steady.id);
+      await app.modules.services.whatsapp.probe.probe(probed.id, steady.id);
       const res = await probed.admin.agent.get(`/api/whatsapp/numbers/${steady.id}`);
       expect(res.body).toMatchObject({ state: 'broken', stateReason: 'license_required' });
       const ready = await anonymous(app).get('/api/health/ready');
@@ -237,7 +237,7 @@ describe('the probe', () => {
     const { connectionId } = (await row(number.id))!;
     const tokenBefore = (await connections().credentials(clinic.id, connectionId)).instanceToken;
     evo.instances.delete(number.instanceName);
-    await numbers().probe(clinic.id, number.id);
+    await app.modules.services.whatsapp.probe.probe(clinic.id, number.id);
     expect((await row(number.id))?.state).toBe('broken');
 
     const res = await clinic.admin.agent.post(`/api/whatsapp/numbers/${number.id}/reconnect`);
@@ -325,7 +325,7 @@ describe('without Evolution configured', () => {
         expect(res.status, `${method} ${path}`).toBe(503);
         expect(res.body.error.code).toBe('integration_not_configured');
       }
-      expect(await bare.modules.services.whatsapp.numbers.probeAll()).toEqual({ probed: 0, changed: 0, unreachable: 0 });
+      expect(await bare.modules.services.whatsapp.probe.probeAll()).toEqual({ probed: 0, changed: 0, unreachable: 0 });
     } finally {
       await bare.close();
     }
