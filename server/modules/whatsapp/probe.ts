@@ -50,7 +50,7 @@ export class NumberProbe {
           eq(integrationConnections.id, whatsappNumbers.connectionId),
           eq(integrationConnections.status, 'active'),
           sql`${integrationConnections.config}->>'gatewayUrl' = ${this.channels.gatewayUrl}`,
-          clinicId ? eq(whatsappNumbers.clinicId, clinicId) : undefined,
+          clinicId ? new ClinicData(clinicId, this.infra.db).owns(whatsappNumbers) : undefined,
         ),
       );
     for (let i = 0; i < rows.length; i += PROBE_CONCURRENCY) {
