@@ -27,6 +27,8 @@ export const EVENT_PERMISSIONS = {
   'message:updated': 'conversations:read',
   'conversation:updated': 'conversations:read',
   'conversation:typing': 'conversations:read',
+  // Numbers are listed to every member, private ones too: their state is no conversation content.
+  'whatsapp:status': 'whatsapp:read',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
   'opportunity:created': 'pipeline:read',

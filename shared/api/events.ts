@@ -114,6 +114,8 @@ export interface ServerToClientEvents {
   'conversation:updated': (payload: ConversationUpdatedEvent) => void;
   /** To the `conversation:<id>` room only: a colleague is writing an answer in this conversation. */
   'conversation:typing': (payload: { conversationId: string; userId: string }) => void;
+  /** A WhatsApp number's connection state changed (GET /whatsapp/numbers/:id has the rest; a QR is fetched with GET .../qr). */
+  'whatsapp:status': (payload: { id: string; state: string; reason: string | null; professionalId: string | null }) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
   'opportunity:created': (payload: OpportunityEvent) => void;
   /** Edited, won, lost or reopened. */

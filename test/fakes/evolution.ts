@@ -36,9 +36,10 @@ import { LocalHttpFake } from './local-http-fake.js';
  * to the instance's webhook URL (or `opts.url`) with its configured headers. From 2.3 a `jwt_key`
  * header is replaced by `Authorization: Bearer <HS256 JWT {iat, exp: iat+600, app, action}>`
  * signed with it (2.2 sends the headers verbatim); 2.4 adds X-Instance-ID/-Name, X-Event-Type,
- * X-Timestamp. `opts`: `{ url, eventCase: 'upper', jwt: { secret, iat, ttlSeconds }, rawBody, headers }`.
+ * X-Timestamp. `opts`: `{ url, origin, eventCase: 'upper', jwt: { secret, iat, ttlSeconds }, rawBody, headers }`
+ * (`origin`: the app's listening origin, keeping the configured path with its `:ref`).
  * `date_time` is local time mislabelled UTC (3 h behind), as the real gateway writes it.
- * With `evo.autoWebhooks = true` the fake also emits what the real one would on its own:
+ * With `evo.autoWebhooks = true` (and `evo.webhookOrigin` to redirect them to a listening app) the fake also emits what the real one would on its own:
  * `qrcode.updated` after a connect, `connection.update` on scan/logout/setState, `send.message`
  * after each send (filtered by the configured events); `await evo.settle()` waits for them.
  */
@@ -87,6 +88,8 @@ export interface SentRecord {
 
 export interface DeliverOptions {
   url?: string;
+  /** The app's real origin (`http://127.0.0.1:PORT`), keeping the configured webhook path (its `:ref`). */
+  origin?: string;
   eventCase?: 'dotted' | 'upper';
   jwt?: { secret?: string; iat?: number; ttlSeconds?: number };
   rawBody?: string;
@@ -128,6 +131,8 @@ export class FakeEvolution extends LocalHttpFake {
   version: FakeVersion;
   readonly apiKey: string;
   autoWebhooks = false;
+  /** Where auto webhooks go instead of the configured URL's origin (the app under test on port 0). */
+  webhookOrigin: string | undefined;
   readonly instances = new Map<string, FakeInstance>();
   readonly requests: FakeRequest[] = [];
   readonly sent: SentRecord[] = [];
@@ -188,7 +193,8 @@ export class FakeEvolution extends LocalHttpFake {
 
   async deliver(name: string, event: string, data: unknown, opts: DeliverOptions = {}): Promise<Delivery> {
     const instance = this.must(name);
-    const url = opts.url ?? instance.webhook?.url;
+    const configuredUrl = instance.webhook?.url;
+    const url = opts.url ?? (opts.origin && configuredUrl ? `${opts.origin}${new URL(configuredUrl).pathname}` : configuredUrl);
     if (!url) throw new Error(`instance ${name} has no webhook URL`);
     const configured = { ...(instance.webhook?.headers ?? {}) };
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'axios/1.7.9' };
@@ -249,7 +255,7 @@ export class FakeEvolution extends LocalHttpFake {
     const hook = instance.webhook;
     const upper = event.replace(/[.-]/g, '_').toUpperCase();
     if (!this.autoWebhooks || !hook?.enabled || (hook.events.length > 0 && !hook.events.includes(upper))) return;
-    const delivery = this.deliver(instance.name, event, data).then(
+    const delivery = this.deliver(instance.name, event, data, { origin: this.webhookOrigin }).then(
       (d) => this.emitted.push({ event, instance: instance.name, status: d.status }),
       () => this.emitted.push({ event, instance: instance.name, status: 0 }),
     );
@@ -302,9 +308,10 @@ export class FakeEvolution extends LocalHttpFake {
     }
     const handler = this.handlers[`${method} ${route}`];
     if (!handler || !name) return { status: 404, body: errorBody(404, 'Not Found', [`Cannot ${method} /${route}`]) };
+    // Evolution's guards run in this order: instanceExistsGuard (404 for any key), then the key.
     const instance = this.instances.get(name);
-    if (!global && (!instance || instance.token !== apikey)) return unauthorized;
     if (!instance) return { status: 404, body: errorBody(404, 'Not Found', [`The "${name}" instance does not exist`]) };
+    if (!global && instance.token !== apikey) return unauthorized;
     return handler(instance, isObject(body) ? body : {}, query);
   }
 

@@ -1,96 +1,50 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { and, asc, eq } from 'drizzle-orm';
-import { SignJWT } from 'jose';
-import { contactWhatsappIds, contacts, conversations, integrationWebhookEvents, messages, whatsappNumbers } from '../../shared/schema/index.js';
-import type { TestApp } from './app.js';
-import { anonymous } from './clinic.js';
-import { until } from './until.js';
-
-export interface TestNumber {
-  id: string;
-  clinicId: string;
-  connectionId: string;
-  instance: string;
-  ref: string;
-  webhookSecret: string;
-  instanceToken: string;
-}
-
-/** A number of the clinic as the numbers module leaves it: an Evolution connection with its secrets, and the number row. */
-export async function createNumber(app: TestApp, clinicId: string, opts: { groupsEnabled?: boolean; professionalId?: string } = {}): Promise<TestNumber> {
-  const webhookSecret = randomBytes(32).toString('base64url');
-  const instanceToken = randomUUID().toUpperCase();
-  const instance = `clinica-${randomUUID().slice(0, 8)}`;
-  const connection = await app.modules.services.integrations.connections.create(clinicId, { provider: 'evolution', credentials: { webhookSecret, instanceToken }, config: { instance }, webhook: true });
-  const [row] = await app.infra.db
-    .insert(whatsappNumbers)
-    .values({ clinicId, connectionId: connection.id, instanceName: instance, name: 'Recepção', state: 'open', groupsEnabled: opts.groupsEnabled ?? false, professionalId: opts.professionalId ?? null })
-    .returning();
-  return { id: row!.id, clinicId, connectionId: connection.id, instance, ref: connection.webhookRef!, webhookSecret, instanceToken };
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- webhook samples are edited freely, field by field, in tests
-export type Sample = Record<string, any>;
-
-const fixtureText = (name: string) => readFileSync(new URL(`../fixtures/evolution/${name}.json`, import.meta.url), 'utf8');
-
-/** A sample webhook body, addressed to the number's instance, with `data` changed by `edit`. */
-export function fixture(name: string, number: TestNumber, edit?: (data: Sample) => void): Sample {
-  const body = JSON.parse(fixtureText(name)) as Sample;
-  body.instance = number.instance;
-  body.apikey = number.instanceToken;
-  if (body.data && typeof body.data === 'object' && 'instance' in body.data) body.data.instance = number.instance;
-  edit?.(body.data);
-  return body;
-}
-
-/** `messages.upsert` of a text from `jid` (key fields overridable), as 2.3 sends it. */
-export function textMessage(number: TestNumber, text: string, key: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  return fixture('webhook.messages.upsert.text', number, (d) => {
-    d.key = { remoteJid: '5511987654321@s.whatsapp.net', fromMe: false, id: `3A${randomBytes(9).toString('hex').toUpperCase()}`, ...key };
-    d.message = { conversation: text };
-    Object.assign(d, extra);
-  });
-}
-
-export const jwtFor = (secret: string, claims: Record<string, unknown> = { app: 'evolution', action: 'webhook' }, expiresIn: string | number = '10m') =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(expiresIn).sign(new TextEncoder().encode(secret));
+import { whatsappNumbers, type WhatsappNumberState } from '../../shared/schema/index.js';
+import { ClinicData } from '../../server/infra/clinic-data.js';
+import type { NumberView } from '../../server/modules/whatsapp/numbers.js';
+import type { FakeEvolution } from '../fakes/evolution.js';
+import type { TestClinic } from './clinic.js';
 
 /**
- * Posts as Evolution does: to the number's URL (or the global one), signed with the JWT its
- * `jwt_key` header asks for (the default), the body's instance token, or nothing.
+ * The app's environment for WhatsApp against a FakeEvolution: short timeout, a public URL for the
+ * webhook, and the periodic probe out of the way (tests enqueue `whatsapp.numbers.probe` when they mean it).
  */
-export async function deliver(app: TestApp, number: TestNumber, body: unknown, opts: { global?: boolean; auth?: 'jwt' | 'apikey' | 'none'; token?: string } = {}) {
-  const url = opts.global ? '/api/webhooks/evolution' : `/api/webhooks/evolution/${number.ref}`;
-  const req = anonymous(app).post(url).set('Content-Type', 'application/json');
-  const auth = opts.auth ?? 'jwt';
-  if (auth === 'jwt') req.set('Authorization', `Bearer ${opts.token ?? (await jwtFor(number.webhookSecret))}`);
-  const payload = auth === 'apikey' ? body : { ...(body as object), apikey: null };
-  return req.send(JSON.stringify(payload));
+export const evolutionEnv = (evo: FakeEvolution, extra: Record<string, string> = {}) => ({
+  EVOLUTION_API_URL: evo.url,
+  EVOLUTION_API_KEY: evo.apiKey,
+  EVOLUTION_TIMEOUT_MS: '1000',
+  WHATSAPP_PROBE_EVERY_MS: '3600000',
+  PUBLIC_API_URL: 'http://api.test',
+  ...extra,
+});
+
+/** POST /whatsapp/numbers as the clinic's admin; throws unless 201. */
+export async function createNumber(clinic: TestClinic, body: { name?: string; professionalId?: string } = {}): Promise<NumberView & { qr: unknown }> {
+  const res = await clinic.admin.agent.post('/api/whatsapp/numbers').send(body);
+  if (res.status !== 201) throw new Error(`create number: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as NumberView & { qr: unknown };
 }
 
-/** Waits until the inbox job processed every delivery of the number. */
-export async function processed(app: TestApp, number: TestNumber) {
-  await until(async () => {
-    const rows = await app.infra.db.select({ at: integrationWebhookEvents.processedAt }).from(integrationWebhookEvents).where(eq(integrationWebhookEvents.connectionId, number.connectionId));
-    return rows.every((r) => r.at !== null);
+/**
+ * A number whose phone is linked: created through the API on the fake, scanned, and `open` as the
+ * `connection.update` webhook would make it.
+ */
+export async function connectedNumber(clinic: TestClinic, evo: FakeEvolution, opts: { professionalId?: string; phone?: string } = {}): Promise<NumberView> {
+  const created = await createNumber(clinic, opts.professionalId ? { professionalId: opts.professionalId } : {});
+  const phone = opts.phone ?? '5511940001234';
+  evo.scan(created.instanceName, { phone });
+  return clinic.app.modules.services.whatsapp.numbers.applyConnectionEvent(clinic.id, created.id, { state: 'open', phone: `${phone}@s.whatsapp.net` });
+}
+
+/** A number row with its connection and no gateway behind it (access tests, apps without Evolution). */
+export async function storedNumber(clinic: TestClinic, opts: { state?: WhatsappNumberState; professionalId?: string } = {}) {
+  const connection = await clinic.app.modules.services.integrations.connections.create(clinic.id, {
+    provider: 'evolution',
+    credentials: { instanceToken: 'token-sem-gateway', webhookSecret: 'segredo-sem-gateway' },
+    webhook: true,
   });
+  const [row] = await new ClinicData(clinic.id, clinic.app.infra.db)
+    .insert(whatsappNumbers, { connectionId: connection.id, instanceName: `opb-test-${connection.id}`, state: opts.state ?? 'open', professionalId: opts.professionalId ?? null })
+    .returning();
+  if (!row) throw new Error('no number row');
+  return row;
 }
-
-/** Delivers and waits for the job. */
-export async function ingest(app: TestApp, number: TestNumber, body: unknown, opts: Parameters<typeof deliver>[3] = {}) {
-  const res = await deliver(app, number, body, opts);
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status} ${JSON.stringify(res.body)}`);
-  await processed(app, number);
-  return res;
-}
-
-export const messagesOf = (app: TestApp, number: TestNumber) => app.infra.db.select().from(messages).where(eq(messages.numberId, number.id)).orderBy(asc(messages.sentAt), asc(messages.createdAt));
-export const messageByExternal = async (app: TestApp, number: TestNumber, externalId: string) =>
-  (await app.infra.db.select().from(messages).where(and(eq(messages.numberId, number.id), eq(messages.externalId, externalId))))[0];
-export const conversationsOf = (app: TestApp, number: TestNumber) => app.infra.db.select().from(conversations).where(eq(conversations.numberId, number.id));
-export const contactOf = async (app: TestApp, id: string) => (await app.infra.db.select().from(contacts).where(eq(contacts.id, id)))[0];
-export const jidsOf = async (app: TestApp, contactId: string) =>
-  (await app.infra.db.select({ jid: contactWhatsappIds.jid }).from(contactWhatsappIds).where(eq(contactWhatsappIds.contactId, contactId))).map((r) => r.jid).sort();
-export const deliveriesOf = (app: TestApp, number: TestNumber) => app.infra.db.select().from(integrationWebhookEvents).where(eq(integrationWebhookEvents.connectionId, number.connectionId));

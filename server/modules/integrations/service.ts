@@ -131,6 +131,11 @@ export class IntegrationService implements WebhookConnections {
     return this.update(clinicId, id, { credentials: this.seal(credentials) });
   }
 
+  /** Replaces the non-secret settings (instance name, gateway...). */
+  setConfig(clinicId: string, id: string, config: Record<string, unknown>): Promise<ConnectionView> {
+    return this.update(clinicId, id, { config });
+  }
+
   /** Deletes the connection; what hangs on it (sync state, a WhatsApp number, webhook deliveries) goes by cascade. */
   async remove(clinicId: string, id: string): Promise<void> {
     const [row] = await this.data(clinicId).delete(integrationConnections, eq(integrationConnections.id, id)).returning({ id: integrationConnections.id });

@@ -1,3 +1,5 @@
+import { count } from 'drizzle-orm';
+import { whatsappNumbers } from '../../../shared/schema/index.js';
 import { integrationStatus } from '../../config.js';
 import type { Infra } from '../../infra/index.js';
 import { pingRedis } from '../../infra/redis.js';
@@ -28,13 +30,34 @@ async function check(fn: () => Promise<number>): Promise<Check> {
   }
 }
 
+/**
+ * WhatsApp numbers by state across the cluster: an operator's view, so counts only (no clinic,
+ * instance or phone). One grouped count; reported, never a 503 (a clinic's unlinked phone is not
+ * this instance's fault).
+ */
+async function whatsappStates(infra: Infra) {
+  const rows = await infra.systemDb
+    .select({ state: whatsappNumbers.state, reason: whatsappNumbers.stateReason, n: count() })
+    .from(whatsappNumbers)
+    .groupBy(whatsappNumbers.state, whatsappNumbers.stateReason);
+  const byState: Record<string, number> = {};
+  // Why numbers are down (`license_required` on every number says: activate Evolution 2.4).
+  const reasons: Record<string, number> = {};
+  for (const r of rows) {
+    byState[r.state] = (byState[r.state] ?? 0) + r.n;
+    if (r.reason && r.state !== 'open') reasons[r.reason] = (reasons[r.reason] ?? 0) + r.n;
+  }
+  return { numbers: rows.reduce((sum, r) => sum + r.n, 0), byState, reasons };
+}
+
 /** Readiness: every dependency answers, with round-trip times; integrations listed as configured or not. */
 export async function readiness(infra: Infra, draining: () => boolean) {
-  const [database, redis, queue, outbox] = await Promise.all([
+  const [database, redis, queue, outbox, whatsapp] = await Promise.all([
     check(() => infra.database.ping()),
     infra.redis ? check(() => pingRedis(infra.redis as NonNullable<Infra['redis']>)) : Promise.resolve<Check>({ ok: true, configured: false }),
     check(() => infra.queue.ping()),
     infra.events.stats().catch(() => null),
+    whatsappStates(infra).catch(() => null),
   ]);
   const ok = database.ok && redis.ok && queue.ok && !draining();
   return {
@@ -46,6 +69,7 @@ export async function readiness(infra: Infra, draining: () => boolean) {
     // load balancer would not deliver a single event faster.
     outbox: outbox ? { ...outbox, failuresHere: infra.events.failures } : { error: 'unreachable' },
     integrations: integrationStatus(infra.config),
+    whatsapp: whatsapp ?? { error: 'unreachable' },
     storage: infra.storage.kind,
     mailer: infra.mailer.kind,
   };

@@ -25,6 +25,7 @@ const EVENTS = [
   'pipeline.stages_updated',
   'google_calendar.conflict',
   'google_calendar.connection_updated',
+  'whatsapp.number.updated',
 ] as const satisfies readonly DomainEventName[];
 
 type Mapped = (typeof EVENTS)[number];
@@ -86,6 +87,8 @@ export function realtimeSubscriber(realtime: Realtime): Subscriber<Mapped> {
           return realtime.emitToClinic(room, 'calendar:conflict', event.payload);
         case 'google_calendar.connection_updated':
           return realtime.emitToClinic(room, 'calendar:integration_updated', event.payload);
+        case 'whatsapp.number.updated':
+          return realtime.emitToClinic(room, 'whatsapp:status', event.payload);
       }
     },
   };

@@ -39,6 +39,11 @@ export class Channels {
     return Boolean(url && apiKey);
   }
 
+  /** The gateway's identity, kept on each number's connection: a number is probed by the gateway that holds it. */
+  get gatewayUrl(): string {
+    return (this.infra.config.evolution.url ?? '').replace(/\/+$/, '');
+  }
+
   /** The gateway under the global key; 503 `integration_not_configured` without EVOLUTION_API_URL/KEY. */
   gateway(): EvolutionClient {
     const { url, apiKey, timeoutMs } = this.infra.config.evolution;

@@ -6,10 +6,10 @@ import type {
   ConnectResult,
   DeliveryStatus,
   MediaSource,
-  ProviderError,
   QuotedMessage,
   SentMessage,
 } from '../integrations/providers.js';
+import { classify, EvolutionError, isEvolutionError, isObject, networkError, type CallInfo } from './evolution-errors.js';
 
 /**
  * Evolution API v2 over plain fetch (there is no official Node client). The global key manages
@@ -18,97 +18,21 @@ import type {
  * classified for the caller (see `classify`). Nothing here logs: bodies hold tokens and message text.
  */
 
+interface Call extends CallInfo {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  key: string;
+  body?: unknown;
+  /** Extra time the gateway holds the answer on purpose (`delay`). */
+  holdMs?: number;
+}
+
 export interface EvolutionOptions {
   baseUrl: string;
   /** The gateway's global `AUTHENTICATION_API_KEY`. */
   apiKey: string;
   /** Per call; a send's own `delay` (Evolution holds the answer that long) is added to it. */
   timeoutMs: number;
-}
-
-export class EvolutionError extends Error implements ProviderError {
-  readonly retryable: boolean;
-  readonly ambiguous: boolean;
-  readonly status?: number;
-  readonly retryAfterMs?: number;
-
-  constructor(
-    readonly code: ProviderError['code'],
-    message: string,
-    opts: { retryable: boolean; ambiguous?: boolean; status?: number; retryAfterMs?: number },
-  ) {
-    super(message);
-    this.name = 'EvolutionError';
-    this.retryable = opts.retryable;
-    this.ambiguous = opts.ambiguous ?? false;
-    this.status = opts.status;
-    this.retryAfterMs = opts.retryAfterMs;
-  }
-}
-
-export const isEvolutionError = (err: unknown): err is EvolutionError => err instanceof EvolutionError;
-
-interface Call {
-  method: 'GET' | 'POST' | 'DELETE';
-  /** Route template for messages (`message/sendText`): never the instance name with data, never a token. */
-  route: string;
-  path: string;
-  key: string;
-  body?: unknown;
-  /** Extra time the gateway holds the answer on purpose (`delay`). */
-  holdMs?: number;
-  /** Repeating it does no harm (reads, marks, presence): a timeout is then retryable. */
-  idempotent: boolean;
-}
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Errors whose request never reached the gateway: safe to repeat even for a send. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/** The gateway's own words (`response.message`), short; never a request body. */
-function detail(body: unknown): string {
-  const message = isObject(body) ? (isObject(body.response) ? body.response.message : body.message) : undefined;
-  const parts = (Array.isArray(message) ? message.flat() : [message]).filter((m): m is string => typeof m === 'string');
-  return parts.join('; ').slice(0, 200);
-}
-
-/** HTTP answer -> error class: what the caller may do next (retry, mark broken, tell the user). */
-function classify(call: Call, status: number, body: unknown, headers: Headers): EvolutionError {
-  const said = detail(body);
-  const where = `Evolution ${call.route} answered ${status}${said ? `: ${said}` : ''}`;
-  if (status === 503 && isObject(body) && body.code === 'LICENSE_REQUIRED') {
-    return new EvolutionError('license_required', 'Evolution API 2.4 is not activated (LICENSE_REQUIRED): activate the gateway licence or use 2.3', { retryable: false, status });
-  }
-  if (status === 401) return new EvolutionError('unauthorized', where, { retryable: false, status });
-  if (status === 404) return new EvolutionError('not_found', where, { retryable: false, status });
-  if (status === 429) {
-    const seconds = Number(headers.get('retry-after'));
-    return new EvolutionError('rate_limited', where, { retryable: true, status, retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000 });
-  }
-  if (status === 400 && isObject(body) && isObject(body.response) && Array.isArray(body.response.message)) {
-    if (body.response.message.some((m) => isObject(m) && m.exists === false)) {
-      return new EvolutionError('not_on_channel', `Evolution ${call.route} answered 400: the number is not on WhatsApp`, { retryable: false, status });
-    }
-  }
-  if (status >= 500) return new EvolutionError('unavailable', where, { retryable: true, status });
-  return new EvolutionError('rejected', where, { retryable: false, status });
-}
-
-function networkError(call: Call, err: unknown): EvolutionError {
-  const name = err instanceof Error ? err.name : '';
-  if (name === 'TimeoutError' || name === 'AbortError') {
-    // The gateway may have acted: a send must be reconciled, not repeated.
-    return new EvolutionError('timeout', `Evolution ${call.route} did not answer in time`, { retryable: call.idempotent, ambiguous: true });
-  }
-  const cause = err instanceof Error && isObject(err.cause) ? err.cause : undefined;
-  const code = typeof cause?.code === 'string' ? cause.code : '';
-  const sent = !NOT_SENT.has(code);
-  return new EvolutionError('unavailable', `Evolution ${call.route} unreachable${code ? ` (${code})` : ''}`, {
-    retryable: call.idempotent || !sent,
-    ambiguous: sent && !call.idempotent,
-  });
 }
 
 /** Longs come as numbers, decimal strings (<= 2.3.5) or `{low, high}` (>= 2.3.6). */

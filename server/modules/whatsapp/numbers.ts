@@ -10,8 +10,8 @@ import type { IntegrationService } from '../integrations/service.js';
 import type { ConnectResult } from '../integrations/providers.js';
 import type { TeamService } from '../team/service.js';
 import type { Channels, NumberCredentials, WhatsappNumber } from './channels.js';
-import { gatewayError } from './errors.js';
-import { isEvolutionError, type EvolutionInstance } from './evolution.js';
+import { gatewayError, isEvolutionError } from './evolution-errors.js';
+import type { EvolutionInstance } from './evolution.js';
 import { nextState, phoneOf, reasonOf, type ConnectionEvent } from './state.js';
 
 /** The events our receiver handles; Evolution sends nothing else. */
@@ -128,30 +128,31 @@ export class NumberService {
     if (input.professionalId) await this.team.professional(ctx.clinicId, input.professionalId);
     const instanceName = `opb-${randomBytes(8).toString('hex')}`;
     const credentials: NumberCredentials = { instanceToken: secret(), webhookSecret: secret() };
-    const connection = await this.connections.create(ctx.clinicId, { provider: 'evolution', label: input.name, credentials: { ...credentials }, webhook: true, config: { instanceName } });
-    const url = this.webhookUrl(connection.webhookRef);
-    const [inserted] = await this.data(ctx.clinicId)
-      .insert(whatsappNumbers, { connectionId: connection.id, instanceName, name: input.name ?? null, professionalId: input.professionalId ?? null })
-      .returning();
-    if (!inserted) throw new Error('insert returned nothing');
+    const connection = await this.connections.create(ctx.clinicId, { provider: 'evolution', label: input.name, credentials: { ...credentials }, webhook: true, config: { instanceName, gatewayUrl: this.channels.gatewayUrl } });
+    let inserted: WhatsappNumber | undefined;
     let client: EvolutionInstance;
     try {
+      [inserted] = await this.data(ctx.clinicId)
+        .insert(whatsappNumbers, { connectionId: connection.id, instanceName, name: input.name ?? null, professionalId: input.professionalId ?? null })
+        .returning();
+      if (!inserted) throw new Error('insert returned nothing');
       // Our own token, so it is known even if the answer is lost; v2 echoes it as `hash`.
       const made = await gateway.createInstance({ instance: instanceName, token: credentials.instanceToken, groupsIgnore: true, rejectCall: true });
       if (made.token !== credentials.instanceToken) await this.connections.rotateCredentials(ctx.clinicId, connection.id, { ...credentials, instanceToken: made.token });
       client = gateway.forInstance(instanceName, made.token);
-      await client.setWebhook({ url, headers: { jwt_key: credentials.webhookSecret }, events: WEBHOOK_EVENTS });
+      await client.setWebhook({ url: this.webhookUrl(connection.webhookRef), headers: { jwt_key: credentials.webhookSecret }, events: WEBHOOK_EVENTS });
     } catch (err) {
       await this.undoCreate(ctx.clinicId, connection.id, instanceName);
       gatewayError(err);
     }
     await this.connections.setStatus(ctx.clinicId, connection.id, 'active');
+    const number = inserted;
     await this.data(ctx.clinicId).transaction(async (_data, tx) => {
-      await this.audit.record(ctx, { action: 'whatsapp_number.created', entityType: 'whatsapp_number', entityId: inserted.id, details: { professionalId: inserted.professionalId } }, tx);
-      await this.publish(tx, ctx.clinicId, inserted);
+      await this.audit.record(ctx, { action: 'whatsapp_number.created', entityType: 'whatsapp_number', entityId: number.id, details: { professionalId: number.professionalId } }, tx);
+      await this.publish(tx, ctx.clinicId, number);
     });
-    const qr = await this.firstQr(ctx.clinicId, inserted.id, client);
-    return { ...view(await this.row(ctx.clinicId, inserted.id)), qr };
+    const qr = await this.firstQr(ctx.clinicId, number.id, client);
+    return { ...view(await this.row(ctx.clinicId, number.id)), qr };
   }
 
   /** The QR right after creation; when Evolution is slow to give it, `GET /qr` asks again. */
@@ -220,6 +221,7 @@ export class NumberService {
     await gateway.deleteInstance(number.instanceName);
     const made = await gateway.createInstance({ instance: number.instanceName, token: instanceToken, groupsIgnore: !number.groupsEnabled, rejectCall: true });
     await this.connections.rotateCredentials(clinicId, number.connectionId, { ...credentials, instanceToken: made.token });
+    await this.connections.setConfig(clinicId, number.connectionId, { instanceName: number.instanceName, gatewayUrl: this.channels.gatewayUrl });
     return gateway.forInstance(number.instanceName, made.token);
   }
 

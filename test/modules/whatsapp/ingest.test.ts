@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { conversations, messages } from '../../shared/schema/index.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { createClinic, type TestClinic } from '../helpers/clinic.js';
-import { createPatient } from '../helpers/patients.js';
-import { contactOf, conversationsOf, createNumber, fixture, ingest, jidsOf, messageByExternal, messagesOf, textMessage, type TestNumber } from '../helpers/whatsapp.js';
+import { conversations, messages } from '../../../shared/schema/index.js';
+import { buildTestApp, type TestApp } from '../../helpers/app.js';
+import { createClinic, type TestClinic } from '../../helpers/clinic.js';
+import { createPatient } from '../../helpers/patients.js';
+import { contactOf, conversationsOf, createNumber, fixture, ingest, jidsOf, messageByExternal, messagesOf, textMessage, type TestNumber } from '../../helpers/whatsapp-webhooks.js';
 
 let app: TestApp;
 let clinic: TestClinic;
@@ -66,7 +66,7 @@ describe('messages from the patient', () => {
     expect(byRaw.audioMessage).toMatchObject({ type: 'audio', text: null, content: { voiceNote: true, seconds: 7 } });
     expect(byRaw.documentMessage).toMatchObject({ type: 'document', text: 'Resultado', mediaFileName: 'exame.pdf', mediaMimetype: 'application/pdf' });
     expect(byRaw.stickerMessage).toMatchObject({ type: 'sticker', mediaMimetype: 'image/webp' });
-    // Media go to the media job (whatsapp-media.test.ts); text and locations have none.
+    // Media go to the media job (media.test.ts); text and locations have none.
     expect(rows.filter((m) => m.mediaState !== null).map((m) => m.type).sort()).toEqual(['audio', 'document', 'image', 'sticker']);
     expect(byRaw.locationMessage).toMatchObject({ type: 'location', content: { latitude: -23.56, longitude: -46.65, name: 'Clínica' } });
     expect(byRaw.contactMessage).toMatchObject({ type: 'contact', content: { contacts: [{ name: 'Dr. João', vcard: 'BEGIN:VCARD\nEND:VCARD' }] } });

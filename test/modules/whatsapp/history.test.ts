@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { contacts, files, integrationWebhookEvents } from '../../shared/schema/index.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { createClinic, type TestClinic } from '../helpers/clinic.js';
-import { createPatient, type Patient } from '../helpers/patients.js';
-import { contactOf, createNumber, deliveriesOf, ingest, jidsOf, messagesOf, textMessage, type TestNumber } from '../helpers/whatsapp.js';
+import { contacts, files, integrationWebhookEvents } from '../../../shared/schema/index.js';
+import { buildTestApp, type TestApp } from '../../helpers/app.js';
+import { createClinic, type TestClinic } from '../../helpers/clinic.js';
+import { createPatient, type Patient } from '../../helpers/patients.js';
+import { contactOf, createNumber, deliveriesOf, ingest, jidsOf, messagesOf, textMessage, type TestNumber } from '../../helpers/whatsapp-webhooks.js';
 
 let app: TestApp;
 let clinic: TestClinic;

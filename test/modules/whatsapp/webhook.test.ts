@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { outbox } from '../../shared/schema/index.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
-import { canRun } from '../helpers/skip.js';
-import { createNumber, deliver, deliveriesOf, fixture, ingest, jwtFor, messagesOf, processed, textMessage, type TestNumber } from '../helpers/whatsapp.js';
+import { outbox } from '../../../shared/schema/index.js';
+import { buildTestApp, type TestApp } from '../../helpers/app.js';
+import { anonymous, createClinic, type TestClinic } from '../../helpers/clinic.js';
+import { canRun } from '../../helpers/skip.js';
+import { createNumber, deliver, deliveriesOf, fixture, ingest, jwtFor, messagesOf, processed, textMessage, type TestNumber } from '../../helpers/whatsapp-webhooks.js';
 
 let app: TestApp;
 let clinic: TestClinic;

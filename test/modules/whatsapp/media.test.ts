@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { files, outbox, whatsappNumbers } from '../../shared/schema/index.js';
-import type { TenantContext } from '../../server/http/context.js';
-import { FakeEvolution } from '../fakes/evolution.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { createClinic, type TestClinic } from '../helpers/clinic.js';
-import { listen, type RunningServer } from '../helpers/server.js';
-import { until } from '../helpers/until.js';
-import { fixture, messageByExternal, type TestNumber } from '../helpers/whatsapp.js';
+import { files, outbox, whatsappNumbers } from '../../../shared/schema/index.js';
+import type { TenantContext } from '../../../server/http/context.js';
+import { FakeEvolution } from '../../fakes/evolution.js';
+import { buildTestApp, type TestApp } from '../../helpers/app.js';
+import { createClinic, type TestClinic } from '../../helpers/clinic.js';
+import { listen, type RunningServer } from '../../helpers/server.js';
+import { until } from '../../helpers/until.js';
+import { fixture, messageByExternal, type TestNumber } from '../../helpers/whatsapp-webhooks.js';
 
 let evo: FakeEvolution;
 let app: TestApp;
