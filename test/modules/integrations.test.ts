@@ -149,18 +149,6 @@ describe('inbound webhook route kind (N8N, Standard Webhooks)', () => {
     expect(await eventsOf(connection.id)).toHaveLength(1);
   });
 
-  it('answers fast: the median of 20 deliveries is under 50 ms (the work is left to the job)', async () => {
-    const { secret, url } = await n8nConnection();
-    const times: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const res = await sendStandardWebhook(url, secret, { type: 'lead.created', n: i });
-      expect(res.status).toBe(200);
-      times.push(res.ms);
-    }
-    times.sort((a, b) => a - b);
-    expect(times[10]).toBeLessThan(50);
-  });
-
   it('unknown, disabled or wrong-provider references are 404; a signed non-JSON body is a 400', async () => {
     const { connection, secret, url } = await n8nConnection();
     const unknown = await sendStandardWebhook(`${server.url}/api/webhooks/n8n/${'a'.repeat(43)}`, secret, { type: 'x' });
