@@ -20,6 +20,7 @@ export const EVENT_PERMISSIONS = {
   'appointment:deleted': 'appointments:read',
   'medical_record:signed': 'records:read',
   'anamnesis:submitted': 'anamnesis:read',
+  'knowledge_document:updated': 'knowledge:read',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
 } as const satisfies Record<ServerEvent, Permission>;

@@ -1,4 +1,4 @@
-import type { AppointmentEvent, ContactEvent } from './events.js';
+import type { AppointmentEvent, ContactEvent, KnowledgeDocumentEvent } from './events.js';
 
 /**
  * Domain events: what happened, recorded in the transaction of the change (the outbox) and
@@ -31,6 +31,8 @@ export interface DomainEvents {
   /** A WhatsApp number's connection state changed (`whatsapp:status`). */
   'whatsapp.number.updated': { id: string; state: string; professionalId: string | null };
   'opportunity.moved': { id: string; contactId: string; pipelineId: string; fromStageId: string | null; toStageId: string };
+  /** A knowledge document was added, changed status (queued, processing, ready, failed) or was deleted. */
+  'knowledge_document.updated': KnowledgeDocumentEvent;
 }
 
 export type DomainEventName = keyof DomainEvents;
@@ -59,6 +61,7 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'conversation.updated': { type: 'conversation', id: (p) => p.id },
   'whatsapp.number.updated': { type: 'whatsapp_number', id: (p) => p.id },
   'opportunity.moved': { type: 'opportunity', id: (p) => p.id },
+  'knowledge_document.updated': { type: 'knowledge_document', id: (p) => p.id },
 };
 
 /** An event as a subscriber receives it. */

@@ -26,6 +26,17 @@ export interface AppointmentEvent {
   previousProfessionalId?: string;
 }
 
+/** A knowledge document's ingestion state; `deleted` once removed. */
+export interface KnowledgeDocumentEvent {
+  id: string;
+  knowledgeBaseId: string;
+  status: 'queued' | 'processing' | 'ready' | 'failed' | 'deleted';
+  failureReason: string | null;
+  chunkCount: number;
+  /** Grows with every (re)index request; the ingestion job of an older one does nothing. */
+  revision: number;
+}
+
 export interface ServerToClientEvents {
   'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
   'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
@@ -41,6 +52,7 @@ export interface ServerToClientEvents {
   // Ids only: clinical content never travels over sockets.
   'medical_record:signed': (payload: { id: string; contactId: string }) => void;
   'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
+  'knowledge_document:updated': (payload: KnowledgeDocumentEvent) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
 }
 

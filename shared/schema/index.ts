@@ -5,3 +5,4 @@ export * from './clinical.js';
 export * from './integrations.js';
 export * from './outbox.js';
 export * from './whatsapp.js';
+export * from './knowledge.js';

@@ -24,6 +24,7 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'appointment:deleted': { id, professionalId: id, startsAt: '2026-12-01T12:00:00Z', endsAt: '2026-12-01T12:30:00Z' },
   'medical_record:signed': { id, contactId: id },
   'anamnesis:submitted': { id, contactId: id },
+  'knowledge_document:updated': { id, knowledgeBaseId: id, status: 'ready', failureReason: null, chunkCount: 3, revision: 1 },
   'test:ping': { at: '2026-12-01T12:00:00Z', by: 'test' },
 };
 

@@ -16,6 +16,7 @@ const EVENTS = [
   'appointment.deleted',
   'medical_record.signed',
   'anamnesis.submitted',
+  'knowledge_document.updated',
 ] as const satisfies readonly DomainEventName[];
 
 type Mapped = (typeof EVENTS)[number];
@@ -61,6 +62,8 @@ export function realtimeSubscriber(realtime: Realtime): Subscriber<Mapped> {
           return realtime.emitToClinic(room, 'medical_record:signed', event.payload);
         case 'anamnesis.submitted':
           return realtime.emitToClinic(room, 'anamnesis:submitted', event.payload);
+        case 'knowledge_document.updated':
+          return realtime.emitToClinic(room, 'knowledge_document:updated', event.payload);
       }
     },
   };
