@@ -60,7 +60,8 @@ export function fakeEmbedding(text: string, dimensions: number): number[] {
   for (const word of bagOfWords(text)) {
     for (let j = 0; j < 3; j++) {
       const h = fnv1a(`${word}#${j}`);
-      v[h % dimensions] += h & 0x80000000 ? -1 : 1;
+      const i = h % dimensions;
+      v[i] = (v[i] ?? 0) + (h & 0x80000000 ? -1 : 1);
     }
   }
   let norm = Math.hypot(...v);

@@ -6,6 +6,7 @@ import { knowledgeChunks } from '../../shared/schema/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createClinic, type TestClinic } from '../helpers/clinic.js';
 import { until } from '../helpers/until.js';
+import { collect, listen, openSocket, sessionCookie, type RunningServer } from '../helpers/server.js';
 import { FakeOpenAI } from '../fakes/openai.js';
 import { buildDocx, buildPdf } from '../fixtures/knowledge/documents.js';
 
@@ -16,6 +17,7 @@ let app: TestApp;
 let clinic: TestClinic;
 let site: Server;
 let siteUrl: string;
+let running: RunningServer;
 
 beforeAll(async () => {
   fake = await new FakeOpenAI().start();
@@ -30,10 +32,12 @@ beforeAll(async () => {
   siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
   app = await buildTestApp({ env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.baseUrl, OUTBOUND_ALLOW_HOSTS: '127.0.0.1' } });
   clinic = await createClinic({ app });
+  running = await listen(app);
 });
 
 afterAll(async () => {
-  await app?.close();
+  // Closes the app too.
+  await running?.close();
   await fake?.stop();
   site?.closeAllConnections();
   await new Promise((r) => site?.close(r));
@@ -154,6 +158,8 @@ describe('documents that cannot be ingested end failed with a reason and no chun
 
 describe('reindex and delete', () => {
   it('reindex replaces the chunks atomically; delete removes document and chunks; a socket hears every state', async () => {
+    const socket = await openSocket(running.url, { cookie: await sessionCookie(running.url, clinic.receptionist.email) });
+    const heard = collect(socket, 'knowledge_document:updated') as { id: string; status: string; revision: number }[];
     const baseId = await createBase(clinic, 'Reindex');
     const res = await clinic.admin.agent.post(`/api/rag/knowledge-bases/${baseId}/documents`).send({ title: 'Texto', text: 'Aceitamos o convênio Amil.' });
     const first = await settled(clinic, baseId, res.body.id);
@@ -174,6 +180,12 @@ describe('reindex and delete', () => {
     expect((await clinic.admin.agent.delete(`/api/rag/documents/${res.body.id}`)).status).toBe(204);
     expect(await chunksOf(res.body.id)).toEqual([]);
     expect((await clinic.admin.agent.post(`/api/rag/documents/${res.body.id}/reindex`)).status).toBe(404);
+    await until(async () => {
+      await app.infra.events.flush();
+      return heard.some((e) => e.status === 'deleted');
+    });
+    expect(heard.filter((e) => e.id === res.body.id).map((e) => `${e.revision}:${e.status}`)).toEqual(['1:queued', '1:processing', '1:ready', '2:queued', '2:processing', '2:ready', '2:deleted']);
+    socket.disconnect();
   });
 
   it('a provider that keeps failing ends the document failed after the retries, without chunks', async () => {
