@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../server/infra/db.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
+import { anonymous, createClinic, signIn, type TestClinic } from '../helpers/clinic.js';
 import { until } from '../helpers/until.js';
 import { FakeOpenAI } from '../fakes/openai.js';
 
@@ -131,4 +132,38 @@ describe('without a model provider', () => {
     expect(ready.body.knowledge).toEqual({ vector: true, embeddings: null });
     expect((await anonymous(withAi).get('/api/health/ready')).body.knowledge).toEqual({ vector: true, embeddings: { model: 'text-embedding-3-small', dimensions: 1536 } });
   });
+});
+
+describe('changing the embedding model', () => {
+  it('re-embeds the documents stored with another model (the knowledge.reembed job), then searches with the new one', async () => {
+    // A database of its own: the job is cluster-wide and would re-queue other tests' documents.
+    const database = await openDatabase({});
+    await database.migrate();
+    const env = { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.baseUrl };
+    const before = await buildTestApp({ database, env });
+    const { clinic, ids, docs } = await seed(before, { geral: { convenios: DOCS.convenios } });
+    await before.close();
+
+    const after = await buildTestApp({ database, env: { ...env, OPENAI_EMBEDDING_MODEL: 'text-embedding-3-large' } });
+    try {
+      // The same clinic, through the new instance.
+      const agent = await signIn(after, clinic.admin.email);
+      const list = () => agent.get(`/api/rag/knowledge-bases/${ids.geral}/documents`);
+      const searchAfter = (query: string) => agent.post('/api/rag/search').send({ query });
+      expect((await list()).body.items[0]).toMatchObject({ id: docs[0], embeddingModel: 'text-embedding-3-small' });
+      // Vectors of another model are never compared with the new model's query.
+      expect((await searchAfter('unimedd')).body.hits).toEqual([]);
+      await after.infra.queue.add('knowledge.reembed', {});
+      await until(async () => {
+        await after.infra.events.flush();
+        const doc = (await list()).body.items[0];
+        return doc.status === 'ready' && doc.embeddingModel === 'text-embedding-3-large';
+      });
+      expect(fake.requestsTo('/embeddings').some((r) => r.body.model === 'text-embedding-3-large')).toBe(true);
+      expect(titles(await searchAfter('unimedd'))).toEqual(['convenios']);
+    } finally {
+      await after.close();
+      await database.close();
+    }
+  }, 60_000);
 });
