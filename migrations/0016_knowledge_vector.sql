@@ -17,6 +17,9 @@ BEGIN
     ALTER TABLE "knowledge_chunks" ADD COLUMN IF NOT EXISTS "embedding" vector;
     CREATE INDEX IF NOT EXISTS "knowledge_chunks_embedding_1536_idx" ON "knowledge_chunks"
       USING hnsw (("embedding"::vector(1536)) vector_cosine_ops) WHERE vector_dims("embedding") = 1536;
+    -- Without statistics on the predicate the planner guesses 0.5 % of rows match it, prefers a
+    -- scan and a sort, and a 10,000-chunk search takes 400 ms instead of 1 ms (bench/rag-search.ts).
+    CREATE STATISTICS IF NOT EXISTS "knowledge_chunks_embedding_dims_stats" ON (vector_dims("embedding")) FROM "knowledge_chunks";
   END IF;
 END
 $$;

@@ -71,8 +71,8 @@ export class KnowledgeSearch {
     return rows.map((r) => r.id);
   }
 
-  /** Top `n` by cosine distance among chunks embedded with the current model (the HNSW index of that dimension). */
-  private async nearest(data: ClinicData, vector: number[], scope: SQL | undefined, n: number) {
+  /** Top `n` by cosine distance among chunks embedded with the current model (the HNSW index of that dimension); bench/rag-search.ts measures it. */
+  async nearest(data: ClinicData, vector: number[], scope: SQL | undefined, n: number) {
     const ai = this.infra.ai;
     if (!ai) return undefined;
     // Literal dimension: the partial index's predicate and cast must match the query's text.
