@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knowledgeDocuments } from '../../shared/schema/index.js';
 import { openDatabase } from '../../server/infra/db.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic, signIn, type TestClinic } from '../helpers/clinic.js';
@@ -143,6 +144,8 @@ describe('changing the embedding model', () => {
     const before = await buildTestApp({ database, env });
     const { clinic, ids, docs } = await seed(before, { geral: { convenios: DOCS.convenios } });
     await before.close();
+    // Indexed an hour ago: the job leaves documents indexed in its last 10 minutes alone (a rolling deploy).
+    await database.db.update(knowledgeDocuments).set({ indexedAt: new Date(Date.now() - 3600_000) });
 
     const after = await buildTestApp({ database, env: { ...env, OPENAI_EMBEDDING_MODEL: 'text-embedding-3-large' } });
     try {

@@ -1,4 +1,4 @@
-import { and, eq, isNull, ne, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { APIError } from 'openai';
 import { knowledgeChunks, knowledgeDocuments } from '../../../shared/schema/index.js';
 import { KNOWLEDGE_LIMITS } from '../../../shared/api/knowledge.js';
@@ -30,6 +30,11 @@ const EMBED_BATCH_CHARS = 120_000;
 const MAX_CHUNKS = 5000;
 /** Documents re-queued per run of `knowledge.reembed` after a model change. */
 const REEMBED_BATCH = 50;
+/**
+ * Only documents indexed longer ago than this: in a rolling deploy, instances still on the old
+ * model keep ingesting for a while, and their fresh documents would be re-queued back and forth.
+ */
+const REEMBED_GRACE_MS = 10 * 60_000;
 
 type Doc = Awaited<ReturnType<Ingestion['load']>>;
 
@@ -157,7 +162,8 @@ export class Ingestion {
 
   /**
    * After a change of OPENAI_EMBEDDING_MODEL or dimensions: ready documents whose stored model
-   * differs (or that were stored for full text only) are queued again, a batch per run.
+   * differs (or that were stored for full text only) are queued again, a batch per run, once
+   * they were indexed more than the grace period ago.
    */
   async reembedStale(ctx: JobContext) {
     const ai = this.infra.ai;
@@ -168,6 +174,7 @@ export class Ingestion {
       .where(
         and(
           eq(knowledgeDocuments.status, 'ready'),
+          lt(knowledgeDocuments.indexedAt, new Date(Date.now() - REEMBED_GRACE_MS)),
           or(isNull(knowledgeDocuments.embeddingModel), ne(knowledgeDocuments.embeddingModel, ai.embeddingModel), ne(knowledgeDocuments.embeddingDimensions, ai.dimensions)),
         ),
       )
