@@ -27,6 +27,7 @@ import type { KnowledgeService } from '../server/modules/knowledge/service.js';
 
 const DIMS = 1536;
 const QUERIES = 100;
+const EXACT = 40;
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const full = process.argv.includes('--full');
 const rows = Number(arg('rows') ?? (full ? 100_000 : 10_000));
@@ -100,21 +101,24 @@ async function run(kind: string, database: Database, n: number) {
     // What a search with k = 10 asks the index for (40 candidates), of which the first 10 count for recall.
     const approx = ((await search.nearest(data, v, undefined, 40)) ?? []).slice(0, 10);
     hnsw.push(performance.now() - t);
-    t = performance.now();
-    const truth = await exact(v);
-    scan.push(performance.now() - t);
-    found += approx.filter((id) => truth.includes(id)).length;
+    // The exact scan is slow at full size: the first EXACT queries give the baseline and the recall.
+    if (scan.length < EXACT) {
+      t = performance.now();
+      const truth = await exact(v);
+      scan.push(performance.now() - t);
+      found += approx.filter((id) => truth.includes(id)).length;
+    }
     next = v;
     t = performance.now();
     await search.search(clinicId, { query: 'preço da consulta de cardiologia', k: 10 }, log);
     hybrid.push(performance.now() - t);
   }
-  const recall = found / (queries.length * 10);
+  const recall = found / (scan.length * 10);
   console.log(`\n${kind}: ${n.toLocaleString('en')} chunks x ${DIMS} dims; seeded in ${seedSeconds.toFixed(1)} s, HNSW built in ${indexSeconds.toFixed(1)} s`);
   console.log(`  HNSW top-40 (search k=10)   ${fmt(hnsw)}`);
   console.log(`  exact scan top-10 (baseline) ${fmt(scan)}  -> HNSW p95 is ${(pct(scan, 0.95) / pct(hnsw, 0.95)).toFixed(1)}x faster`);
   console.log(`  hybrid search (service, k=10) ${fmt(hybrid)}`);
-  console.log(`  recall@10 against exact search: ${recall.toFixed(3)}`);
+  console.log(`  recall@10 against exact search (${scan.length} queries): ${recall.toFixed(3)}`);
   return { p95: pct(hnsw, 0.95), recall };
 }
 

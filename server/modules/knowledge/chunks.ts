@@ -24,13 +24,14 @@ export async function hasVectorColumn(db: Db): Promise<boolean> {
 export const ftsDocument = (heading: string | null, text: string): SQL => sql`to_tsvector('portuguese', unaccent(${`${heading ?? ''}\n${text}`}))`;
 
 /**
- * The user's words as websearch_to_tsquery reads them (quotes for phrases, `-` to exclude), with
- * the plain terms OR-ed: a question's words are rarely all in one passage; ts_rank_cd then ranks
- * passages holding more of them higher. A query with an exclusion keeps websearch's AND.
+ * The user's words as websearch_to_tsquery reads them (quotes for phrases, `-` to exclude): all
+ * of them (`strict`), or any of them, a question's words being rarely all in one passage. Search
+ * asks the strict form first (few rows to rank) and the loose one only when that is not enough.
+ * A query with an exclusion stays strict.
  */
-export const ftsQuery = (query: string): SQL => {
+export const ftsQuery = (query: string, loose: boolean): SQL => {
   const strict = sql`websearch_to_tsquery('portuguese', unaccent(${query}))`;
-  return sql`(case when strpos(${strict}::text, '!') > 0 then ${strict} else replace(${strict}::text, ' & ', ' | ')::tsquery end)`;
+  return loose ? sql`(case when strpos(${strict}::text, '!') > 0 then ${strict} else replace(${strict}::text, ' & ', ' | ')::tsquery end)` : strict;
 };
 
 /** pgvector's text form of a vector. */

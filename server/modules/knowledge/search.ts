@@ -61,14 +61,21 @@ export class KnowledgeSearch {
     }
   }
 
+  /** Passages holding all the words first, then (when fewer than `n`) those holding any, each by ts_rank_cd. */
   private async fullText(data: ClinicData, query: string, scope: SQL | undefined, n: number) {
-    const tsq = ftsQuery(query);
-    const rank = sql<number>`ts_rank_cd(${knowledgeChunks.search}, ${tsq})`;
-    const rows = await data
-      .pick({ id: knowledgeChunks.id, rank }, knowledgeChunks, sql`${knowledgeChunks.search} @@ ${tsq}`, scope)
-      .orderBy(desc(rank), knowledgeChunks.id)
-      .limit(n);
-    return rows.map((r) => r.id);
+    const ranked = async (loose: boolean, limit: number) => {
+      const tsq = ftsQuery(query, loose);
+      const rank = sql<number>`ts_rank_cd(${knowledgeChunks.search}, ${tsq})`;
+      const rows = await data
+        .pick({ id: knowledgeChunks.id, rank }, knowledgeChunks, sql`${knowledgeChunks.search} @@ ${tsq}`, scope)
+        .orderBy(desc(rank), knowledgeChunks.id)
+        .limit(limit);
+      return rows.map((r) => r.id);
+    };
+    const all = await ranked(false, n);
+    if (all.length >= n) return all;
+    const any = await ranked(true, n);
+    return [...new Set([...all, ...any])].slice(0, n);
   }
 
   /** Top `n` by cosine distance among chunks embedded with the current model (the HNSW index of that dimension); bench/rag-search.ts measures it. */
