@@ -144,9 +144,8 @@ describe('changing the embedding model', () => {
     const before = await buildTestApp({ database, env });
     const { clinic, ids, docs } = await seed(before, { geral: { convenios: DOCS.convenios } });
     await before.close();
-    // Indexed an hour ago: the job leaves documents indexed in its last 10 minutes alone (a rolling deploy).
-    await database.db.update(knowledgeDocuments).set({ indexedAt: new Date(Date.now() - 3600_000) });
 
+    // On BullMQ the repeatable job also runs once at start: it leaves documents indexed in the last 10 minutes alone (a rolling deploy).
     const after = await buildTestApp({ database, env: { ...env, OPENAI_EMBEDDING_MODEL: 'text-embedding-3-large' } });
     try {
       // The same clinic, through the new instance.
@@ -156,6 +155,11 @@ describe('changing the embedding model', () => {
       expect((await list()).body.items[0]).toMatchObject({ id: docs[0], embeddingModel: 'text-embedding-3-small' });
       // Vectors of another model are never compared with the new model's query.
       expect((await searchAfter('unimedd')).body.hits).toEqual([]);
+      await after.infra.queue.add('knowledge.reembed', {});
+      await after.infra.events.flush();
+      expect((await list()).body.items[0]).toMatchObject({ status: 'ready', embeddingModel: 'text-embedding-3-small' });
+      // Indexed an hour ago, as after a deploy: now the job takes it.
+      await database.db.update(knowledgeDocuments).set({ indexedAt: new Date(Date.now() - 3600_000) });
       await after.infra.queue.add('knowledge.reembed', {});
       await until(async () => {
         await after.infra.events.flush();
