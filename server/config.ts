@@ -60,6 +60,12 @@ const envSchema = z.object({
 
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
+  OPENAI_CHAT_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
+  OPENAI_EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
+  // HNSW indexes refuse more than 2,000 dimensions.
+  OPENAI_EMBEDDING_DIMENSIONS: z.coerce.number().int().min(16).max(2000).default(1536),
+  /** Hosts outbound fetches (URL documents, N8N) may reach although private: names, addresses or CIDR ranges. */
+  OUTBOUND_ALLOW_HOSTS: optionalString,
   GOOGLE_CLIENT_ID: optionalString,
   GOOGLE_CLIENT_SECRET: optionalString,
   GOOGLE_REDIRECT_URI: optionalUrl,
@@ -161,7 +167,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       authKey: e.SUPABASE_ANON_KEY ?? e.SUPABASE_SERVICE_ROLE_KEY,
       bucket: e.SUPABASE_STORAGE_BUCKET,
     },
-    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseUrl: e.OPENAI_BASE_URL,
+      chatModel: e.OPENAI_CHAT_MODEL,
+      embeddingModel: e.OPENAI_EMBEDDING_MODEL,
+      embeddingDimensions: e.OPENAI_EMBEDDING_DIMENSIONS,
+    },
+    outboundAllowHosts: (e.OUTBOUND_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     google: {
       clientId: e.GOOGLE_CLIENT_ID,
       clientSecret: e.GOOGLE_CLIENT_SECRET,

@@ -159,12 +159,14 @@ function routeHandler(def: Exclude<RouteDef, WebhookRoute>, deps: MountDeps): Re
         await run(limiter, req, res);
       }
     }
-    if (upload) await run(upload, req, res);
+    const multipart = upload !== undefined && !(def.upload?.orJson && !req.is('multipart/form-data'));
+    if (multipart) await run(upload, req, res);
     const params = parse(def.schemas?.params, req.params, 'params');
     // req.query parses the query string on every read: only routes that take a query read it.
     const query = def.schemas?.query ? parse(def.schemas.query, req.query, 'query') : {};
     // A multipart body carries form fields; a JSON body must be an object when a schema expects one.
-    const body = def.method === 'get' || def.method === 'delete' ? {} : parse(def.schemas?.body, req.body, 'body');
+    const bodySchema = multipart && def.upload?.fields ? def.upload.fields : def.schemas?.body;
+    const body = def.method === 'get' || def.method === 'delete' ? {} : parse(bodySchema, req.body, 'body');
     const key = def.idempotent ? readIdempotencyKey(req.get('Idempotency-Key')) : undefined;
     if (key === undefined) {
       const result = await def.handler({ params, query, body, ctx, req, res } as never);

@@ -60,9 +60,14 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
       (operation.parameters as unknown[]).push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } });
     }
     if (r.upload) {
+      const fields = r.upload.fields ? (jsonSchema(r.upload.fields, 'input') as { properties?: object }).properties : {};
+      const multipart = { type: 'object', required: [r.upload.field], properties: { ...fields, [r.upload.field]: { type: 'string', format: 'binary' } } };
       operation.requestBody = {
         required: true,
-        content: { 'multipart/form-data': { schema: { type: 'object', required: [r.upload.field], properties: { [r.upload.field]: { type: 'string', format: 'binary' } } } } },
+        content: {
+          'multipart/form-data': { schema: multipart },
+          ...(r.upload.orJson && r.schemas?.body ? { 'application/json': { schema: jsonSchema(r.schemas.body, 'input') } } : {}),
+        },
       };
     } else if (r.schemas?.body) {
       operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.schemas.body, 'input') } } };

@@ -30,6 +30,10 @@ export interface UploadSpec {
   maxBytes: number;
   /** Allowed MIME types. */
   types: readonly string[];
+  /** A request that is not multipart is read as JSON against `schemas.body` instead (one route for a file or a JSON source). */
+  orJson?: boolean;
+  /** The form fields beside the file; without it, `schemas.body` validates them. */
+  fields?: z.ZodType;
 }
 
 interface Common<S extends Schemas> {

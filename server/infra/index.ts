@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { createAiProvider, type AiProvider } from './ai.js';
 import { MemoryCache, RedisCache, type Cache } from './cache.js';
 import { openDatabase, type Database, type Db } from './db.js';
 import type { Logger } from './logger.js';
@@ -35,6 +36,8 @@ export interface Infra {
   supabaseAuth?: SupabaseAuth;
   /** Encrypts secrets stored in the database (AES-256-GCM under ENCRYPTION_KEY). */
   secrets: SecretBox;
+  /** The model provider (OpenAI or compatible); absent without OPENAI_API_KEY. */
+  ai?: AiProvider;
 }
 
 export interface InfraOverrides {
@@ -92,6 +95,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, production: config.production, log }),
     supabaseAuth: config.supabase.url && config.supabase.authKey ? new SupabaseAuth(config.supabase.url, config.supabase.authKey) : undefined,
     secrets: new SecretBox(keys.encryptionKey),
+    ai: createAiProvider(config.openai),
   };
 }
 

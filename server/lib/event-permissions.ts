@@ -29,6 +29,7 @@ export const EVENT_PERMISSIONS = {
   'conversation:typing': 'conversations:read',
   // Numbers are listed to every member, private ones too: their state is no conversation content.
   'whatsapp:status': 'whatsapp:read',
+  'knowledge_document:updated': 'knowledge:read',
   // Any signed-in member or key may call POST /api/test/ping (test builds only).
   'test:ping': 'clinic:read',
   'opportunity:created': 'pipeline:read',

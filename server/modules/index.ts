@@ -10,6 +10,7 @@ import { filesModule } from './files/module.js';
 import { googleCalendarModule } from './google-calendar/module.js';
 import { inboxModule } from './inbox/module.js';
 import { integrationsModule } from './integrations/module.js';
+import { knowledgeModule } from './knowledge/module.js';
 import { lgpdModule } from './lgpd/module.js';
 import { Providers, type Module } from './module.js';
 import { pipelineModule } from './pipeline/module.js';
@@ -47,11 +48,12 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const whatsapp = whatsappModule(infra, { ...audit.services, ...team.services, ...integrations.services });
   const whatsappIngestion = whatsappIngestionModule(infra, { ...contacts.services, ...files.services, ...integrations.services, ...whatsapp.services });
   const inbox = inboxModule(infra, { ...files.services, channels: whatsapp.services.whatsapp.channels });
+  const knowledge = knowledgeModule(infra, audit.services);
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, ai, pipeline, googleCalendar, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -1,4 +1,4 @@
-import type { AppointmentEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
+import type { AppointmentEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent, KnowledgeDocumentEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
 
 /**
  * Domain events: what happened, recorded in the transaction of the change (the outbox) and
@@ -45,6 +45,8 @@ export interface DomainEvents {
   'google_calendar.conflict': GoogleCalendarConflictEvent;
   /** A professional's Google Calendar link was connected, changed, broke (revoked access) or was removed. */
   'google_calendar.connection_updated': GoogleCalendarConnectionEvent;
+  /** A knowledge document was added, changed status (queued, processing, ready, failed) or was deleted. */
+  'knowledge_document.updated': KnowledgeDocumentEvent;
 }
 
 export type DomainEventName = keyof DomainEvents;
@@ -82,6 +84,7 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'pipeline.stages_updated': { type: 'pipeline', id: (p) => p.clinicId },
   'google_calendar.conflict': { type: 'appointment', id: (p) => p.appointmentId },
   'google_calendar.connection_updated': { type: 'integration_connection', id: (p) => p.id },
+  'knowledge_document.updated': { type: 'knowledge_document', id: (p) => p.id },
 };
 
 /** An event as a subscriber receives it. */

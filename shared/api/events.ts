@@ -94,6 +94,17 @@ export interface ConversationUpdatedEvent {
   unreadCount: number;
 }
 
+/** A knowledge document's ingestion state; `deleted` once removed. */
+export interface KnowledgeDocumentEvent {
+  id: string;
+  knowledgeBaseId: string;
+  status: 'queued' | 'processing' | 'ready' | 'failed' | 'deleted';
+  failureReason: string | null;
+  chunkCount: number;
+  /** Grows with every (re)index request; the ingestion job of an older one does nothing. */
+  revision: number;
+}
+
 export interface ServerToClientEvents {
   'clinic:updated': (payload: { id: string; name: string; timezone: string }) => void;
   'team:updated': (payload: { userId: string; role: string; isProfessional: boolean; active: boolean }) => void;
@@ -116,6 +127,7 @@ export interface ServerToClientEvents {
   'conversation:typing': (payload: { conversationId: string; userId: string }) => void;
   /** A WhatsApp number's connection state changed (GET /whatsapp/numbers/:id has the rest; a QR is fetched with GET .../qr). */
   'whatsapp:status': (payload: { id: string; state: string; reason: string | null; professionalId: string | null }) => void;
+  'knowledge_document:updated': (payload: KnowledgeDocumentEvent) => void;
   'test:ping': (payload: { at: string; by: string }) => void;
   'opportunity:created': (payload: OpportunityEvent) => void;
   /** Edited, won, lost or reopened. */

@@ -9,3 +9,4 @@ export * from './whatsapp-ingest.js';
 export * from './ai.js';
 export * from './pipeline.js';
 export * from './google-calendar.js';
+export * from './knowledge.js';

@@ -29,6 +29,7 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'conversation:updated': { id, contactId: id, numberId: id, status: 'open', assigneeId: null, unreadCount: 1 },
   'conversation:typing': { conversationId: id, userId: id },
   'whatsapp:status': { id, state: 'open', reason: null, professionalId: null },
+  'knowledge_document:updated': { id, knowledgeBaseId: id, status: 'ready', failureReason: null, chunkCount: 3, revision: 1 },
   'test:ping': { at: '2026-12-01T12:00:00Z', by: 'test' },
   'opportunity:created': opportunity(),
   'opportunity:updated': opportunity(),

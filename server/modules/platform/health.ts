@@ -3,6 +3,7 @@ import { whatsappNumbers } from '../../../shared/schema/index.js';
 import { integrationStatus } from '../../config.js';
 import type { Infra } from '../../infra/index.js';
 import { pingRedis } from '../../infra/redis.js';
+import { hasVectorColumn } from '../knowledge/chunks.js';
 
 interface Check {
   ok: boolean;
@@ -52,12 +53,13 @@ async function whatsappStates(infra: Infra) {
 
 /** Readiness: every dependency answers, with round-trip times; integrations listed as configured or not. */
 export async function readiness(infra: Infra, draining: () => boolean) {
-  const [database, redis, queue, outbox, whatsapp] = await Promise.all([
+  const [database, redis, queue, outbox, whatsapp, vector] = await Promise.all([
     check(() => infra.database.ping()),
     infra.redis ? check(() => pingRedis(infra.redis as NonNullable<Infra['redis']>)) : Promise.resolve<Check>({ ok: true, configured: false }),
     check(() => infra.queue.ping()),
     infra.events.stats().catch(() => null),
     whatsappStates(infra).catch(() => null),
+    hasVectorColumn(infra.db).catch(() => null),
   ]);
   const ok = database.ok && redis.ok && queue.ok && !draining();
   return {
@@ -70,6 +72,8 @@ export async function readiness(infra: Infra, draining: () => boolean) {
     outbox: outbox ? { ...outbox, failuresHere: infra.events.failures } : { error: 'unreachable' },
     integrations: integrationStatus(infra.config),
     whatsapp: whatsapp ?? { error: 'unreachable' },
+    // Reported, never a 503: without vectors (no pgvector, no provider) knowledge search runs on full text.
+    knowledge: { vector, embeddings: infra.ai ? { model: infra.ai.embeddingModel, dimensions: infra.ai.dimensions } : null },
     storage: infra.storage.kind,
     mailer: infra.mailer.kind,
   };

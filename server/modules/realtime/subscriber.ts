@@ -26,6 +26,7 @@ const EVENTS = [
   'google_calendar.conflict',
   'google_calendar.connection_updated',
   'whatsapp.number.updated',
+  'knowledge_document.updated',
 ] as const satisfies readonly DomainEventName[];
 
 type Mapped = (typeof EVENTS)[number];
@@ -89,6 +90,8 @@ export function realtimeSubscriber(realtime: Realtime): Subscriber<Mapped> {
           return realtime.emitToClinic(room, 'calendar:integration_updated', event.payload);
         case 'whatsapp.number.updated':
           return realtime.emitToClinic(room, 'whatsapp:status', event.payload);
+        case 'knowledge_document.updated':
+          return realtime.emitToClinic(room, 'knowledge_document:updated', event.payload);
       }
     },
   };
