@@ -1,7 +1,7 @@
 import { inArray } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { aiConfigPatch, AiConfigView } from '../../../shared/api/ai.js';
-import { aiConfigs, whatsappNumbers, type WorkingHours } from '../../../shared/schema/index.js';
+import { aiConfigs, knowledgeBases, whatsappNumbers, type WorkingHours } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { actorUserId, type TenantContext } from '../../http/context.js';
@@ -122,6 +122,12 @@ export class AiConfigService {
       const missing = patch.numberIds.filter((id) => !found.has(id));
       if (missing.length) throw unknownIds('WhatsApp number', 'numberIds', missing);
     }
+    if (patch.knowledgeBaseIds?.length) {
+      const rows = await this.data(clinicId).pick({ id: knowledgeBases.id }, knowledgeBases, inArray(knowledgeBases.id, patch.knowledgeBaseIds));
+      const found = new Set(rows.map((r) => r.id));
+      const missing = patch.knowledgeBaseIds.filter((id) => !found.has(id));
+      if (missing.length) throw unknownIds('Knowledge base', 'knowledgeBaseIds', missing);
+    }
     if (patch.bookingProfessionalIds?.length) {
       const active = await this.activeProfessionals(clinicId);
       const missing = patch.bookingProfessionalIds.filter((id) => !active.has(id));
@@ -129,7 +135,7 @@ export class AiConfigService {
     }
   }
 
-  // The WhatsApp numbers feature has no service on main yet: one read of its table, by this clinic.
+  // One read of the numbers' table by this clinic: an existence check needs no dependency on the whatsapp module.
   private async existingNumbers(clinicId: string, ids: string[]) {
     if (ids.length === 0) return new Set<string>();
     const rows = await this.data(clinicId).pick({ id: whatsappNumbers.id }, whatsappNumbers, inArray(whatsappNumbers.id, ids));

@@ -44,7 +44,7 @@ describe('PUT /ai/config', () => {
   it('saves the fields sent, keeps the others, and audits the field names', async () => {
     const clinic = await createClinic();
     const numberId = await createWhatsappNumber(clinic);
-    const kb = '6f1c1e9a-3b2d-4c5e-8f70-112233445566';
+    const kb = (await clinic.admin.agent.post('/api/rag/knowledge-bases').send({ name: 'Convênios' })).body.id as string;
     const body = {
       enabled: true,
       numberIds: [numberId, numberId],
@@ -132,12 +132,14 @@ describe('PUT /ai/config', () => {
     expect(await auditRows(clinic)).toHaveLength(1);
   });
 
-  it("refuses another clinic's numbers and professionals, and members who are not active professionals (404 naming them)", async () => {
+  it("refuses another clinic's numbers, knowledge bases and professionals, and members who are not active professionals (404 naming them)", async () => {
     const [clinic, other] = await Promise.all([createClinic(), createClinic()]);
     const own = await createWhatsappNumber(clinic);
     const foreign = await createWhatsappNumber(other);
+    const foreignBase = (await other.admin.agent.post('/api/rag/knowledge-bases').send({ name: 'Preços' })).body.id as string;
     const cases: [Record<string, unknown>, string, string][] = [
       [{ numberIds: [own, foreign] }, 'numberIds', foreign],
+      [{ knowledgeBaseIds: [foreignBase] }, 'knowledgeBaseIds', foreignBase],
       [{ bookingProfessionalIds: [other.professional.id] }, 'bookingProfessionalIds', other.professional.id],
       [{ bookingProfessionalIds: [clinic.receptionist.id] }, 'bookingProfessionalIds', clinic.receptionist.id],
     ];
