@@ -1,13 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { exportJWK, generateKeyPair, importPKCS8, importX509, SignJWT, type CryptoKey } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { LocalHttpFake } from './local-http-fake.js';
 
-/** A test-only key pair and its self-signed certificate (openssl req -x509 -newkey rsa:2048). */
-const KEY_PEM = readFileSync(new URL('../fixtures/google-signin/id-token-signing.key.pem', import.meta.url), 'utf8');
-const CERT_PEM = readFileSync(new URL('../fixtures/google-signin/id-token-signing.cert.pem', import.meta.url), 'utf8');
-const KID = createHash('sha1').update(CERT_PEM).digest('hex');
 
 /** The Google account signed in to the (simulated) browser, which the consent page approves as. */
 export interface GoogleAccount {
@@ -49,7 +44,8 @@ export class FakeGoogleOAuth extends LocalHttpFake {
   readonly tokenRequests: URLSearchParams[] = [];
   protected readonly server: Server;
   private readonly codes = new Map<string, IssuedCode>();
-  private keys?: { own: CryptoKey; foreign: CryptoKey; jwk: Record<string, unknown> };
+  /** Made at start, never committed: Google publishes certificates, and google-auth-library verifies with the PEM public key in them. */
+  private keys?: { own: CryptoKey; foreign: CryptoKey; kid: string; pem: string; jwk: Record<string, unknown> };
 
   constructor(
     readonly clientId: string,
@@ -63,12 +59,10 @@ export class FakeGoogleOAuth extends LocalHttpFake {
   }
 
   override async start(): Promise<this> {
-    const foreign = await generateKeyPair('RS256');
-    this.keys = {
-      own: await importPKCS8(KEY_PEM, 'RS256'),
-      foreign: foreign.privateKey,
-      jwk: { ...(await exportJWK(await importX509(CERT_PEM, 'RS256', { extractable: true }))), kid: KID, alg: 'RS256', use: 'sig' },
-    };
+    const [own, foreign] = await Promise.all([generateKeyPair('RS256', { extractable: true }), generateKeyPair('RS256')]);
+    const pem = await exportSPKI(own.publicKey);
+    const kid = createHash('sha1').update(pem).digest('hex');
+    this.keys = { own: own.privateKey, foreign: foreign.privateKey, kid, pem, jwk: { ...(await exportJWK(own.publicKey)), kid, alg: 'RS256', use: 'sig' } };
     return super.start();
   }
 
@@ -87,7 +81,7 @@ export class FakeGoogleOAuth extends LocalHttpFake {
     const url = new URL(req.url ?? '/', this.url);
     if (req.method === 'GET' && url.pathname === '/o/oauth2/v2/auth') return this.consent(url.searchParams, res);
     if (req.method === 'POST' && url.pathname === '/token') return this.token(new URLSearchParams(await body(req)), res);
-    if (req.method === 'GET' && url.pathname === '/oauth2/v1/certs') return json(res, 200, { [KID]: CERT_PEM }, { 'cache-control': 'public, max-age=21600' });
+    if (req.method === 'GET' && url.pathname === '/oauth2/v1/certs') return json(res, 200, this.keys ? { [this.keys.kid]: this.keys.pem } : {}, { 'cache-control': 'public, max-age=21600' });
     if (req.method === 'GET' && url.pathname === '/oauth2/v3/certs') return json(res, 200, { keys: [this.keys?.jwk] }, { 'cache-control': 'public, max-age=21600' });
     json(res, 404, { error: 'not_found' });
   }
@@ -171,7 +165,7 @@ export class FakeGoogleOAuth extends LocalHttpFake {
       exp: now + 3600,
       ...this.claims,
     };
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'JWT' }).sign(this.foreignKey ? keys.foreign : keys.own);
+    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: keys.kid, typ: 'JWT' }).sign(this.foreignKey ? keys.foreign : keys.own);
   }
 }
 

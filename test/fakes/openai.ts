@@ -86,7 +86,7 @@ export class FakeOpenAI extends LocalHttpFake {
   defaultDimensions = 1536;
   protected readonly server = createServer((req, res) => void this.handle(req, res));
 
-  constructor(readonly apiKey = 'sk-test-fake') {
+  constructor(readonly apiKey = 'fake-openai-key') {
     super();
   }
 

@@ -35,19 +35,19 @@ const eventsOf = (connectionId: string) => app.infra.db.select().from(integratio
 
 describe('integration connections', () => {
   it('keeps credentials sealed in the database and out of every answer', async () => {
-    const created = await connections.create(clinic.id, { provider: 'openai', credentials: { apiKey: 'sk-test-segredo-123' }, config: { model: 'gpt-4o-mini' } });
+    const created = await connections.create(clinic.id, { provider: 'openai', credentials: { apiKey: 'chave-teste-segredo-123' }, config: { model: 'gpt-4o-mini' } });
     expect(created).toMatchObject({ provider: 'openai', status: 'connecting', hasCredentials: true, ownerUserId: null, config: { model: 'gpt-4o-mini' } });
     for (const answer of [created, await connections.get(clinic.id, created.id), await connections.list(clinic.id, { provider: 'openai' })]) {
-      expect(JSON.stringify(answer)).not.toContain('sk-test-segredo-123');
+      expect(JSON.stringify(answer)).not.toContain('chave-teste-segredo-123');
       expect(JSON.stringify(answer)).not.toContain('credentials');
     }
     const [row] = await app.infra.db.select().from(integrationConnections).where(eq(integrationConnections.id, created.id));
     expect(row?.credentials).toMatch(/^v1\./);
     expect(row?.credentials).not.toContain('segredo');
-    expect(await connections.credentials(clinic.id, created.id)).toEqual({ apiKey: 'sk-test-segredo-123' });
+    expect(await connections.credentials(clinic.id, created.id)).toEqual({ apiKey: 'chave-teste-segredo-123' });
 
-    await connections.rotateCredentials(clinic.id, created.id, { apiKey: 'sk-nova' });
-    expect(await connections.credentials(clinic.id, created.id)).toEqual({ apiKey: 'sk-nova' });
+    await connections.rotateCredentials(clinic.id, created.id, { apiKey: 'chave-nova' });
+    expect(await connections.credentials(clinic.id, created.id)).toEqual({ apiKey: 'chave-nova' });
   });
 
   it('belongs to one clinic: another clinic cannot read, list or change it', async () => {
