@@ -18,6 +18,7 @@ import { createLogger } from '../server/infra/logger.js';
 import { createModules } from '../server/modules/index.js';
 import { hashPassword } from '../server/modules/auth/passwords.js';
 import { clinics, memberships, users } from '../shared/schema/index.js';
+import { signedInTimer } from './lib/timed-get.js';
 
 const CONVERSATIONS = 10_000;
 const MESSAGES = process.argv.includes('--full') ? 1_000_000 : 100_000;
@@ -69,27 +70,7 @@ await db.execute(sql`update conversations cv set last_message_id = m.id, last_me
 await db.execute(sql`analyze contacts; analyze conversations; analyze messages`);
 const seedSeconds = (performance.now() - seedStart) / 1000;
 
-const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: JSON.stringify({ email, password: 'bench-password-1' }) });
-const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-if (login.status !== 200 || !cookie) throw new Error(`login failed: ${login.status}`);
-
-async function timed(url: string): Promise<number> {
-  const t0 = performance.now();
-  const res = await fetch(`${base}${url}`, { headers: { cookie } });
-  await res.arrayBuffer();
-  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-  return performance.now() - t0;
-}
-
-async function measure(name: string, url: string, warmup: number, runs: number) {
-  for (let i = 0; i < warmup; i++) await timed(url);
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) samples.push(await timed(url));
-  samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
-  console.log(`${name.padEnd(48)} n=${runs}  p50 ${at(0.5).toFixed(1)} ms  p95 ${at(0.95).toFixed(1)} ms  p99 ${at(0.99).toFixed(1)} ms`);
-  return at(0.95);
-}
+const { cookie, measure } = await signedInTimer(base, ORIGIN, email, 'bench-password-1');
 
 const first = (await (await fetch(`${base}/api/conversations`, { headers: { cookie } })).json()) as { nextCursor: string };
 console.log(`database: ${infra.database.kind}; ${CONVERSATIONS} conversations, ${MESSAGES} messages seeded in ${seedSeconds.toFixed(1)} s`);

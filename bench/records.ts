@@ -18,6 +18,7 @@ import { createModules } from '../server/modules/index.js';
 import { hashPassword } from '../server/modules/auth/passwords.js';
 import type { TenantContext } from '../server/http/context.js';
 import { clinics, contacts, memberships, users } from '../shared/schema/index.js';
+import { signedInTimer } from './lib/timed-get.js';
 
 const RECORDS = 500;
 const ORIGIN = 'http://bench.local';
@@ -59,26 +60,7 @@ for (let i = 0; i < RECORDS; i++) {
 }
 const seedSeconds = (performance.now() - seedStart) / 1000;
 
-const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: JSON.stringify({ email, password: 'bench-password-1' }) });
-const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-if (login.status !== 200 || !cookie) throw new Error(`login failed: ${login.status}`);
-
-async function timed(url: string): Promise<number> {
-  const t0 = performance.now();
-  const res = await fetch(`${base}${url}`, { headers: { cookie } });
-  await res.arrayBuffer();
-  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-  return performance.now() - t0;
-}
-
-async function measure(name: string, url: string, warmup: number, runs: number) {
-  for (let i = 0; i < warmup; i++) await timed(url);
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) samples.push(await timed(url));
-  samples.sort((a, b) => a - b);
-  const at = (q: number) => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0).toFixed(1);
-  console.log(`${name.padEnd(44)} n=${runs}  p50 ${at(0.5)} ms  p95 ${at(0.95)} ms  p99 ${at(0.99)} ms  max ${at(1)} ms`);
-}
+const { cookie, measure } = await signedInTimer(base, ORIGIN, email, 'bench-password-1');
 
 console.log(`database: ${infra.database.kind}; seeded ${RECORDS} signed records in ${seedSeconds.toFixed(1)} s`);
 // The host is shared and noisy: a cheap authenticated route in the same run gives the scale.
