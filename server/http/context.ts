@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { Logger } from '../infra/logger.js';
-import type { Actor, Role } from '../lib/permissions.js';
+import type { Actor, Role, SystemService } from '../lib/permissions.js';
 
 /**
  * Built once per request; services receive it instead of req. ip and userAgent are getters (read
@@ -75,3 +75,15 @@ class TenantRequestContext extends RequestContext implements TenantContext {
 
 export const baseContext = (req: Request): BaseContext => new RequestContext(req);
 export const tenantContext = (req: Request, identity: Identity): TenantContext => new TenantRequestContext(req, identity);
+
+/**
+ * A feature acting on its own in a job or subscriber (the assistant booking, a reminder confirming):
+ * the services, audit and events see it as the actor `system:<service>`.
+ */
+export const systemContext = (clinicId: string, service: SystemService, requestId: string | null): TenantContext => ({
+  clinicId,
+  actor: { type: 'system', service },
+  requestId: requestId ?? `${service}:${clinicId}`,
+  ip: undefined,
+  userAgent: undefined,
+});

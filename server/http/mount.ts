@@ -155,7 +155,7 @@ function routeHandler(def: Exclude<RouteDef, WebhookRoute>, deps: MountDeps): Re
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
       ctx = tenantContext(req, identity);
       if (limiter) {
-        res.locals.rateLimitSubject = identity.actor.type === 'user' ? identity.actor.userId : identity.actor.apiKeyId;
+        res.locals.rateLimitSubject = identity.actor.type === 'user' ? identity.actor.userId : identity.actor.type === 'api_key' ? identity.actor.apiKeyId : identity.actor.service;
         await run(limiter, req, res);
       }
     }

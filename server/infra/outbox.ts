@@ -6,7 +6,7 @@ import { errorForLog, type Logger } from './logger.js';
 /** Who caused the event; a TenantContext fits as it is. */
 export interface EventMeta {
   clinicId: string;
-  actor?: { type: 'user'; userId: string } | { type: 'api_key'; apiKeyId: string } | null;
+  actor?: { type: 'user'; userId: string } | { type: 'api_key'; apiKeyId: string } | { type: 'system'; service: string } | null;
   requestId?: string | null;
 }
 
@@ -73,7 +73,11 @@ interface ClaimedRow extends Record<string, unknown> {
 }
 
 const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
-const actorOf = (meta: EventMeta) => (meta.actor ? (meta.actor.type === 'user' ? `user:${meta.actor.userId}` : `api_key:${meta.actor.apiKeyId}`) : null);
+const actorOf = (meta: EventMeta) => {
+  const a = meta.actor;
+  if (!a) return null;
+  return a.type === 'user' ? `user:${a.userId}` : a.type === 'api_key' ? `api_key:${a.apiKeyId}` : `system:${a.service}`;
+};
 const textList = (names: readonly string[]): SQL => sql`array[${sql.join(names.map((n) => sql`${n}`), sql`, `)}]::text[]`;
 
 /**

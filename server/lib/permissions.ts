@@ -71,10 +71,16 @@ export const API_KEY_SCOPES = (Object.keys(PERMISSIONS) as Permission[]).filter(
 
 export type Actor =
   | { type: 'user'; userId: string; role: Role; isProfessional: boolean }
-  | { type: 'api_key'; apiKeyId: string; scopes: readonly string[] };
+  | { type: 'api_key'; apiKeyId: string; scopes: readonly string[] }
+  /** A feature acting on its own (the assistant booking, a reminder confirming): never behind a route, holds no permission. */
+  | { type: 'system'; service: SystemService };
+
+/** Features that change clinic data on their own; recorded as the actor of their audit rows and events. */
+export type SystemService = 'assistant' | 'reminders';
 
 export function can(actor: Actor, permission: Permission): boolean {
   const rule: Rule = PERMISSIONS[permission];
+  if (actor.type === 'system') return false;
   if (actor.type === 'api_key') return rule.apiKey && actor.scopes.includes(permission);
   if (!rule.roles.includes(actor.role)) return false;
   return !rule.professionalOnly || actor.isProfessional;

@@ -32,7 +32,15 @@ export interface Provided {
   busySources?: BusySource[];
   /** What a provider's stored inbound webhook deliveries do, run by the integrations inbox job. */
   webhookProcessors?: Partial<Record<IntegrationProvider, WebhookProcessor>>;
+  /**
+   * A feature that takes a patient's message as an answer to itself (a reminder's "1" or "sim"):
+   * the assistant asks before replying and stays quiet for a message any of them claims.
+   */
+  inboundClaims?: InboundClaim[];
 }
+
+/** True when this feature handles the inbound message itself; decided from stored data, so the answer is the same whenever asked. */
+export type InboundClaim = (clinicId: string, messageId: string) => Promise<boolean>;
 
 /** What a feature brings, declared once in its `module.ts` and wired by `server/modules/index.ts`. */
 export interface Module<S extends object = object> {
@@ -67,6 +75,7 @@ export class Providers {
     clinicalHistory: [] as DependentsCheck[],
     fileAccessGuards: [] as FileAccessGuard[],
     busySources: [] as BusySource[],
+    inboundClaims: [] as InboundClaim[],
   };
 
   get timeline(): ReadonlyMap<string, TimelineProvider> {
@@ -92,6 +101,9 @@ export class Providers {
   }
   get busySources(): readonly BusySource[] {
     return this.lists.busySources;
+  }
+  get inboundClaims(): readonly InboundClaim[] {
+    return this.lists.inboundClaims;
   }
 
   /** Adds a module's answers, in module order; a timeline type, export key or webhook provider taken twice throws. */

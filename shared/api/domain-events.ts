@@ -24,7 +24,7 @@ export interface DomainEvents {
   /** A patient's message was stored (the assistant and the inbox react). */
   'message.received': { id: string; conversationId: string; contactId: string; numberId: string; externalId: string };
   /** An outbound message was stored: from the app (pending until sent), typed on the clinic's phone, or by the assistant. */
-  'message.sent': { id: string; conversationId: string; numberId: string; sender: 'user' | 'phone' | 'ai' };
+  'message.sent': { id: string; conversationId: string; numberId: string; sender: 'user' | 'phone' | 'ai' | 'system' };
   /** Delivery status, media state or deletion of a message changed. */
   'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null };
   'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number };

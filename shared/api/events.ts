@@ -77,7 +77,7 @@ export interface MessageNewEvent {
   numberId: string;
   contactId: string;
   direction: 'inbound' | 'outbound';
-  sender: 'contact' | 'user' | 'phone' | 'ai';
+  sender: 'contact' | 'user' | 'phone' | 'ai' | 'system';
   type: string;
   status: string;
   /** Text or caption, cut to 200 characters; null for media without a caption. */

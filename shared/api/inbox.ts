@@ -84,7 +84,7 @@ export const messageView = z.object({
   id: z.uuid(),
   conversationId: z.uuid(),
   direction: z.enum(['inbound', 'outbound']),
-  sender: z.enum(['contact', 'user', 'phone', 'ai']),
+  sender: z.enum(['contact', 'user', 'phone', 'ai', 'system']),
   authorUserId: z.uuid().nullable(),
   type: z.string(),
   text: z.string().nullable(),

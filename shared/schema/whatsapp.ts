@@ -13,7 +13,7 @@ export const whatsappNumberStateEnum = pgEnum('whatsapp_number_state', ['connect
 export const conversationStatusEnum = pgEnum('conversation_status', ['open', 'pending', 'snoozed', 'resolved']);
 export const messageDirectionEnum = pgEnum('message_direction', ['inbound', 'outbound']);
 /** Who wrote it: the patient, a member in the app, someone typing on the clinic's phone, or the assistant. */
-export const messageSenderEnum = pgEnum('message_sender', ['contact', 'user', 'phone', 'ai']);
+export const messageSenderEnum = pgEnum('message_sender', ['contact', 'user', 'phone', 'ai', 'system']);
 export const messageTypeEnum = pgEnum('message_type', ['text', 'image', 'audio', 'video', 'document', 'sticker', 'location', 'contact', 'unsupported']);
 /**
  * Delivery, in the order it only moves forward: pending < server_ack < delivery_ack < read < played.
@@ -150,6 +150,8 @@ export const messages = pgTable(
     sendingAt: timestamp('sending_at', { withTimezone: true }),
     /** The assistant's sources and tool calls (issue #12). */
     meta: jsonb('meta').$type<Record<string, unknown>>(),
+    /** Set on messages a feature sends on its own (`ai-reply:<id>`, `reminder:...`): unique per clinic, so a retry stores one. */
+    automationKey: text('automation_key'),
     /** WhatsApp's `messageTimestamp`, or the time we stored an outbound one. */
     sentAt: timestamp('sent_at', { withTimezone: true }).notNull().defaultNow(),
     createdAt: createdAt(),
@@ -157,6 +159,7 @@ export const messages = pgTable(
   },
   (t) => [
     foreignKey({ name: 'messages_conversation_fk', columns: [t.clinicId, t.conversationId], foreignColumns: [conversations.clinicId, conversations.id] }).onDelete('cascade'),
+    uniqueIndex('messages_clinic_automation_key_unique').on(t.clinicId, t.automationKey).where(sql`${t.automationKey} is not null`),
     uniqueIndex('messages_number_external_unique').on(t.numberId, t.externalId).where(sql`${t.externalId} is not null`),
     index('messages_conversation_sent_idx').on(t.conversationId, t.sentAt, t.id),
     index('messages_clinic_idx').on(t.clinicId),

@@ -41,8 +41,9 @@ export class AuditService {
     const actor = scope.actor;
     await new ClinicData(scope.clinicId, tx ?? this.db).insert(auditLog, {
       actorType: actor?.type ?? 'system',
-      actorId: actor ? (actor.type === 'user' ? actor.userId : actor.apiKeyId) : null,
-      actorRole: actor?.type === 'user' ? actor.role : null,
+      actorId: actor?.type === 'user' ? actor.userId : actor?.type === 'api_key' ? actor.apiKeyId : null,
+      // A feature acting on its own names itself where a member's role would be (`assistant`, `reminders`).
+      actorRole: actor?.type === 'user' ? actor.role : actor?.type === 'system' ? actor.service : null,
       action: entry.action,
       entityType: entry.entityType,
       entityId: entry.entityId ?? null,

@@ -62,6 +62,16 @@ function requireKey(keyed: boolean) {
   if (!keyed) throw badRequest('idempotency_key_required', 'Envie o cabeçalho Idempotency-Key para enviar mensagens');
 }
 
+/** What `sendAutomated` stores: text only, from the assistant (`ai`) or an automation such as reminders (`system`). */
+export interface AutomatedMessage {
+  sender: 'ai' | 'system';
+  text: string;
+  /** Idempotency: one message per key and clinic, ever. */
+  key: string;
+  /** The assistant's sources and tool calls; never shown to the patient. */
+  meta?: Record<string, unknown>;
+}
+
 const cursorOf = (m: MessageRow) => encodeCursor({ createdAt: m.sentAt, id: m.id });
 
 /** A conversation's messages, and what members send: stored `pending`, then sent once by the `whatsapp.send` job. */
@@ -128,6 +138,42 @@ export class MessageService {
     return messageView(row);
   }
 
+  /**
+   * A message a feature sends on its own (the assistant's answer, a reminder), stored and sent like a
+   * member's. `key` names what it answers (`ai-reply:<message id>`, `reminder:<appointment>:<kind>:<start>`):
+   * a second call with the same key stores nothing and returns the first message, so a retried job
+   * never sends twice. The conversation must be the context's clinic's; the number must be linked (409).
+   */
+  async sendAutomated(ctx: TenantContext, conversationId: string, input: AutomatedMessage): Promise<{ message: MessageView; created: boolean }> {
+    const [conversation] = await this.data(ctx.clinicId).pick({ numberId: conversations.numberId }, conversations, eq(conversations.id, conversationId));
+    if (!conversation) throw notFound('Conversation');
+    await this.channels.forNumber(ctx.clinicId, conversation.numberId);
+    return this.data(ctx.clinicId).transaction(async (data, tx) => {
+      const [created] = await data
+        .insert(messages, {
+          conversationId,
+          numberId: conversation.numberId,
+          direction: 'outbound',
+          sender: input.sender,
+          type: 'text',
+          text: input.text,
+          meta: input.meta ?? null,
+          automationKey: input.key,
+          status: 'pending',
+        })
+        .onConflictDoNothing({ target: [messages.clinicId, messages.automationKey], where: sql`${messages.automationKey} is not null` })
+        .returning();
+      if (!created) {
+        const [existing] = await data.select(messages, eq(messages.automationKey, input.key));
+        if (!existing) throw new Error('automated message neither inserted nor found');
+        return { message: messageView(existing), created: false };
+      }
+      await data.update(conversations, { lastMessageId: created.id, lastMessageAt: created.sentAt, updatedAt: sql`now()` }, eq(conversations.id, conversationId));
+      await this.infra.events.publish(tx, 'message.sent', { id: created.id, conversationId, numberId: created.numberId, sender: input.sender }, ctx);
+      return { message: messageView(created), created: true };
+    });
+  }
+
   /** A new attempt for a `failed` or `unconfirmed` message, asked by a member (a timed-out send may then arrive twice: their call). */
   async resend(ctx: TenantContext, conversationId: string, messageId: string, keyed: boolean): Promise<MessageView> {
     const conversation = await this.conversations.get(viewerOf(ctx), conversationId);
@@ -142,7 +188,7 @@ export class MessageService {
           { status: 'pending', error: null, sendingAt: null, sendAttempt: sql`${messages.sendAttempt} + 1`, updatedAt: sql`now()` },
           eq(messages.id, messageId),
           eq(messages.direction, 'outbound'),
-          inArray(messages.sender, ['user', 'ai']),
+          inArray(messages.sender, ['user', 'ai', 'system']),
           inArray(messages.status, ['failed', 'unconfirmed']),
           isNull(messages.externalId),
         )
