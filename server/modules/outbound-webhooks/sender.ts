@@ -34,21 +34,20 @@ export class WebhookSender {
   async run(job: DeliverJob, ctx: JobContext): Promise<void> {
     if (!ctx.clinicId) return;
     const data = this.data(ctx.clinicId);
-    const [delivery] = await data.select(webhookDeliveries, eq(webhookDeliveries.id, job.deliveryId));
-    if (!delivery || delivery.status !== 'pending' || delivery.attempts !== job.attempt) return;
+    // The claim: one attempt per job even when two jobs carry the same attempt (a sweep beside a
+    // late retry), and a job for a finished delivery does nothing. Until the attempt is recorded,
+    // `next_attempt_at` is a lease the sweep waits out.
+    const lease = new Date(Date.now() + this.infra.config.webhooks.timeoutMs + 60_000);
+    const [delivery] = await data
+      .update(webhookDeliveries, { attempts: job.attempt + 1, lastAttemptAt: new Date(), nextAttemptAt: lease }, eq(webhookDeliveries.id, job.deliveryId), eq(webhookDeliveries.status, 'pending'), eq(webhookDeliveries.attempts, job.attempt))
+      .returning();
+    if (!delivery) return;
     const test = delivery.eventType === WEBHOOK_TEST_EVENT;
     const target = await this.target(delivery, test);
     if ('skip' in target) {
-      await data.update(webhookDeliveries, { status: 'failed', lastError: target.skip }, eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.status, 'pending'));
+      await data.update(webhookDeliveries, { status: 'failed', lastError: target.skip, nextAttemptAt: new Date() }, eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.status, 'pending'));
       return;
     }
-    // The claim: one attempt per job even when two jobs carry the same attempt (a sweep beside a late retry).
-    // Until it is recorded, `next_attempt_at` is a lease the sweep waits out.
-    const lease = new Date(Date.now() + this.infra.config.webhooks.timeoutMs + 60_000);
-    const [claimed] = await data
-      .update(webhookDeliveries, { attempts: job.attempt + 1, lastAttemptAt: new Date(), nextAttemptAt: lease }, eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.status, 'pending'), eq(webhookDeliveries.attempts, job.attempt))
-      .returning({ id: webhookDeliveries.id });
-    if (!claimed) return;
 
     const result = await this.send(target.url, delivery, target.keys);
     const delays = this.infra.config.webhooks.retryScheduleMs;
@@ -73,7 +72,7 @@ export class WebhookSender {
     ctx.log.info({ deliveryId: delivery.id, subscriptionId: delivery.subscriptionId, eventType: delivery.eventType, attempt: job.attempt + 1, status: result.status, ms: result.ms, outcome }, 'webhook attempt');
     if (outcome === 'retry') await this.deliveries.enqueue(ctx.clinicId, delivery.id, job.attempt + 1, delay);
     if (test || !delivery.subscriptionId) return;
-    if (outcome === 'delivered') await this.subscriptions.succeeded(ctx.clinicId, delivery.subscriptionId);
+    if (outcome === 'delivered' && target.failures > 0) await this.subscriptions.succeeded(ctx.clinicId, delivery.subscriptionId);
     const disabled =
       outcome === 'gone'
         ? await this.subscriptions.disable(ctx.clinicId, delivery.subscriptionId, 'gone')
@@ -84,16 +83,16 @@ export class WebhookSender {
   }
 
   /** Where the delivery goes and how it is signed, or why it goes nowhere. */
-  private async target(delivery: DeliveryRow, test: boolean): Promise<{ url: string; keys: SigningKeys } | { skip: string }> {
+  private async target(delivery: DeliveryRow, test: boolean): Promise<{ url: string; keys: SigningKeys; failures: number } | { skip: string }> {
     if (!delivery.subscriptionId) {
       const { webhookUrl, webhookSecret } = this.infra.config.n8n;
       if (!webhookUrl || !webhookSecret) return { skip: 'operator_webhook_not_configured' };
-      return { url: webhookUrl, keys: { secrets: [webhookSecret], authMode: 'standard', clinicId: delivery.clinicId } };
+      return { url: webhookUrl, keys: { secrets: [webhookSecret], authMode: 'standard', clinicId: delivery.clinicId }, failures: 0 };
     }
     const row = await this.subscriptions.find(delivery.clinicId, delivery.subscriptionId);
     if (!row) return { skip: 'subscription_deleted' };
     if (!row.active && !test) return { skip: 'subscription_disabled' };
-    return { url: row.url, keys: this.subscriptions.keys(row) };
+    return { url: row.url, keys: this.subscriptions.keys(row), failures: row.consecutiveFailures };
   }
 
   private async send(url: string, delivery: DeliveryRow, keys: SigningKeys) {
