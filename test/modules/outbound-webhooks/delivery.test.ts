@@ -197,6 +197,21 @@ describe('signed delivery', () => {
     expect(new Webhook(s.secret).verify(hit?.raw ?? '', FakeWebhookReceiver.signed(hit as ReceivedWebhook))).toMatchObject({ type: 'webhook.test', clinicId: clinic.id, data: { subscriptionId: s.id } });
     expect(await settled(clinic, s)).toMatchObject({ id: res.body.id, eventType: 'webhook.test', status: 'delivered' });
   });
+
+  it("keeps only the first 1 KB of the receiver's answer", async () => {
+    const clinic = await createClinic({ app });
+    const s = await subscribe(clinic);
+    receiver.answer = `{"echo":"${'é'.repeat(3000)}"}`;
+    try {
+      await clinic.admin.agent.post(`/api/webhook-subscriptions/${s.id}/test`).send({});
+      const delivery = await settled(clinic, s);
+      expect(delivery.status).toBe('delivered');
+      expect(Buffer.byteLength(String(delivery.responseBody))).toBeLessThanOrEqual(1024 + 3);
+      expect(String(delivery.responseBody)).toMatch(/^\{"echo":"éé/);
+    } finally {
+      receiver.answer = '{"ok":true}';
+    }
+  });
 });
 
 describe('auth modes for the N8N Webhook node', () => {
