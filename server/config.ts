@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookSecret } from '../shared/api/webhooks.js';
 import { originProblem } from './http/origins.js';
 
 // The only reader of process.env. Every variable is listed in .env.example.
@@ -83,6 +84,19 @@ const envSchema = z.object({
   /** Messages sent per second by one WhatsApp number (a fraction spaces them further: 0.5 = one every 2 s). */
   WHATSAPP_SEND_RATE_PER_SECOND: z.coerce.number().positive().max(50).default(1),
   N8N_WEBHOOK_URL: optionalUrl,
+  /** Signs the operator's N8N_WEBHOOK_URL deliveries (whsec_ + base64 of 24-64 bytes). */
+  N8N_WEBHOOK_SECRET: optionalString.pipe(webhookSecret.optional()),
+  /** Delays in ms between a delivery's attempts (the first is immediate): the Standard Webhooks example schedule, about 27 h. */
+  WEBHOOK_RETRY_SCHEDULE_MS: z
+    .string()
+    .default('5000,300000,1800000,7200000,18000000,36000000,36000000')
+    .transform((v) => v.split(',').map((n) => Number(n.trim())))
+    .pipe(z.array(z.number().int().min(0).max(7 * 24 * 3600_000)).max(20)),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** Consecutive deliveries that ended failed (every attempt spent) before a subscription is switched off. */
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1000).default(20),
+  /** How often one worker of the cluster re-queues deliveries whose job was lost (a crash mid-attempt). */
+  WEBHOOK_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   N8N_API_KEY: optionalString,
   WEBHOOK_BASE_URL: optionalUrl,
 });
@@ -117,6 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // One message naming every invalid and every missing variable.
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   if (env.NODE_ENV === 'production') problems.push(...productionProblems(env));
+  if (parsed.success && Boolean(parsed.data.N8N_WEBHOOK_URL) !== Boolean(parsed.data.N8N_WEBHOOK_SECRET)) {
+    problems.push('N8N_WEBHOOK_URL and N8N_WEBHOOK_SECRET: set both (the operator\'s deliveries are signed) or neither');
+  }
   if (parsed.success) problems.push(...corsOriginsOf(parsed.data).flatMap((o) => originProblem(o) ?? []).map((p) => `CORS_ORIGINS: ${p}`));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e: Env = parsed.data;
@@ -199,7 +216,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     /** Processed Evolution webhook payloads (message text) are deleted after this. */
     whatsappWebhookRetentionMs: e.WHATSAPP_WEBHOOK_RETENTION_HOURS * 3_600_000,
     whatsappSendRate: sendRate(e.WHATSAPP_SEND_RATE_PER_SECOND),
-    n8n: { webhookUrl: e.N8N_WEBHOOK_URL, apiKey: e.N8N_API_KEY },
+    n8n: { webhookUrl: e.N8N_WEBHOOK_URL, webhookSecret: e.N8N_WEBHOOK_SECRET, apiKey: e.N8N_API_KEY },
+    webhooks: {
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      sweepEveryMs: e.WEBHOOK_SWEEP_EVERY_MS,
+    },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorShape } from '../../shared/api/common.js';
+import { WEBHOOK_EVENTS, WEBHOOK_TEST_EVENT, webhookEnvelope } from '../../shared/api/webhooks.js';
 import { PERMISSIONS } from '../lib/permissions.js';
 import { webhookParams, type RouteDef } from './route.js';
 
@@ -86,5 +87,34 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
     },
     security: [{ session: [] }, { apiKey: [] }],
     paths,
+    webhooks: outboundWebhooks(),
   };
+}
+
+const signatureHeaders = [
+  { name: 'webhook-id', description: 'The delivery id: the same on every retry and replay (deduplicate by it)' },
+  { name: 'webhook-timestamp', description: 'Unix seconds of this attempt' },
+  { name: 'webhook-signature', description: '`v1,<base64 HMAC-SHA256>` over `id.timestamp.body`, space-separated during a secret rotation' },
+].map((h) => ({ ...h, in: 'header', required: true, schema: { type: 'string' } }));
+
+/** What subscriptions receive (`POST` to their URL), one entry per catalog event, from the same zod schemas. */
+function outboundWebhooks() {
+  const events: [string, string, z.ZodType][] = [
+    ...Object.entries(WEBHOOK_EVENTS).map(([type, e]): [string, string, z.ZodType] => [type, e.summary, e.data]),
+    [WEBHOOK_TEST_EVENT, 'Sent by POST /api/webhook-subscriptions/{id}/test', z.object({ subscriptionId: z.uuid() })],
+  ];
+  return Object.fromEntries(
+    events.map(([type, summary, data]) => [
+      type,
+      {
+        post: {
+          summary,
+          description: 'Signed the Standard Webhooks way; header or JWT mode add their credential. Answer 2xx within 10 s; 410 switches the subscription off.',
+          parameters: signatureHeaders,
+          requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(webhookEnvelope(type, data), 'output') } } },
+          responses: { '200': { description: 'Received' }, '410': { description: 'Gone: the subscription is switched off' } },
+        },
+      },
+    ]),
+  );
 }

@@ -10,7 +10,8 @@ export const QUEUES: Record<QueueName, QueueSettings> = {
   // Slots filled by the WhatsApp, AI, webhook and Google Calendar features.
   whatsapp: { concurrency: 4, attempts: 5, limiter: { max: 20, durationMs: 1000 }, perKey: { max: 20, durationMs: 60_000 } },
   ai: { concurrency: 2, attempts: 3 },
-  webhooks: { concurrency: 4, attempts: 8 },
+  // Outbound webhooks wait on the receivers (up to 10 s each): enough slots that a few slow endpoints do not hold up every clinic's.
+  webhooks: { concurrency: 16, attempts: 8 },
   calendar: { concurrency: 2, attempts: 5, limiter: { max: 10, durationMs: 1000 } },
 };
 

@@ -64,6 +64,8 @@ export const PERMISSIONS = {
   'pipeline:read': { roles: everyone, apiKey: true },
   'pipeline:write': { roles: everyone, apiKey: true },
   'pipeline:manage': { roles: admin, apiKey: false },
+  // Outbound webhooks: their secrets and targets are the clinic's keys to its data, like API keys.
+  'webhooks:manage': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -76,7 +78,7 @@ export type Actor =
   | { type: 'system'; service: SystemService };
 
 /** Features that change clinic data on their own; recorded as the actor of their audit rows and events. */
-export type SystemService = 'assistant' | 'reminders';
+export type SystemService = 'assistant' | 'reminders' | 'webhooks';
 
 export function can(actor: Actor, permission: Permission): boolean {
   const rule: Rule = PERMISSIONS[permission];

@@ -35,6 +35,15 @@ export interface SafeFetchOptions {
   headers?: Record<string, string>;
   /** Resolver (tests map a name to loopback); the system's by default. */
   resolve?: (host: string) => Promise<string[]>;
+  /** GET by default; a POST sends `body` (webhooks). */
+  method?: 'GET' | 'POST';
+  body?: string | Buffer;
+  /**
+   * Answers every status as it came (a redirect is not followed) instead of throwing `bad_status`,
+   * and keeps only the first `maxBytes` of the body instead of throwing `too_large`: a webhook's
+   * receiver is judged by its status, and its answer is kept as a short excerpt.
+   */
+  anyStatus?: boolean;
 }
 
 export interface SafeResponse {
@@ -123,6 +132,16 @@ function parseUrl(raw: string, base?: string): URL {
   return url;
 }
 
+/**
+ * Refuses a URL `safeFetch` would refuse before connecting (scheme, credentials, an inside address
+ * after resolution): to judge a URL when it is saved. The fetch checks again, after its own lookup.
+ */
+export async function checkUrl(rawUrl: string, opts: Pick<SafeFetchOptions, 'allowHosts' | 'resolve'> = {}): Promise<URL> {
+  const url = parseUrl(rawUrl);
+  await checkedAddresses(url.hostname.toLowerCase().replace(/^\[|\]$/g, ''), parseAllowList(opts.allowHosts ?? []), opts.resolve ?? systemResolve);
+  return url;
+}
+
 export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise<SafeResponse> {
   const allow = parseAllowList(opts.allowHosts ?? []);
   const resolve = opts.resolve ?? systemResolve;
@@ -135,18 +154,18 @@ export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise
       const addresses = await checkedAddresses(host, allow, resolve);
       const res = await request(url, addresses, opts, controller.signal);
       const location = res.headers.location;
-      if (REDIRECTS.has(res.statusCode ?? 0) && location) {
+      if (REDIRECTS.has(res.statusCode ?? 0) && location && !opts.anyStatus) {
         res.resume();
         if (hop >= (opts.maxRedirects ?? 5)) throw new SafeFetchError('too_many_redirects', 'Too many redirects');
         url = parseUrl(location, url.href);
         continue;
       }
       const status = res.statusCode ?? 0;
-      if (status < 200 || status >= 300) {
+      if ((status < 200 || status >= 300) && !opts.anyStatus) {
         res.resume();
         throw new SafeFetchError('bad_status', `The server answered ${status}`, status);
       }
-      const body = await readBody(res, opts.maxBytes);
+      const body = await readBody(res, opts.maxBytes, opts.anyStatus ?? false);
       return { url: url.href, status, contentType: String(res.headers['content-type'] ?? ''), body };
     }
   } catch (err) {
@@ -163,15 +182,16 @@ function request(url: URL, addresses: string[], opts: SafeFetchOptions, signal: 
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     // `hostname` stays the name, so TLS checks the certificate (and SNI) for it; `lookup` pins the address.
-    const req = client.request(url, { method: 'GET', headers: { 'user-agent': 'Operabase/1.0', ...opts.headers }, lookup: pinned(addresses), signal }, resolve);
+    const headers = { 'user-agent': 'Operabase/1.0', ...opts.headers };
+    const req = client.request(url, { method: opts.method ?? 'GET', headers, lookup: pinned(addresses), signal }, resolve);
     req.on('error', (err) => reject(signal.aborted ? err : new SafeFetchError('unreachable', `Could not reach ${url.host}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)));
-    req.end();
+    req.end(opts.body);
   });
 }
 
-function readBody(res: IncomingMessage, maxBytes: number): Promise<Buffer> {
+function readBody(res: IncomingMessage, maxBytes: number, truncate: boolean): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
+  if (Number.isFinite(declared) && declared > maxBytes && !truncate) {
     res.destroy();
     return Promise.reject(new SafeFetchError('too_large', `The answer is larger than ${maxBytes} bytes`));
   }
@@ -180,7 +200,11 @@ function readBody(res: IncomingMessage, maxBytes: number): Promise<Buffer> {
     let size = 0;
     res.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
+      if (size > maxBytes && truncate) {
+        parts.push(chunk.subarray(0, chunk.length - (size - maxBytes)));
+        res.destroy();
+        resolve(Buffer.concat(parts));
+      } else if (size > maxBytes) {
         res.destroy();
         reject(new SafeFetchError('too_large', `The answer is larger than ${maxBytes} bytes`));
       } else parts.push(chunk);

@@ -12,6 +12,7 @@ import { inboxModule } from './inbox/module.js';
 import { integrationsModule } from './integrations/module.js';
 import { knowledgeModule } from './knowledge/module.js';
 import { lgpdModule } from './lgpd/module.js';
+import { outboundWebhooksModule } from './outbound-webhooks/module.js';
 import { Providers, type Module } from './module.js';
 import { pipelineModule } from './pipeline/module.js';
 import { platformModule } from './platform/module.js';
@@ -52,8 +53,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
+  const outboundWebhooks = outboundWebhooksModule(infra, audit.services);
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, outboundWebhooks, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -27,7 +27,8 @@ export interface DomainEvents {
   'message.sent': { id: string; conversationId: string; numberId: string; sender: 'user' | 'phone' | 'ai' | 'system' };
   /** Delivery status, media state or deletion of a message changed. */
   'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null };
-  'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number };
+  /** `previousAssigneeId` is present only when this change gave the conversation another assignee (or none). */
+  'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number; previousAssigneeId?: string | null };
   /** A WhatsApp number's connection state changed (`whatsapp:status`). */
   'whatsapp.number.updated': { id: string; state: string; professionalId: string | null; reason: string | null };
   /** Into another stage, or to another place in its own (`fromStageId` = `toStageId`); by a member, a key or a rule. */

@@ -24,6 +24,8 @@ export interface AppointmentEvent {
   seriesId: string | null;
   /** Set when a reschedule moved the appointment to another professional: that calendar redraws too. */
   previousProfessionalId?: string;
+  /** Set when a status change is what this event records (outbound webhooks' `appointment.status_changed`). */
+  previousStatus?: string;
 }
 
 /** A board card: what it shows, without the lost reason (free text about the patient). */

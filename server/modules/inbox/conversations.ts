@@ -126,7 +126,7 @@ export class ConversationService {
     const set = await this.changes(viewer.clinicId, current, patch);
     await this.data(viewer.clinicId).transaction(async (data, tx) => {
       const [row] = await data.update(conversations, { ...set, updatedAt: sql`now()` }, eq(conversations.id, id)).returning();
-      if (row) await this.published(tx, row, meta);
+      if (row) await this.published(tx, row, meta, current.assigneeId);
     });
     return this.get(viewer, id);
   }
@@ -182,8 +182,10 @@ export class ConversationService {
     });
   }
 
-  private published(tx: Tx, row: typeof conversations.$inferSelect, meta: EventMeta) {
+  /** `assigneeBefore`: the assignee before this change, when the change may have set another. */
+  private published(tx: Tx, row: typeof conversations.$inferSelect, meta: EventMeta, assigneeBefore?: string | null) {
     const { id, contactId, numberId, status, assigneeId, unreadCount } = row;
-    return this.infra.events.publish(tx, 'conversation.updated', { id, contactId, numberId, status, assigneeId, unreadCount }, meta);
+    const reassigned = assigneeBefore !== undefined && assigneeBefore !== assigneeId;
+    return this.infra.events.publish(tx, 'conversation.updated', { id, contactId, numberId, status, assigneeId, unreadCount, ...(reassigned ? { previousAssigneeId: assigneeBefore } : {}) }, meta);
   }
 }

@@ -260,7 +260,8 @@ export class AppointmentService {
             tx,
           );
         }
-        views = await this.publishViews(tx, ctx, change.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.updated', ids);
+        const previousStatuses = new Map(targets.map((t) => [t.id, t.status]));
+        views = await this.publishViews(tx, ctx, change.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.updated', ids, undefined, previousStatuses);
       });
     } catch (err) {
       if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
@@ -289,9 +290,16 @@ export class AppointmentService {
    * In the write's transaction: one event per appointment, with what a calendar redraws from (no
    * notes). Returns the views, as committed with it: the write's answer.
    */
-  async publishViews(tx: Tx, ctx: TenantContext, name: 'appointment.created' | 'appointment.updated' | 'appointment.cancelled', ids: string[], previousProfessionalId?: string) {
+  async publishViews(
+    tx: Tx,
+    ctx: TenantContext,
+    name: 'appointment.created' | 'appointment.updated' | 'appointment.cancelled',
+    ids: string[],
+    previousProfessionalId?: string,
+    previousStatuses?: ReadonlyMap<string, string>,
+  ) {
     const views = await viewsByIds(new ClinicData(ctx.clinicId, tx), ids);
-    for (const v of views) await this.infra.events.publish(tx, name, toEvent(v, previousProfessionalId), ctx);
+    for (const v of views) await this.infra.events.publish(tx, name, toEvent(v, previousProfessionalId, previousStatuses?.get(v.id)), ctx);
     return views;
   }
 

@@ -51,7 +51,7 @@ export async function viewsByIds(data: ClinicData, ids: string[]) {
   return selectViews(data, inArray(appointments.id, ids));
 }
 
-export function toEvent(v: AppointmentView, previousProfessionalId?: string): AppointmentEvent {
+export function toEvent(v: AppointmentView, previousProfessionalId?: string, previousStatus?: string): AppointmentEvent {
   return {
     id: v.id,
     contactId: v.contactId,
@@ -65,6 +65,7 @@ export function toEvent(v: AppointmentView, previousProfessionalId?: string): Ap
     overbooked: v.overbooked,
     seriesId: v.seriesId,
     ...(previousProfessionalId && previousProfessionalId !== v.professionalId ? { previousProfessionalId } : {}),
+    ...(previousStatus && previousStatus !== v.status ? { previousStatus } : {}),
   };
 }
 

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import {
+  deliveriesQuery,
+  deliveryDetail,
+  deliveryResponse,
+  rotateBody,
+  subscriptionBody,
+  subscriptionPatch,
+  subscriptionResponse,
+  subscriptionWithSecret,
+} from '../../../shared/api/webhooks.js';
+import { listOf, route, uuidParam } from '../../http/route.js';
+import type { DeliveryService } from './deliveries.js';
+import type { SubscriptionService } from './subscriptions.js';
+
+const tag = 'Webhooks';
+// Admins from a session only: a subscription's secret and target are keys to the clinic's data, like API keys.
+const access = 'webhooks:manage';
+
+export const webhookRoutes = (subscriptions: SubscriptionService, deliveries: DeliveryService) => [
+  route({
+    method: 'get',
+    path: '/webhook-subscriptions',
+    summary: 'Outbound webhook subscriptions of the clinic (admins); secrets are never shown again',
+    tag,
+    access,
+    response: z.object({ items: z.array(subscriptionResponse) }),
+    handler: async ({ ctx }) => ({ items: await subscriptions.list(ctx.clinicId) }),
+  }),
+  route({
+    method: 'post',
+    path: '/webhook-subscriptions',
+    summary: 'Subscribe a URL (an N8N Webhook node) to catalog events; the secret is in this answer only',
+    tag,
+    access,
+    status: 201,
+    schemas: { body: subscriptionBody },
+    response: subscriptionWithSecret,
+    handler: async ({ ctx, body }) => subscriptions.create(ctx, body),
+  }),
+  route({
+    method: 'get',
+    path: '/webhook-subscriptions/:id',
+    summary: 'One subscription (without its secret)',
+    tag,
+    access,
+    schemas: { params: uuidParam },
+    response: subscriptionResponse,
+    handler: async ({ ctx, params }) => subscriptions.get(ctx.clinicId, params.id),
+  }),
+  route({
+    method: 'patch',
+    path: '/webhook-subscriptions/:id',
+    summary: 'Change URL, events, auth mode or state; switching it on again resets its failure count',
+    tag,
+    access,
+    schemas: { params: uuidParam, body: subscriptionPatch },
+    response: subscriptionResponse,
+    handler: async ({ ctx, params, body }) => subscriptions.update(ctx, params.id, body),
+  }),
+  route({
+    method: 'delete',
+    path: '/webhook-subscriptions/:id',
+    summary: 'Delete a subscription and its delivery log',
+    tag,
+    access,
+    status: 204,
+    schemas: { params: uuidParam },
+    handler: async ({ ctx, params }) => subscriptions.remove(ctx, params.id),
+  }),
+  route({
+    method: 'post',
+    path: '/webhook-subscriptions/:id/rotate-secret',
+    summary: 'A new secret (in this answer only); the old one keeps signing beside it for graceHours (default 24)',
+    tag,
+    access,
+    schemas: { params: uuidParam, body: rotateBody },
+    response: subscriptionWithSecret,
+    handler: async ({ ctx, params, body }) => subscriptions.rotate(ctx, params.id, body.graceHours),
+  }),
+  route({
+    method: 'post',
+    path: '/webhook-subscriptions/:id/test',
+    summary: 'Send a webhook.test event now (one attempt); follow it with GET /webhook-deliveries/:id',
+    tag,
+    access,
+    status: 202,
+    schemas: { params: uuidParam },
+    response: deliveryResponse,
+    handler: async ({ ctx, params }) => deliveries.sendTest(ctx, params.id),
+  }),
+  route({
+    method: 'get',
+    path: '/webhook-subscriptions/:id/deliveries',
+    summary: "A subscription's delivery log, newest first",
+    tag,
+    access,
+    schemas: { params: uuidParam, query: deliveriesQuery },
+    response: listOf(deliveryResponse),
+    handler: async ({ ctx, params, query }) => deliveries.list(ctx.clinicId, params.id, query),
+  }),
+  route({
+    method: 'get',
+    path: '/webhook-deliveries/:id',
+    summary: 'One delivery: status, attempts, duration, response code and the first 1 KB of the answer, and the body sent',
+    tag,
+    access,
+    schemas: { params: uuidParam },
+    response: deliveryDetail,
+    handler: async ({ ctx, params }) => deliveries.get(ctx.clinicId, params.id),
+  }),
+  route({
+    method: 'post',
+    path: '/webhook-deliveries/:id/replay',
+    summary: 'Send a delivered or failed delivery again: same webhook-id and body, a new run of attempts',
+    tag,
+    access,
+    status: 202,
+    schemas: { params: uuidParam },
+    response: deliveryResponse,
+    handler: async ({ ctx, params }) => deliveries.replay(ctx, params.id),
+  }),
+];
