@@ -7,31 +7,8 @@ import { createApp } from '../server/app.js';
 import { createInfra } from '../server/infra/index.js';
 import { createLogger } from '../server/infra/logger.js';
 import { createModules } from '../server/modules/index.js';
-import type { Cache } from '../server/infra/cache.js';
-
-/** The week-view SQL the app runs, for the baselines to run too. */
-const WEEK_SQL = `select a.id, a.contact_id as "contactId", c.name as "contactName", a.professional_id as "professionalId", a.starts_at as "startsAt",
-  a.ends_at as "endsAt", a.status, a.type, a.notes, a.price_cents as "priceCents", a.payment_status as "paymentStatus", a.tag_id as "tagId",
-  a.cancellation_reason as "cancellationReason", a.overbooked, a.series_id as "seriesId", a.series_index as "seriesIndex",
-  a.created_at as "createdAt", a.updated_at as "updatedAt"
-  from appointments a join contacts c on c.id = a.contact_id
-  where a.clinic_id = $1 and a.ends_at > $2 and a.starts_at > $2::timestamptz - interval '24 hours' and a.starts_at < $3 and a.professional_id = $4
-  order by a.starts_at, a.id limit 201`;
-
-/** A cache that never hits: the app's cold path on every request. */
-class NoCache implements Cache {
-  readonly stats = { hits: 0, misses: 0 };
-  async get() {
-    this.stats.misses++;
-    return undefined;
-  }
-  async set() {}
-  async del() {}
-  async invalidateGroup() {}
-  async wrap<T>(_k: string, _t: number, load: () => Promise<T>) {
-    return load();
-  }
-}
+import { NoCache } from './lib/no-cache.js';
+import { WEEK_SQL } from './lib/cold-sql.js';
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));

@@ -6,7 +6,7 @@ import { databaseStartupProblem, openDatabase } from '../server/infra/db.js';
 if (existsSync('.env')) process.loadEnvFile('.env');
 const config = loadConfig();
 try {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, pooler: config.databaseIsPooler });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, prepare: config.databasePrepare });
   await database.migrate();
   await database.close();
   console.log(`migrations applied (${database.kind})`);

@@ -21,7 +21,7 @@ const people = [
 ] as const;
 
 async function seedDatabase(): Promise<string> {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, pooler: config.databaseIsPooler });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, prepare: config.databasePrepare });
   try {
     await database.migrate();
     const db = database.db;

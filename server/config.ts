@@ -29,6 +29,7 @@ const envSchema = z.object({
   SUPABASE_DATABASE_URL: optionalUrl,
   DATABASE_URL: optionalUrl,
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+  DATABASE_PREPARE: z.enum(['auto', 'true', 'false', '']).optional(),
 
   // `host:6379` parses as a URL whose scheme is "host:": ask for the scheme itself.
   REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/, error: 'use redis://host:port or rediss://host:port' }).optional()),
@@ -126,6 +127,16 @@ function productionProblems(env: NodeJS.ProcessEnv): string[] {
   return problems;
 }
 
+/**
+ * Prepared statements, unless DATABASE_PREPARE says otherwise: off behind Supabase's transaction
+ * pooler (SUPABASE_POOLER_URL, port 6543, or a *.pooler.supabase.com host), which hands each
+ * transaction a different server connection and so cannot keep them.
+ */
+function databasePrepare(e: Env, databaseUrl: string | undefined): boolean {
+  if (e.DATABASE_PREPARE === 'true' || e.DATABASE_PREPARE === 'false') return e.DATABASE_PREPARE === 'true';
+  return !(Boolean(e.SUPABASE_POOLER_URL) || /pooler\.supabase\.com|:6543\//.test(databaseUrl ?? ''));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const parsed = envSchema.safeParse(env);
   // One message naming every invalid and every missing variable.
@@ -152,8 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     dataDir: e.DATA_DIR,
     version: e.APP_VERSION ?? 'dev',
     databaseUrl,
-    // Supabase's transaction pooler (port 6543 or a *.pooler.supabase.com host) cannot hold prepared statements.
-    databaseIsPooler: Boolean(e.SUPABASE_POOLER_URL) || /pooler\.supabase\.com|:6543\//.test(databaseUrl ?? ''),
+    databasePrepare: databasePrepare(e, databaseUrl),
     databasePoolMax: e.DATABASE_POOL_MAX,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,

@@ -52,8 +52,16 @@ describe('config', () => {
       SUPABASE_POOLER_URL: 'postgres://pooler@aws-0-sa-east-1.pooler.supabase.com:6543/postgres',
     });
     expect(config.databaseUrl).toContain('pooler@');
-    expect(config.databaseIsPooler).toBe(true);
+    expect(config.databasePrepare).toBe(false);
     expect(loadConfig({ ...production, DATABASE_URL: '', SUPABASE_DATABASE_URL: 'postgres://s@db:5432/x' }).databaseUrl).toBe('postgres://s@db:5432/x');
+  });
+
+  it('prepares statements on a direct connection, and DATABASE_PREPARE overrides the guess either way', () => {
+    expect(loadConfig({ ...production, DATABASE_URL: 'postgres://direct@db:5432/app' }).databasePrepare).toBe(true);
+    expect(loadConfig({ ...production, DATABASE_URL: 'postgres://u@db.example.com:6543/app' }).databasePrepare).toBe(false);
+    expect(loadConfig({ ...production, DATABASE_URL: 'postgres://direct@db:5432/app', DATABASE_PREPARE: 'false' }).databasePrepare).toBe(false);
+    // A pooler in session mode keeps its server connection: prepared statements work there.
+    expect(loadConfig({ ...production, SUPABASE_POOLER_URL: 'postgres://p@aws-0-sa-east-1.pooler.supabase.com:5432/postgres', DATABASE_PREPARE: 'true' }).databasePrepare).toBe(true);
   });
 
   it('accepts EVOLUTION_URL as an alias of EVOLUTION_API_URL (which wins when both are set)', () => {

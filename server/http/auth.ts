@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { apiKeys, clinics, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
 import { ClinicData } from '../infra/clinic-data.js';
@@ -33,6 +33,33 @@ const CACHE_TTL_SECONDS = 60;
 const LAST_USED_EVERY_MS = 60_000;
 
 /**
+ * The user's row once per active membership (once with nulls for none), across clinics on purpose:
+ * the account lists every clinic the user belongs to. One round trip, built once per database
+ * handle (drizzle's query building costs as much as the query on this path).
+ */
+function accountQuery(systemDb: Db) {
+  return systemDb
+    .select({
+      id: users.id,
+      name: users.name,
+      email: users.email,
+      sessionsValidAfter: users.sessionsValidAfter,
+      clinicId: memberships.clinicId,
+      clinicName: clinics.name,
+      clinicTimezone: clinics.timezone,
+      role: memberships.role,
+      isProfessional: memberships.isProfessional,
+    })
+    .from(users)
+    .leftJoin(memberships, and(eq(memberships.userId, users.id), eq(memberships.active, true)))
+    .leftJoin(clinics, eq(clinics.id, memberships.clinicId))
+    .where(eq(users.id, sql.placeholder('userId')))
+    .orderBy(asc(memberships.createdAt))
+    .prepare('account');
+}
+const accountQueries = new WeakMap<Db, ReturnType<typeof accountQuery>>();
+
+/**
  * The user and their active memberships, one cache entry per user: every session-authenticated
  * request reads it, and `GET /api/auth/me` answers from the same entry.
  */
@@ -41,17 +68,17 @@ export function loadAccount(systemDb: Db, cache: Cache, userId: string): Promise
     'account',
     CACHE_TTL_SECONDS,
     async () => {
-      const [user] = await systemDb.select({ id: users.id, name: users.name, email: users.email, sessionsValidAfter: users.sessionsValidAfter }).from(users).where(eq(users.id, userId));
-      if (!user) return null;
-      // Across clinics on purpose: the account lists every clinic the user belongs to.
-      const active = await systemDb
-        .select({ clinicId: memberships.clinicId, clinicName: clinics.name, clinicTimezone: clinics.timezone, role: memberships.role, isProfessional: memberships.isProfessional })
-        .from(memberships)
-        .innerJoin(clinics, eq(clinics.id, memberships.clinicId))
-        .where(and(eq(memberships.userId, userId), eq(memberships.active, true)))
-        .orderBy(asc(memberships.createdAt));
-      const { sessionsValidAfter, ...profile } = user;
-      return { user: profile, sessionsValidAfter: sessionsValidAfter?.getTime() ?? null, memberships: active };
+      let query = accountQueries.get(systemDb);
+      if (!query) accountQueries.set(systemDb, (query = accountQuery(systemDb)));
+      const rows = await query.execute({ userId });
+      const [first] = rows;
+      if (!first) return null;
+      const active = rows.flatMap((r) =>
+        r.clinicId && r.role && r.clinicName !== null && r.clinicTimezone !== null && r.isProfessional !== null
+          ? [{ clinicId: r.clinicId, clinicName: r.clinicName, clinicTimezone: r.clinicTimezone, role: r.role, isProfessional: r.isProfessional }]
+          : [],
+      );
+      return { user: { id: first.id, name: first.name, email: first.email }, sessionsValidAfter: first.sessionsValidAfter?.getTime() ?? null, memberships: active };
     },
     accountCacheGroup(userId),
   );

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Sql } from 'postgres';
 import * as schema from '../../shared/schema/index.js';
 import { DataDirLockedError, lockDataDir } from './data-dir-lock.js';
 
@@ -60,7 +61,8 @@ export interface DatabaseOptions {
   url?: string;
   /** PGlite data directory; undefined keeps it in memory. */
   dataDir?: string;
-  pooler?: boolean;
+  /** Named prepared statements for every query (off behind Supabase's transaction pooler, which cannot keep them). */
+  prepare?: boolean;
   poolMax?: number;
 }
 
@@ -79,8 +81,9 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const { migrate } = await import('drizzle-orm/postgres-js/migrator');
   const max = opts.poolMax ?? 10;
-  const client = postgres(url, { max, prepare: !opts.pooler, onnotice: () => {}, idle_timeout: 30, connect_timeout: 10 });
-  const db = drizzle(client, { schema }) as unknown as Db;
+  const prepare = opts.prepare ?? true;
+  const client = postgres(url, { max, prepare, onnotice: () => {}, idle_timeout: 30, connect_timeout: 10 });
+  const db = drizzle(prepare ? preparing(client) : client, { schema }) as unknown as Db;
   return {
     db,
     kind: 'postgres',
@@ -100,6 +103,30 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     poolMax: max,
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * Drizzle asks postgres.js not to prepare any query it did not name (`prepare: false` on every
+ * call), and postgres.js then sends a parameterised query in two round trips (parse and describe,
+ * wait, then bind and execute) and has Postgres plan it each time. This handle makes every query a
+ * named prepared statement of its connection: one round trip and no parsing once seen. Statements
+ * live as long as their connection (postgres.js recycles connections after 30-60 minutes).
+ */
+function preparing(client: Sql): Sql {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') return (query: string, params?: never[], options?: object) => target.unsafe(query, params, { ...options, prepare: true });
+      // Transactions and savepoints hand their own connection to the callback: it prepares too.
+      if (prop === 'begin' || prop === 'savepoint') {
+        const method = Reflect.get(target, prop, receiver) as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          const run = args.pop() as (sql: Sql) => unknown;
+          return method.call(target, ...args, (sql: Sql) => run(preparing(sql)));
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {

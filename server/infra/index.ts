@@ -57,7 +57,7 @@ export async function createInfra(config: Config, log: Logger, overrides: InfraO
     (await openDatabase({
       url: config.databaseUrl,
       dataDir: config.dataDir,
-      pooler: config.databaseIsPooler,
+      prepare: config.databasePrepare,
       poolMax: config.databasePoolMax,
     }));
   if (!overrides.database) await database.migrate();

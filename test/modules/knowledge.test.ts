@@ -105,6 +105,8 @@ describe('knowledge documents of each type', () => {
       ['Horários', 'Segunda a sexta, das 8h às 18h.'],
       ['Contato', 'Telefone (11) 3333-4444.'],
     ]);
+    // Each document is ingested by its own job: the last one may finish after the others.
+    expect(await settled(clinic, baseId, md.body.id)).toMatchObject({ status: 'ready' });
     expect((await chunksOf(md.body.id))[0]?.heading).toBe('Política');
   });
 
