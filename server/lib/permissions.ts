@@ -64,6 +64,9 @@ export const PERMISSIONS = {
   'pipeline:read': { roles: everyone, apiKey: true },
   'pipeline:write': { roles: everyone, apiKey: true },
   'pipeline:manage': { roles: admin, apiKey: false },
+  // Reports: operational figures for the whole team (and BI tools by key); revenue and prices for admins only.
+  'analytics:read': { roles: everyone, apiKey: true },
+  'analytics:financial': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;
