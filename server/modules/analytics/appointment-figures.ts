@@ -95,46 +95,47 @@ export function revenueFigures(facts: Fact[]): Pair<RevenueFigures> {
 }
 
 interface SeenRow {
-  current: boolean;
-  /** Null on the rows of the clinic's total. */
+  /** Null on the row of the clinic's total. */
   professional_id: string | null;
-  is_new: boolean;
-  n: number;
+  cur_patients: number;
+  cur_new: number;
+  prev_patients: number;
+  prev_new: number;
 }
 
 /**
  * Patients with an active appointment in each period, new when their first active appointment at
- * the clinic (any professional) lies in that period. Totals count each patient once.
+ * the clinic (any professional) lies in that period. Totals count each patient once. One pass
+ * over the clinic's active appointments up to the end, grouped by patient and professional.
  */
 export async function contactFigures(db: Db, data: ClinicData, p: Periods): Promise<Pair<ContactFigures>> {
   const { previousStart, currentStart, end } = p.sql;
   const rows = rowsOf<SeenRow>(
     await db.execute(sql`
-      with seen as (
-        select distinct contact_id, professional_id, starts_at >= ${currentStart} as current
+      with pairs as (
+        select contact_id, professional_id, min(starts_at) as first_at,
+          bool_or(starts_at >= ${currentStart}) as cur, bool_or(starts_at >= ${previousStart} and starts_at < ${currentStart}) as prev
         from ${appointments}
-        where ${data.owns(appointments, sql`status in ${ACTIVE} and starts_at >= ${previousStart} and starts_at < ${end}`)}
-      ), firsts as (
-        select contact_id, min(starts_at) as first_at
-        from ${appointments}
-        where ${data.owns(appointments, sql`status in ${ACTIVE} and starts_at < ${end} and contact_id in (select contact_id from seen)`)}
-        group by contact_id
-      ), tagged as (
-        select seen.contact_id, seen.professional_id, seen.current,
-          firsts.first_at >= case when seen.current then ${currentStart} else ${previousStart} end as is_new
-        from seen join firsts on firsts.contact_id = seen.contact_id
+        where ${data.owns(appointments, sql`status in ${ACTIVE} and starts_at < ${end}`)}
+        group by contact_id, professional_id
+      ), patients as (
+        select contact_id, min(first_at) as first_at, bool_or(cur) as cur, bool_or(prev) as prev from pairs group by contact_id
+      ), seen as (
+        select pairs.professional_id, pairs.cur, pairs.prev, patients.first_at from pairs join patients on patients.contact_id = pairs.contact_id
+        union all
+        select null, cur, prev, first_at from patients
       )
-      select current, case when grouping(professional_id) = 1 then null else professional_id end as professional_id, is_new,
-        count(distinct contact_id)::int as n
-      from tagged
-      group by grouping sets ((current, professional_id, is_new), (current, is_new))`),
+      select professional_id,
+        count(*) filter (where cur)::int as cur_patients, count(*) filter (where cur and first_at >= ${currentStart})::int as cur_new,
+        count(*) filter (where prev)::int as prev_patients, count(*) filter (where prev and first_at >= ${previousStart})::int as prev_new
+      from seen where cur or prev group by professional_id`),
   );
   const { pair, at } = pairOf((): ContactFigures => ({ patients: 0, newPatients: 0, returningPatients: 0 }));
   for (const r of rows) {
-    const target = at(r.current, r.professional_id);
-    target.patients += r.n;
-    if (r.is_new) target.newPatients += r.n;
-    else target.returningPatients += r.n;
+    for (const [current, patients, fresh] of [[true, r.cur_patients, r.cur_new], [false, r.prev_patients, r.prev_new]] as const) {
+      if (patients === 0 && r.professional_id !== null) continue;
+      Object.assign(at(current, r.professional_id), { patients, newPatients: fresh, returningPatients: patients - fresh });
+    }
   }
   return pair;
 }

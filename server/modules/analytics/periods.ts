@@ -27,10 +27,15 @@ const days = (from: string, to: string) => Math.round((Date.parse(`${to}T00:00:0
 /** Local midnight of a day as Postgres computes it: an appointment at 23:30 in Manaus stays on its local day. */
 const localMidnight = (date: string, timezone: string) => sql`(${date}::date::timestamp at time zone ${timezone})`;
 
-export function periods(from: string, to: string, timezone: string): Periods {
+/** `from` <= `to`, at most two years: checked before anything is read (a cached report needs no read). */
+export function checkRange(from: string, to: string) {
   if (from > to) throw badRequest('invalid_range', 'A data inicial (from) deve ser anterior ou igual à final (to)', { from, to });
   const limit = `${Number(from.slice(0, 4)) + MAX_YEARS}${from.slice(4)}`;
   if (to >= limit) throw badRequest('invalid_range', 'O período pode ter no máximo 2 anos', { from, to, maxTo: addDays(limit, -1) });
+}
+
+export function periods(from: string, to: string, timezone: string): Periods {
+  checkRange(from, to);
   const length = days(from, to);
   const previous = { from: addDays(from, -length), to: addDays(from, -1) };
   const end = addDays(to, 1);

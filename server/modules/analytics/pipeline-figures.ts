@@ -71,7 +71,11 @@ export async function pipelineFigures(db: Db, data: ClinicData, p: Periods): Pro
   const stays = new Map<string, number[]>();
   const stayKey = (current: boolean, owner: string | null, stageId: string) => `${current}|${owner ?? ''}|${stageId}`;
   const byOpportunity = new Map<string, EntryRow[]>();
-  for (const e of rowsOf<EntryRow>(entries)) byOpportunity.set(e.opportunity_id, [...(byOpportunity.get(e.opportunity_id) ?? []), e]);
+  for (const e of rowsOf<EntryRow>(entries)) {
+    const list = byOpportunity.get(e.opportunity_id);
+    if (list) list.push(e);
+    else byOpportunity.set(e.opportunity_id, [e]);
+  }
   const [prevStart, curStart, endAt] = [p.instants.previousStart.getTime(), p.instants.currentStart.getTime(), p.instants.end.getTime()];
   for (const list of byOpportunity.values()) {
     const owner = list[0]?.owner_id ?? null;
@@ -81,7 +85,9 @@ export async function pipelineFigures(db: Db, data: ClinicData, p: Periods): Pro
       const seconds = (left - s.enteredAt.getTime()) / 1000;
       for (const who of owner ? [null, owner] : [null]) {
         const key = stayKey(left >= curStart, who, s.stageId);
-        stays.set(key, [...(stays.get(key) ?? []), seconds]);
+        const list = stays.get(key);
+        if (list) list.push(seconds);
+        else stays.set(key, [seconds]);
       }
     }
   }

@@ -6,12 +6,13 @@ import type { TenantContext } from '../../http/context.js';
 import { notFound } from '../../lib/errors.js';
 import { can } from '../../lib/permissions.js';
 import type { ClinicService } from '../clinic/service.js';
+import { scheduleOf } from '../scheduling/availability.js';
 import type { Scheduling } from '../scheduling/module.js';
 import type { TeamService } from '../team/service.js';
 import { appointmentFacts, appointmentFigures, contactFigures, revenueFigures, type Fact } from './appointment-figures.js';
 import type { AnalyticsCache } from './cache.js';
 import { MEMBER_UNATTRIBUTED, messagingFigures } from './messaging-figures.js';
-import { periods, type Period, type Periods } from './periods.js';
+import { checkRange, periods, type Period, type Periods } from './periods.js';
 import { pipelineFigures } from './pipeline-figures.js';
 import type { Pair, Side } from './sides.js';
 import { workingMinutes } from './working-time.js';
@@ -53,25 +54,38 @@ export class AnalyticsService {
   ) {}
 
   async report(ctx: TenantContext, name: AnalyticsReport, q: Query): Promise<Report> {
-    const { timezone } = await this.clinic.get(ctx.clinicId);
-    const p = periods(q.from, q.to, timezone);
-    const members = q.professionalId ? await this.team.list(ctx.clinicId) : [];
-    if (q.professionalId && !members.some((m) => m.userId === q.professionalId)) throw notFound('Professional');
-    const report = await this.cache.wrap(ctx.clinicId, `${name}:${q.from}:${q.to}`, () => this.build(ctx.clinicId, name, p));
-    return q.professionalId ? only(report, q.professionalId) : report;
+    checkRange(q.from, q.to);
+    if (q.professionalId) await this.member(ctx.clinicId, q.professionalId);
+    return this.cached(ctx.clinicId, name, q);
   }
 
   /** Every report; revenue only for who may see financial figures. */
   async dashboard(ctx: TenantContext, q: Query) {
+    checkRange(q.from, q.to);
+    if (q.professionalId) await this.member(ctx.clinicId, q.professionalId);
     const financial = can(ctx.actor, 'analytics:financial');
     const [appointments, contacts, pipeline, messaging, revenue] = await Promise.all([
-      this.report(ctx, 'appointments', q),
-      this.report(ctx, 'contacts', q),
-      this.report(ctx, 'pipeline', q),
-      this.report(ctx, 'messaging', q),
-      financial ? this.report(ctx, 'revenue', q) : undefined,
+      this.cached(ctx.clinicId, 'appointments', q),
+      this.cached(ctx.clinicId, 'contacts', q),
+      this.cached(ctx.clinicId, 'pipeline', q),
+      this.cached(ctx.clinicId, 'messaging', q),
+      financial ? this.cached(ctx.clinicId, 'revenue', q) : undefined,
     ]);
     return { appointments, contacts, pipeline, messaging, ...(revenue ? { revenue } : {}) };
+  }
+
+  /** Any member, active or not (their past figures stay theirs); another clinic's is a 404. */
+  private async member(clinicId: string, userId: string) {
+    if (!(await this.team.list(clinicId)).some((m) => m.userId === userId)) throw notFound('Professional');
+  }
+
+  /** A hit reads nothing else: the zone is read only to compute. */
+  private async cached(clinicId: string, name: AnalyticsReport, q: Query): Promise<Report> {
+    const report = await this.cache.wrap(clinicId, `${name}:${q.from}:${q.to}`, async () => {
+      const clinic = await this.clinicOnce(clinicId);
+      return this.build(clinicId, name, periods(q.from, q.to, clinic.timezone));
+    });
+    return q.professionalId ? only(report, q.professionalId) : report;
   }
 
   private once<T>(key: string, run: () => Promise<T>): Promise<T> {
@@ -80,6 +94,14 @@ export class AnalyticsService {
     const started = run().finally(() => this.running.delete(key));
     this.running.set(key, started);
     return started;
+  }
+
+  private clinicOnce(clinicId: string) {
+    return this.once(`${clinicId}:clinic`, () => this.clinic.get(clinicId));
+  }
+
+  private members(clinicId: string) {
+    return this.once(`${clinicId}:members`, () => this.team.list(clinicId));
   }
 
   private facts(clinicId: string, p: Periods): Promise<Fact[]> {
@@ -91,8 +113,8 @@ export class AnalyticsService {
     const data = new ClinicData(clinicId, db);
     switch (name) {
       case 'appointments': {
-        const professionals = await this.team.professionals(clinicId);
-        const [facts, schedules] = await Promise.all([this.facts(clinicId, p), Promise.all(professionals.map((m) => this.scheduling.availability.schedule(clinicId, m.userId)))]);
+        const [facts, members, clinic] = await Promise.all([this.facts(clinicId, p), this.members(clinicId), this.clinicOnce(clinicId)]);
+        const schedules = members.filter(isProfessional).map((m) => scheduleOf(m.userId, m, clinic));
         const working = await workingMinutes(data, p, schedules, (from, to) => this.scheduling.holidays.closedDates(clinicId, from, to));
         return appointmentFigures(facts, working);
       }
@@ -109,9 +131,9 @@ export class AnalyticsService {
 
   /** Figures with the members' names; every active professional has a row, with or without figures. */
   private async build(clinicId: string, name: AnalyticsReport, p: Periods): Promise<Report> {
-    const [pair, members, professionals] = await Promise.all([this.figures(clinicId, name, p), this.team.list(clinicId), this.team.professionals(clinicId)]);
+    const [pair, members] = await Promise.all([this.figures(clinicId, name, p), this.members(clinicId)]);
     const names = new Map(members.map((m) => [m.userId, m.name]));
-    const ids = new Set([...professionals.map((m) => m.userId), ...pair.current.byProfessional.keys(), ...pair.previous.byProfessional.keys()]);
+    const ids = new Set([...members.filter(isProfessional).map((m) => m.userId), ...pair.current.byProfessional.keys(), ...pair.previous.byProfessional.keys()]);
     const rows = (side: Side<unknown>, other: Side<unknown>) =>
       [...ids]
         .map((id) => {
@@ -130,6 +152,9 @@ export class AnalyticsService {
     };
   }
 }
+
+/** Active professionals: the members with an agenda (scheduling's `TeamService.professionals`). */
+const isProfessional = (m: { isProfessional: boolean; active: boolean }) => m.isProfessional && m.active;
 
 const asObject = (v: unknown) => v as Record<string, unknown> | undefined;
 
