@@ -6,13 +6,15 @@
  * one-year range as an admin (every report, revenue included):
  *   - cold: 30 different one-year ranges, each computed (nothing cached): target p95 < 300 ms;
  *   - cached: one range asked 300 times: target p95 < 20 ms;
- * beside GET /api/clinic (session + one select) in the same run, for the host's scale.
- * REDIS_URL set: the cache is Redis, as in production; otherwise the in-memory one.
+ * beside GET /api/clinic (session + one select) in the same run, for the host's scale. Once with
+ * the in-memory cache and sessions, once with Redis (BENCH_REDIS_URL, else TEST_REDIS_URL, else
+ * the local one; keys under a prefix of their own, removed at the end), as in production.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
 import { loadConfig } from '../server/config.js';
 import { createApp } from '../server/app.js';
@@ -25,6 +27,7 @@ import { addDays } from '../server/lib/zoned-time.js';
 import { signedInTimer } from './lib/timed-get.js';
 
 const BASE = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PASSWORD = 'senha-de-benchmark-123';
 const ORIGIN = 'http://bench.local';
 
@@ -84,7 +87,43 @@ async function seed(sql: Sql) {
   return { clinicId, email, counts: counts as { a: number; m: number; h: number } };
 }
 
+/** Like signedInTimer's `measure`, with a different URL per request. */
+async function measureEach(base: string, label: string, next: () => string, warmup: number, runs: number) {
+  const { cookie } = await signedInTimer(base, ORIGIN, seededEmail, PASSWORD);
+  const once = async () => {
+    const started = performance.now();
+    const res = await fetch(`${base}${next()}`, { headers: { cookie } });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`dashboard: ${res.status}`);
+    return performance.now() - started;
+  };
+  for (let i = 0; i < warmup; i++) await once();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) samples.push(await once());
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
+  console.log(`${label.padEnd(48)} n=${runs}  p50 ${at(0.5).toFixed(1)} ms  p95 ${at(0.95).toFixed(1)} ms  p99 ${at(0.99).toFixed(1)} ms  max ${at(1).toFixed(1)} ms`);
+  return at(0.95);
+}
+
+async function dropRedisKeys() {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 const name = `opb_bench_${Date.now().toString(36)}`;
+const redisPrefix = `opbanalytics:${Date.now().toString(36)}:`;
+let seededEmail = '';
 const admin = postgres(BASE, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database ${name}`);
 const url = new URL(BASE);
@@ -97,55 +136,41 @@ try {
   const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
   const t0 = performance.now();
   const seeded = await seed(sql);
+  seededEmail = seeded.email;
   await sql.end();
   console.log(
     `seeded ${seeded.counts.a} appointments, ${seeded.counts.m} messages, ${seeded.counts.h} pipeline moves in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
       `${os.cpus().length} x ${os.cpus()[0]?.model}, Node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}`,
   );
 
-  const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir, CORS_ORIGINS: ORIGIN, DATABASE_URL: url.toString(), ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}) });
-  const infra = await createInfra(config, createLogger({ level: 'silent' }));
-  const modules = createModules(infra);
-  const { app } = createApp({ infra, modules, rateLimits: { login: 1000, register: 1000, passwordReset: 1000, public: 1000 } });
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  try {
-    const { measure } = await signedInTimer(base, ORIGIN, seeded.email, PASSWORD);
-    console.log(`database: ${infra.database.kind}, cache: ${process.env.REDIS_URL ? 'redis' : 'memory'}`);
-    await measure('baseline GET /api/clinic (session + 1 select)', '/api/clinic', 50, 300);
-    // Cold: a new range per request (each computes every report); the JIT and the pool warmed on other ranges first.
-    const year = (k: number) => `/api/analytics/dashboard?from=${addDays('2026-01-01', k)}&to=${addDays('2026-12-31', k)}`;
-    let k = 0;
-    const cold = await measureEach('dashboard, one year, cold (30 ranges)', () => year(k++), 5, 30);
-    const cached = await measure('dashboard, one year, cached', year(0), 20, 300);
-    console.log(`targets: cold p95 < 300 ms (${cold.toFixed(1)}), cached p95 < 20 ms (${cached.toFixed(1)}); load average at the end ${os.loadavg()[0]?.toFixed(1)}`);
-
-    /** Like `measure`, with a different URL per request. */
-    async function measureEach(label: string, next: () => string, warmup: number, runs: number) {
-      const { cookie } = await signedInTimer(base, ORIGIN, seeded.email, PASSWORD);
-      const once = async () => {
-        const started = performance.now();
-        const res = await fetch(`${base}${next()}`, { headers: { cookie } });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`dashboard: ${res.status}`);
-        return performance.now() - started;
-      };
-      for (let i = 0; i < warmup; i++) await once();
-      const samples: number[] = [];
-      for (let i = 0; i < runs; i++) samples.push(await once());
-      samples.sort((a, b) => a - b);
-      const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
-      console.log(`${label.padEnd(48)} n=${runs}  p50 ${at(0.5).toFixed(1)} ms  p95 ${at(0.95).toFixed(1)} ms  p99 ${at(0.99).toFixed(1)} ms  max ${at(1).toFixed(1)} ms`);
-      return at(0.95);
+  let k = 0;
+  for (const mode of ['memory', 'redis'] as const) {
+    const redisEnv = mode === 'redis' ? { REDIS_URL, REDIS_PREFIX: redisPrefix } : {};
+    const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir, CORS_ORIGINS: ORIGIN, DATABASE_URL: url.toString(), ...redisEnv });
+    const infra = await createInfra(config, createLogger({ level: 'silent' }));
+    const modules = createModules(infra);
+    const { app } = createApp({ infra, modules, rateLimits: { login: 1000, register: 1000, passwordReset: 1000, public: 1000 } });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const { measure } = await signedInTimer(base, ORIGIN, seeded.email, PASSWORD);
+      console.log(`\ndatabase: ${infra.database.kind}, cache and sessions: ${mode}`);
+      await measure('baseline GET /api/clinic (session + 1 select)', '/api/clinic', 50, 300);
+      // Cold: a new range per request (each computes every report); the JIT and the pool warmed on other ranges first.
+      const year = (day: number) => `/api/analytics/dashboard?from=${addDays('2026-01-01', day)}&to=${addDays('2026-12-31', day)}`;
+      const cold = await measureEach(base, 'dashboard, one year, cold (30 ranges)', () => year(k++), 5, 30);
+      const cached = await measure('dashboard, one year, cached', year(0), 20, 300);
+      console.log(`targets: cold p95 < 300 ms (${cold.toFixed(1)}), cached p95 < 20 ms (${cached.toFixed(1)}); load average ${os.loadavg()[0]?.toFixed(1)}`);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeInfra(infra);
     }
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await closeInfra(infra);
   }
 } finally {
   await admin.unsafe(`drop database if exists ${name} with (force)`);
   await admin.end();
   rmSync(dataDir, { recursive: true, force: true });
+  await dropRedisKeys();
 }
