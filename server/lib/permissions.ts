@@ -66,6 +66,9 @@ export const PERMISSIONS = {
   'pipeline:manage': { roles: admin, apiKey: false },
   // Outbound webhooks: their secrets and targets are the clinic's keys to its data, like API keys.
   'webhooks:manage': { roles: admin, apiKey: false },
+  // Reports: operational figures for the whole team (and BI tools by key); revenue and prices for admins only.
+  'analytics:read': { roles: everyone, apiKey: true },
+  'analytics:financial': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -1,6 +1,7 @@
 import type { Infra } from '../infra/index.js';
 import { aiModule } from './ai/module.js';
 import { anamnesisModule } from './anamnesis/module.js';
+import { analyticsModule } from './analytics/module.js';
 import { apiKeysModule } from './api-keys/module.js';
 import { auditModule } from './audit/module.js';
 import { authModule, googleSignInModule } from './auth/module.js';
@@ -53,9 +54,10 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
+  const analytics = analyticsModule(infra, { ...team.services, ...clinic.services, ...scheduling.services });
   const outboundWebhooks = outboundWebhooksModule(infra, audit.services);
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, outboundWebhooks, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, analytics, outboundWebhooks, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

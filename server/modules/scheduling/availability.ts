@@ -38,6 +38,17 @@ export interface ProfessionalSchedule {
   hoursTimezone: string;
 }
 
+/** A professional's schedule from their membership and the clinic (analytics computes every professional's from one read). */
+export function scheduleOf(
+  professionalId: string,
+  member: { timezone: string | null; workingHours: WorkingHours | null } | undefined,
+  clinic: { timezone: string; workingHours: WorkingHours | null },
+): ProfessionalSchedule {
+  const timezone = member?.timezone ?? clinic.timezone;
+  if (member?.workingHours) return { professionalId, timezone, hours: member.workingHours, hoursTimezone: timezone };
+  return { professionalId, timezone, hours: clinic.workingHours ?? DEFAULT_WORKING_HOURS, hoursTimezone: clinic.timezone };
+}
+
 type Query = z.infer<typeof availabilityQuery>;
 interface Slot {
   start: number;
@@ -57,10 +68,7 @@ export class AvailabilityService {
   async schedule(clinicId: string, professionalId: string): Promise<ProfessionalSchedule> {
     await this.team.professional(clinicId, professionalId);
     const [clinic, members] = await Promise.all([this.clinic.get(clinicId), this.team.list(clinicId)]);
-    const member = members.find((m) => m.userId === professionalId);
-    const timezone = member?.timezone ?? clinic.timezone;
-    if (member?.workingHours) return { professionalId, timezone, hours: member.workingHours, hoursTimezone: timezone };
-    return { professionalId, timezone, hours: clinic.workingHours ?? DEFAULT_WORKING_HOURS, hoursTimezone: clinic.timezone };
+    return scheduleOf(professionalId, members.find((m) => m.userId === professionalId), clinic);
   }
 
   async slots(clinicId: string, q: Query) {
