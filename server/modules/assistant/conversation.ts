@@ -12,6 +12,9 @@ const MAX_TEXT = 2_000;
 /** A burst is at most this many inbound messages (the rest is history). */
 const MAX_BURST = 10;
 
+/** The pause kept when it ends later than `until`. (A Date bound in raw SQL is refused by postgres.js: ISO text, cast.) */
+const later = (until: Date) => sql`greatest(coalesce(${conversations.aiPausedUntil}, ${until.toISOString()}::timestamptz), ${until.toISOString()}::timestamptz)`;
+
 export interface HistoryMessage {
   from: 'patient' | 'clinic';
   text: string;
@@ -102,7 +105,7 @@ export class AssistantConversations {
 
   /** A person replied: the assistant stays quiet until `until` (a longer pause already set is kept). */
   async pause(clinicId: string, conversationId: string, until: Date): Promise<void> {
-    await this.data(clinicId).update(conversations, { aiPausedUntil: sql`greatest(coalesce(${conversations.aiPausedUntil}, ${until}), ${until})` }, eq(conversations.id, conversationId));
+    await this.data(clinicId).update(conversations, { aiPausedUntil: later(until) }, eq(conversations.id, conversationId));
   }
 
   /**
@@ -114,7 +117,7 @@ export class AssistantConversations {
       const [row] = await data
         .update(
           conversations,
-          { status: 'pending', snoozedUntil: null, aiPausedUntil: sql`greatest(coalesce(${conversations.aiPausedUntil}, ${until}), ${until})`, updatedAt: sql`now()` },
+          { status: 'pending', snoozedUntil: null, aiPausedUntil: later(until), updatedAt: sql`now()` },
           eq(conversations.id, conversationId),
         )
         .returning();
