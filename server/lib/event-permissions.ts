@@ -27,6 +27,7 @@ export const EVENT_PERMISSIONS = {
   'message:updated': 'conversations:read',
   'conversation:updated': 'conversations:read',
   'conversation:typing': 'conversations:read',
+  'assistant:handoff': 'conversations:read',
   // Numbers are listed to every member, private ones too: their state is no conversation content.
   'whatsapp:status': 'whatsapp:read',
   'knowledge_document:updated': 'knowledge:read',

@@ -3,6 +3,9 @@ import { aiModule } from './ai/module.js';
 import { anamnesisModule } from './anamnesis/module.js';
 import { analyticsModule } from './analytics/module.js';
 import { apiKeysModule } from './api-keys/module.js';
+import { assistantModule } from './assistant/module.js';
+import type { AssistantTool } from './assistant/tool.js';
+import { assistantTools } from './assistant/tools/index.js';
 import { auditModule } from './audit/module.js';
 import { authModule, googleSignInModule } from './auth/module.js';
 import { clinicModule } from './clinic/module.js';
@@ -28,9 +31,10 @@ export type Modules = ReturnType<typeof createModules>;
 
 /**
  * Every feature, listed once in dependency order; each gets the services it needs from the
- * modules before it (docs/modules.md). `extra` modules come last (tests use them, e.g. to add a busy source).
+ * modules before it (docs/modules.md). `extra` modules come last (tests use them, e.g. to add a busy source);
+ * `assistantTools` replaces the tools the assistant's model may call (tests give their own).
  */
-export function createModules(infra: Infra, extra: readonly Module[] = []) {
+export function createModules(infra: Infra, extra: readonly Module[] = [], opts: { assistantTools?: AssistantTool[] } = {}) {
   const providers = new Providers();
   const platform = platformModule(infra);
   const realtime = realtimeModule(infra);
@@ -52,12 +56,13 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const inbox = inboxModule(infra, { ...files.services, channels: whatsapp.services.whatsapp.channels });
   const knowledge = knowledgeModule(infra, audit.services);
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
+  const assistant = assistantModule(infra, { ...ai.services, ...knowledge.services, ...clinic.services, ...inbox.services, providers, tools: opts.assistantTools ?? assistantTools({ ...scheduling.services, ...clinic.services, ...team.services }) });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
   const analytics = analyticsModule(infra, { ...team.services, ...clinic.services, ...scheduling.services });
   const outboundWebhooks = outboundWebhooksModule(infra, audit.services);
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, analytics, outboundWebhooks, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, assistant, pipeline, googleCalendar, analytics, outboundWebhooks, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -1,4 +1,4 @@
-import type { AppointmentEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent, KnowledgeDocumentEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
+import type { AppointmentEvent, AssistantHandoffEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent, KnowledgeDocumentEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
 
 /**
  * Domain events: what happened, recorded in the transaction of the change (the outbox) and
@@ -29,6 +29,8 @@ export interface DomainEvents {
   'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null };
   /** `previousAssigneeId` is present only when this change gave the conversation another assignee (or none). */
   'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number; previousAssigneeId?: string | null };
+  /** The assistant handed the conversation to a person (keyword, emergency, its own decision, failure, budget). */
+  'assistant.handoff': AssistantHandoffEvent;
   /** A WhatsApp number's connection state changed (`whatsapp:status`). */
   'whatsapp.number.updated': { id: string; state: string; professionalId: string | null; reason: string | null };
   /** Into another stage, or to another place in its own (`fromStageId` = `toStageId`); by a member, a key or a rule. */
@@ -74,6 +76,7 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'message.sent': { type: 'conversation', id: (p) => p.conversationId },
   'message.updated': { type: 'conversation', id: (p) => p.conversationId },
   'conversation.updated': { type: 'conversation', id: (p) => p.id },
+  'assistant.handoff': { type: 'conversation', id: (p) => p.conversationId },
   'whatsapp.number.updated': { type: 'whatsapp_number', id: (p) => p.id },
   'opportunity.moved': { type: 'opportunity', id: (p) => p.id },
   'opportunity.created': { type: 'opportunity', id: (p) => p.id },

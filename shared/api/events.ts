@@ -96,6 +96,18 @@ export interface ConversationUpdatedEvent {
   unreadCount: number;
 }
 
+/** Why the assistant handed a conversation to a person (never the patient's words). */
+export type HandoffReason = 'keyword' | 'emergency' | 'tool' | 'model_error' | 'budget' | 'tool_limit';
+
+/** The assistant handed the conversation to a person: it is `pending` and the AI paused until `aiPausedUntil`. */
+export interface AssistantHandoffEvent {
+  conversationId: string;
+  contactId: string;
+  numberId: string;
+  reason: HandoffReason;
+  aiPausedUntil: string;
+}
+
 /** A knowledge document's ingestion state; `deleted` once removed. */
 export interface KnowledgeDocumentEvent {
   id: string;
@@ -125,6 +137,8 @@ export interface ServerToClientEvents {
   'message:new': (payload: MessageNewEvent) => void;
   'message:updated': (payload: { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null }) => void;
   'conversation:updated': (payload: ConversationUpdatedEvent) => void;
+  /** The assistant handed a conversation to the staff (a private number's: to its professional and the admins). */
+  'assistant:handoff': (payload: AssistantHandoffEvent) => void;
   /** To the `conversation:<id>` room only: a colleague is writing an answer in this conversation. */
   'conversation:typing': (payload: { conversationId: string; userId: string }) => void;
   /** A WhatsApp number's connection state changed (GET /whatsapp/numbers/:id has the rest; a QR is fetched with GET .../qr). */

@@ -110,6 +110,8 @@ export const conversations = pgTable(
     index('conversations_inbox_assignee_idx').on(t.clinicId, t.assigneeId, t.lastMessageAt, t.id),
     index('conversations_contact_idx').on(t.clinicId, t.contactId),
     index('conversations_snoozed_idx').on(t.snoozedUntil).where(sql`${t.status} = 'snoozed'`),
+    // The assistant's pause-expiry job reads the paused conversations only.
+    index('conversations_ai_paused_idx').on(t.aiPausedUntil).where(sql`${t.aiPausedUntil} is not null`),
   ],
 );
 

@@ -10,6 +10,7 @@ import type { DestinationStream } from 'pino';
 import { createLogger } from '../../server/infra/logger.js';
 import { createModules, type Modules } from '../../server/modules/index.js';
 import type { Module } from '../../server/modules/module.js';
+import type { AssistantTool } from '../../server/modules/assistant/tool.js';
 import type { RateLimits } from '../../server/http/rate-limit.js';
 import { RecordingMailer } from './mailer.js';
 
@@ -47,7 +48,7 @@ const HIGH_LIMITS: RateLimits = { login: 10_000, register: 10_000, passwordReset
 
 /** Builds a whole app (infra, modules, queue, routes) on the test database; no port is opened. */
 export async function buildTestApp(
-  opts: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; realMailer?: boolean; logTo?: DestinationStream; outbox?: OutboxOptions; subscribers?: Subscriber[]; database?: Database; modules?: Module[] } = {},
+  opts: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; realMailer?: boolean; logTo?: DestinationStream; outbox?: OutboxOptions; subscribers?: Subscriber[]; database?: Database; modules?: Module[]; assistantTools?: AssistantTool[] } = {},
 ): Promise<TestApp> {
   const config = testConfig(opts.env);
   // `logTo` captures every log line (at trace level) so a test can check what reaches the logs.
@@ -68,7 +69,8 @@ export async function buildTestApp(
     outbox: { scope: `t${randomUUID().slice(0, 8)}:`, backoffMs: 10, ...opts.outbox },
   });
   // `modules`: extra features after the built-in ones, declared as a module.ts would declare them.
-  const modules = createModules(infra, opts.modules);
+  // `assistantTools`: the functions the assistant's model may call, in place of the real ones.
+  const modules = createModules(infra, opts.modules, { assistantTools: opts.assistantTools });
   for (const subscriber of opts.subscribers ?? []) infra.events.subscribe(subscriber);
   await infra.queue.start(modules.jobs);
   infra.events.start();

@@ -28,6 +28,7 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'message:updated': { id, conversationId: id, numberId: id, status: 'read', mediaState: null },
   'conversation:updated': { id, contactId: id, numberId: id, status: 'open', assigneeId: null, unreadCount: 1 },
   'conversation:typing': { conversationId: id, userId: id },
+  'assistant:handoff': { conversationId: id, contactId: id, numberId: id, reason: 'keyword', aiPausedUntil: '2026-12-01T12:00:00Z' },
   'whatsapp:status': { id, state: 'open', reason: null, professionalId: null },
   'knowledge_document:updated': { id, knowledgeBaseId: id, status: 'ready', failureReason: null, chunkCount: 3, revision: 1 },
   'test:ping': { at: '2026-12-01T12:00:00Z', by: 'test' },

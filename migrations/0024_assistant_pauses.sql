@@ -1,0 +1,1 @@
+CREATE INDEX "conversations_ai_paused_idx" ON "conversations" USING btree ("ai_paused_until") WHERE "conversations"."ai_paused_until" is not null;
