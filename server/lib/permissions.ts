@@ -64,6 +64,8 @@ export const PERMISSIONS = {
   'pipeline:read': { roles: everyone, apiKey: true },
   'pipeline:write': { roles: everyone, apiKey: true },
   'pipeline:manage': { roles: admin, apiKey: false },
+  // Appointment reminders over WhatsApp: when, which template and number, quiet hours.
+  'reminders:manage': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -17,6 +17,7 @@ import { pipelineModule } from './pipeline/module.js';
 import { platformModule } from './platform/module.js';
 import { realtimeModule } from './realtime/module.js';
 import { recordsModule } from './records/module.js';
+import { remindersModule } from './reminders/module.js';
 import { schedulingModule } from './scheduling/module.js';
 import { teamModule } from './team/module.js';
 import { whatsappIngestionModule } from './whatsapp/ingestion.js';
@@ -52,8 +53,9 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
+  const reminders = remindersModule(infra, { ...audit.services, ...clinic.services, ...contacts.services, ...scheduling.services, aiTemplates: ai.services.aiTemplates, inbox: inbox.services.inbox });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, reminders, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

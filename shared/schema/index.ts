@@ -10,3 +10,4 @@ export * from './ai.js';
 export * from './pipeline.js';
 export * from './google-calendar.js';
 export * from './knowledge.js';
+export * from './reminders.js';
