@@ -69,6 +69,8 @@ export const PERMISSIONS = {
   // Reports: operational figures for the whole team (and BI tools by key); revenue and prices for admins only.
   'analytics:read': { roles: everyone, apiKey: true },
   'analytics:financial': { roles: admin, apiKey: false },
+  // Appointment reminders over WhatsApp: when, which template and number, quiet hours.
+  'reminders:manage': { roles: admin, apiKey: false },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -22,6 +22,7 @@ import { pipelineModule } from './pipeline/module.js';
 import { platformModule } from './platform/module.js';
 import { realtimeModule } from './realtime/module.js';
 import { recordsModule } from './records/module.js';
+import { remindersModule } from './reminders/module.js';
 import { schedulingModule } from './scheduling/module.js';
 import { teamModule } from './team/module.js';
 import { whatsappIngestionModule } from './whatsapp/ingestion.js';
@@ -60,9 +61,10 @@ export function createModules(infra: Infra, extra: readonly Module[] = [], opts:
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
   const analytics = analyticsModule(infra, { ...team.services, ...clinic.services, ...scheduling.services });
+  const reminders = remindersModule(infra, { ...audit.services, ...clinic.services, ...contacts.services, ...scheduling.services, aiTemplates: ai.services.aiTemplates, inbox: inbox.services.inbox });
   const outboundWebhooks = outboundWebhooksModule(infra, audit.services);
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, assistant, pipeline, googleCalendar, analytics, outboundWebhooks, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, assistant, pipeline, googleCalendar, analytics, reminders, outboundWebhooks, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

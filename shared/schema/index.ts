@@ -11,3 +11,4 @@ export * from './pipeline.js';
 export * from './google-calendar.js';
 export * from './knowledge.js';
 export * from './webhooks.js';
+export * from './reminders.js';

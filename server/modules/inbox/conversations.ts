@@ -159,6 +159,19 @@ export class ConversationService {
     }
   }
 
+  /**
+   * The conversation of a number and a patient, created when a feature writes first (a reminder).
+   * A new one starts `resolved`: nothing waits for the staff until the patient answers, which reopens it.
+   */
+  async ensure(clinicId: string, numberId: string, contactId: string): Promise<string> {
+    const [row] = await this.data(clinicId)
+      .insert(conversations, { numberId, contactId, status: 'resolved' })
+      .onConflictDoUpdate({ target: [conversations.numberId, conversations.contactId], set: { numberId: sql`excluded.number_id` } })
+      .returning({ id: conversations.id });
+    if (!row) throw new Error('conversation upsert returned nothing');
+    return row.id;
+  }
+
   /** Zero unread; returns whether anything changed (the caller then tells WhatsApp). */
   async markRead(viewer: Viewer, meta: EventMeta, id: string): Promise<boolean> {
     await this.get(viewer, id);
