@@ -26,7 +26,8 @@ export interface DomainEvents {
   /** An outbound message was stored: from the app (pending until sent), typed on the clinic's phone, or by the assistant. */
   'message.sent': { id: string; conversationId: string; numberId: string; sender: 'user' | 'phone' | 'ai' | 'system' };
   /** Delivery status, media state or deletion of a message changed. */
-  'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null };
+  /** `editedAt`: the sender edited its text (the text itself is read from the message, never carried here). */
+  'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null; editedAt?: string };
   'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number };
   /** A WhatsApp number's connection state changed (`whatsapp:status`). */
   'whatsapp.number.updated': { id: string; state: string; professionalId: string | null; reason: string | null };
