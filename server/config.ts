@@ -82,6 +82,7 @@ const envSchema = z.object({
   EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   WHATSAPP_PROBE_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   WHATSAPP_WEBHOOK_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  WEBHOOK_LOOKUP_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   /** Messages sent per second by one WhatsApp number (a fraction spaces them further: 0.5 = one every 2 s). */
   WHATSAPP_SEND_RATE_PER_SECOND: z.coerce.number().positive().max(50).default(1),
   N8N_WEBHOOK_URL: optionalUrl,
@@ -234,6 +235,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       sweepEveryMs: e.WEBHOOK_SWEEP_EVERY_MS,
     },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,
+    /** How long a process keeps a webhook's connection and WhatsApp number (0: not at all); other processes see a change after it. */
+    webhookLookupCacheMs: e.WEBHOOK_LOOKUP_CACHE_MS,
   };
 }
 

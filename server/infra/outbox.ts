@@ -51,6 +51,9 @@ export interface OutboxStats {
 
 const MAX_BACKOFF_MS = 10 * 60_000;
 
+/** An event to publish: a name and its payload. */
+export type PendingEvent = { [N in DomainEventName]: { name: N; payload: DomainEvents[N] } }[DomainEventName];
+
 interface Registered {
   stored: string;
   subscriber: Subscriber;
@@ -131,22 +134,39 @@ export class Outbox {
   }
 
   /** Records the event in `tx` (one statement), with a delivery row for each subscriber of it. */
-  async publish<N extends DomainEventName>(tx: Tx, name: N, payload: DomainEvents[N], meta: EventMeta): Promise<void> {
-    const aggregate = EVENT_AGGREGATES[name] as { type: string; id: (p: DomainEvents[N]) => string };
-    const aggregateId = aggregate.id(payload);
-    const insert = sql`insert into outbox (clinic_id, name, aggregate_type, aggregate_id, payload, actor, request_id, created_at)
-      values (${meta.clinicId}, ${name}, ${aggregate.type}, ${aggregateId}, ${JSON.stringify(payload)}::jsonb, ${actorOf(meta)}, ${meta.requestId ?? null}, clock_timestamp())
-      returning id`;
-    const targets = this.targets.get(name) ?? [];
-    if (targets.length === 0) {
+  publish<N extends DomainEventName>(tx: Tx, name: N, payload: DomainEvents[N], meta: EventMeta): Promise<void> {
+    return this.publishMany(tx, [{ name, payload } as PendingEvent], meta);
+  }
+
+  /**
+   * Records several events of one cause in `tx`, in this order, with their delivery rows: one
+   * statement however many there are (a stored message and its conversation's change).
+   */
+  async publishMany(tx: Tx, events: readonly PendingEvent[], meta: EventMeta): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map(({ name, payload }) => {
+      const aggregate = EVENT_AGGREGATES[name] as { type: string; id: (p: unknown) => string };
+      const aggregateId = aggregate.id(payload);
+      return { name, type: aggregate.type, aggregateId, payload, targets: this.targets.get(name) ?? [] };
+    });
+    // Multi-row VALUES take their ids in order: the order of events per aggregate holds.
+    const values = sql.join(
+      rows.map((r) => sql`(${meta.clinicId}, ${r.name}, ${r.type}, ${r.aggregateId}, ${JSON.stringify(r.payload)}::jsonb, ${actorOf(meta)}, ${meta.requestId ?? null}, clock_timestamp())`),
+      sql`, `,
+    );
+    const insert = sql`insert into outbox (clinic_id, name, aggregate_type, aggregate_id, payload, actor, request_id, created_at) values ${values} returning id, name, aggregate_type, aggregate_id`;
+    // Each (event name, subscriber) once: the join gives every event of that name its row.
+    const pairs = [...new Set(rows.map((r) => r.name))].flatMap((name) => (this.targets.get(name) ?? []).map((t) => sql`(${name}, ${t})`));
+    if (pairs.length === 0) {
       await tx.execute(insert);
       return;
     }
-    const key = `${meta.clinicId}:${aggregate.type}:${aggregateId}`;
     await tx.execute(sql`with e as (${insert})
-      insert into outbox_deliveries (subscriber, event_id, aggregate) select s, e.id, ${key} from e, unnest(${textList(targets)}) as s`);
+      insert into outbox_deliveries (subscriber, event_id, aggregate)
+      select t.subscriber, e.id, ${meta.clinicId} || ':' || e.aggregate_type || ':' || e.aggregate_id
+      from e join (values ${sql.join(pairs, sql`, `)}) as t(name, subscriber) on t.name = e.name`);
     const woken = this.published.get(tx) ?? new Set<string>();
-    for (const t of targets) woken.add(t);
+    for (const r of rows) for (const t of r.targets) woken.add(t);
     this.published.set(tx, woken);
   }
 

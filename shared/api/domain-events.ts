@@ -25,8 +25,8 @@ export interface DomainEvents {
   'message.received': { id: string; conversationId: string; contactId: string; numberId: string; externalId: string };
   /** An outbound message was stored: from the app (pending until sent), typed on the clinic's phone, or by the assistant. */
   'message.sent': { id: string; conversationId: string; numberId: string; sender: 'user' | 'phone' | 'ai' | 'system' };
-  /** Delivery status, media state or deletion of a message changed. */
-  'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null };
+  /** Delivery status, media state, deletion or an edit of a message changed; `editedAt`: the sender edited its text (read from the message, never carried here). */
+  'message.updated': { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null; editedAt?: string };
   /** `previousAssigneeId` is present only when this change gave the conversation another assignee (or none). */
   'conversation.updated': { id: string; contactId: string; numberId: string; status: string; assigneeId: string | null; unreadCount: number; previousAssigneeId?: string | null };
   /** The assistant handed the conversation to a person (keyword, emergency, its own decision, failure, budget). */

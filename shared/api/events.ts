@@ -135,7 +135,8 @@ export interface ServerToClientEvents {
   'medical_record:signed': (payload: { id: string; contactId: string }) => void;
   'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;
   'message:new': (payload: MessageNewEvent) => void;
-  'message:updated': (payload: { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null }) => void;
+  /** After an edit (`editedAt`), `preview` is the new text's first 200 characters. */
+  'message:updated': (payload: { id: string; conversationId: string; numberId: string; status: string; mediaState: string | null; editedAt?: string; preview?: string | null }) => void;
   'conversation:updated': (payload: ConversationUpdatedEvent) => void;
   /** The assistant handed a conversation to the staff (a private number's: to its professional and the admins). */
   'assistant:handoff': (payload: AssistantHandoffEvent) => void;

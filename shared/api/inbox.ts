@@ -95,6 +95,8 @@ export const messageView = z.object({
   error: z.string().nullable(),
   replyToId: z.uuid().nullable(),
   media: z.object({ state: z.string().nullable(), fileId: z.uuid().nullable(), mimetype: z.string().nullable(), fileName: z.string().nullable() }).nullable(),
+  /** Set when the sender edited the message on WhatsApp: `text` is the edited text (the earlier one is not kept). */
+  editedAt: isoTimestamp.nullable(),
   sentAt: isoTimestamp,
   createdAt: isoTimestamp,
 });

@@ -93,6 +93,10 @@ export const conversations = pgTable(
     unreadCount: integer('unread_count').notNull().default(0),
     lastMessageId: uuid('last_message_id'),
     lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
+    /** The inbox's order: the last message's time, or the creation of a conversation without any (a reminder's, or one whose messages were removed). */
+    activityAt: timestamp('activity_at', { withTimezone: true })
+      .notNull()
+      .generatedAlwaysAs(sql`coalesce(last_message_at, created_at)`),
     /** The assistant may answer (issue #12 fills the pause). */
     aiEnabled: boolean('ai_enabled').notNull().default(true),
     aiPausedUntil: timestamp('ai_paused_until', { withTimezone: true }),
@@ -103,11 +107,11 @@ export const conversations = pgTable(
     foreignKey({ name: 'conversations_number_fk', columns: [t.clinicId, t.numberId], foreignColumns: [whatsappNumbers.clinicId, whatsappNumbers.id] }).onDelete('cascade'),
     uniqueIndex('conversations_number_contact_unique').on(t.numberId, t.contactId),
     unique('conversations_clinic_id_unique').on(t.clinicId, t.id),
-    // The inbox: newest first, cursor on (last_message_at, id).
-    index('conversations_inbox_idx').on(t.clinicId, t.lastMessageAt, t.id),
+    // The inbox: newest activity first, cursor on (activity_at, id).
+    index('conversations_inbox_idx').on(t.clinicId, t.activityAt, t.id),
     // The inbox filtered by status or by assignee, in the same order.
-    index('conversations_inbox_status_idx').on(t.clinicId, t.status, t.lastMessageAt, t.id),
-    index('conversations_inbox_assignee_idx').on(t.clinicId, t.assigneeId, t.lastMessageAt, t.id),
+    index('conversations_inbox_status_idx').on(t.clinicId, t.status, t.activityAt, t.id),
+    index('conversations_inbox_assignee_idx').on(t.clinicId, t.assigneeId, t.activityAt, t.id),
     index('conversations_contact_idx').on(t.clinicId, t.contactId),
     index('conversations_snoozed_idx').on(t.snoozedUntil).where(sql`${t.status} = 'snoozed'`),
     // The assistant's pause-expiry job reads the paused conversations only.
@@ -154,6 +158,8 @@ export const messages = pgTable(
     meta: jsonb('meta').$type<Record<string, unknown>>(),
     /** Set on messages a feature sends on its own (`ai-reply:<id>`, `reminder:...`): unique per clinic, so a retry stores one. */
     automationKey: text('automation_key'),
+    /** When the sender last edited it (WhatsApp's edit time); `text` is then the edited text. */
+    editedAt: timestamp('edited_at', { withTimezone: true }),
     /** WhatsApp's `messageTimestamp`, or the time we stored an outbound one. */
     sentAt: timestamp('sent_at', { withTimezone: true }).notNull().defaultNow(),
     createdAt: createdAt(),
@@ -165,7 +171,7 @@ export const messages = pgTable(
     uniqueIndex('messages_number_external_unique').on(t.numberId, t.externalId).where(sql`${t.externalId} is not null`),
     index('messages_conversation_sent_idx').on(t.conversationId, t.sentAt, t.id),
     index('messages_clinic_idx').on(t.clinicId),
-    // Inbox search by message text (ILIKE '%...%').
-    index('messages_text_trgm_idx').using('gin', t.text.op('gin_trgm_ops')),
+    // Inbox search by message text: the trigram index on opb_unaccent(lower(text)) is made by the
+    // custom migration after the immutable opb_unaccent wrapper it needs (drizzle cannot declare it).
   ],
 );

@@ -126,6 +126,24 @@ describe('outbox', () => {
     expect(p.received.filter((e) => e.aggregateId === b).map((e) => e.payload.name)).toEqual(['B1', 'B2', 'B3', 'B4', 'B5']);
   });
 
+  it('publishMany records several events in one statement, delivered in their order, to each subscriber of each', async () => {
+    const database = await sharedDatabase();
+    const clinicId = await newClinicId(database);
+    const [a, b] = [randomUUID(), randomUUID()];
+    const first = probe('many-1');
+    const second = probe('many-2');
+    const o = relay(database, [first.subscriber, second.subscriber]);
+    const events = ['A1', 'A2', 'A3'].map((name) => ({ name: 'contact.updated' as const, payload: contactEvent(a, name) }));
+    await database.db.transaction((tx) => o.publishMany(tx, [...events, { name: 'contact.updated', payload: contactEvent(b, 'B1') }, { name: 'contact.updated', payload: contactEvent(a, 'A4') }], { clinicId, requestId: 'req-many' }));
+    await until(() => first.received.length === 5 && second.received.length === 5);
+    for (const p of [first, second]) {
+      expect(p.received.filter((e) => e.aggregateId === a).map((e) => e.payload.name)).toEqual(['A1', 'A2', 'A3', 'A4']);
+      expect(p.received.filter((e) => e.aggregateId === b).map((e) => ({ name: e.payload.name, requestId: e.requestId }))).toEqual([{ name: 'B1', requestId: 'req-many' }]);
+    }
+    await o.flush();
+    expect(first.received).toHaveLength(5);
+  });
+
   it('marks a delivery dead after the last attempt and lets the aggregate move on', async () => {
     const database = await sharedDatabase();
     const clinicId = await newClinicId(database);

@@ -1,4 +1,5 @@
-import { and, desc, eq, exists, gt, ilike, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, exists, gt, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { foldText } from '../../../shared/api/brazil.js';
 import type { ConversationListQuery, ConversationPatch, ConversationView } from '../../../shared/api/inbox.js';
 import { contacts, conversations, memberships, messages, whatsappNumbers } from '../../../shared/schema/index.js';
 import type { ConversationStatus } from '../../../shared/schema/whatsapp.js';
@@ -22,6 +23,7 @@ const columns = {
   unreadCount: conversations.unreadCount,
   aiEnabled: conversations.aiEnabled,
   lastMessageAt: conversations.lastMessageAt,
+  activityAt: conversations.activityAt,
   createdAt: conversations.createdAt,
   updatedAt: conversations.updatedAt,
   contactId: contacts.id,
@@ -78,31 +80,37 @@ export class ConversationService {
       .leftJoin(messages, data.owns(messages, eq(messages.id, conversations.lastMessageId)));
   }
 
-  /** Newest activity first, cursor on (last_message_at, id); a conversation without messages has nothing to show. */
+  /**
+   * Newest activity first, cursor on (activity_at, id): the last message's time, or the creation of
+   * a conversation without any (a reminder's before it is sent, or one whose messages were removed).
+   */
   async list(viewer: Viewer, q: ConversationListQuery) {
     const data = this.data(viewer.clinicId);
     const rows = await this.query(
       data,
       viewer,
-      isNotNull(conversations.lastMessageAt),
       q.status ? eq(conversations.status, q.status) : undefined,
       q.assigneeId === 'none' ? isNull(conversations.assigneeId) : q.assigneeId ? eq(conversations.assigneeId, q.assigneeId) : undefined,
       q.numberId ? eq(conversations.numberId, q.numberId) : undefined,
       q.unread === 'true' ? gt(conversations.unreadCount, 0) : q.unread === 'false' ? eq(conversations.unreadCount, 0) : undefined,
       q.search ? this.search(data, q.search) : undefined,
-      afterCursor(conversations.lastMessageAt, conversations.id, q.cursor),
+      afterCursor(conversations.activityAt, conversations.id, q.cursor),
     )
-      .orderBy(desc(conversations.lastMessageAt), desc(conversations.id))
+      .orderBy(desc(conversations.activityAt), desc(conversations.id))
       .limit(q.limit + 1);
     const items = rows.slice(0, q.limit) as Row[];
     const last = items[items.length - 1];
-    const more = rows.length > q.limit && last?.lastMessageAt;
-    return { items: items.map(view), nextCursor: more ? encodeCursor({ createdAt: last.lastMessageAt as Date, id: last.id }) : null };
+    const more = rows.length > q.limit && last;
+    return { items: items.map(view), nextCursor: more ? encodeCursor({ createdAt: last.activityAt, id: last.id }) : null };
   }
 
-  /** The contact's name or phone (as the patients list matches them), or any message's text. */
+  /**
+   * The contact's name or phone (as the patients list matches them), or any message's text without
+   * accents or case ("medico" finds "Médico"), on the trigram index of opb_unaccent(lower(text)).
+   */
   private search(data: ClinicData, search: string): SQL {
-    const inMessages = data.pick({ one: sql`1` }, messages, eq(messages.conversationId, conversations.id), ilike(messages.text, `%${escapeLike(search)}%`));
+    const folded = `%${escapeLike(foldText(search))}%`;
+    const inMessages = data.pick({ one: sql`1` }, messages, eq(messages.conversationId, conversations.id), sql`opb_unaccent(lower(${messages.text})) like opb_unaccent(${folded})`);
     return or(contactSearchCondition(search), exists(inMessages)) as SQL;
   }
 

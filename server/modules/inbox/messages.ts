@@ -52,6 +52,7 @@ export function messageView(m: MessageRow): MessageView {
     error: m.error,
     replyToId: m.replyToId,
     media: m.type === 'text' ? null : { state: m.mediaState, fileId: m.fileId, mimetype: m.mediaMimetype, fileName: m.mediaFileName },
+    editedAt: m.editedAt?.toISOString() ?? null,
     sentAt: m.sentAt.toISOString(),
     createdAt: m.createdAt.toISOString(),
   };

@@ -18,26 +18,27 @@ export const inboxRealtime = (infra: Infra) =>
     events: ['message.received', 'message.sent', 'message.updated', 'conversation.updated'],
     async handle(event) {
       const data = new ClinicData(event.clinicId, infra.db);
+      const emitFor = (owner: string | null): typeof infra.realtime.emitToClinic => (clinicId, name, payload) =>
+        owner ? infra.realtime.emitToOwner(clinicId, owner, name, payload) : infra.realtime.emitToClinic(clinicId, name, payload);
+      if (event.name === 'message.received' || event.name === 'message.sent') {
+        // One query for the socket payload and whom it goes to: this is the inbox's hot path.
+        const found = await newMessage(data, event.payload.id);
+        if (found) emitFor(found.owner)(event.clinicId, 'message:new', found.payload);
+        return;
+      }
       const [number] = await data.pick({ owner: whatsappNumbers.professionalId }, whatsappNumbers, eq(whatsappNumbers.id, event.payload.numberId));
       if (!number) return;
-      const emit: typeof infra.realtime.emitToClinic = (clinicId, name, payload) =>
-        number.owner ? infra.realtime.emitToOwner(clinicId, number.owner, name, payload) : infra.realtime.emitToClinic(clinicId, name, payload);
-      switch (event.name) {
-        case 'message.received':
-        case 'message.sent': {
-          const payload = await newMessage(data, event.payload.id);
-          if (payload) emit(event.clinicId, 'message:new', payload);
-          return;
-        }
-        case 'message.updated':
-          return emit(event.clinicId, 'message:updated', event.payload);
-        case 'conversation.updated':
-          return emit(event.clinicId, 'conversation:updated', event.payload);
-      }
+      const emit = emitFor(number.owner);
+      if (event.name === 'conversation.updated') return emit(event.clinicId, 'conversation:updated', event.payload);
+      if (!event.payload.editedAt) return emit(event.clinicId, 'message:updated', event.payload);
+      // An edit: the screens get the new text's preview, as for a new message.
+      const [m] = await data.pick({ text: messages.text }, messages, eq(messages.id, event.payload.id));
+      return emit(event.clinicId, 'message:updated', { ...event.payload, preview: preview(m?.text ?? null) });
     },
   });
 
-async function newMessage(data: ClinicData, id: string): Promise<MessageNewEvent | undefined> {
+/** The `message:new` payload and the number's owner (null for a shared number). */
+async function newMessage(data: ClinicData, id: string): Promise<{ payload: MessageNewEvent; owner: string | null } | undefined> {
   const [m] = await data
     .pick(
       {
@@ -51,14 +52,16 @@ async function newMessage(data: ClinicData, id: string): Promise<MessageNewEvent
         status: messages.status,
         text: messages.text,
         sentAt: messages.sentAt,
+        owner: whatsappNumbers.professionalId,
       },
       messages,
       eq(messages.id, id),
     )
-    .innerJoin(conversations, data.owns(conversations, eq(conversations.id, messages.conversationId)));
+    .innerJoin(conversations, data.owns(conversations, eq(conversations.id, messages.conversationId)))
+    .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, messages.numberId)));
   if (!m) return undefined;
-  const { text, sentAt, ...rest } = m;
-  return { ...rest, preview: preview(text), sentAt: sentAt.toISOString() };
+  const { text, sentAt, owner, ...rest } = m;
+  return { payload: { ...rest, preview: preview(text), sentAt: sentAt.toISOString() }, owner };
 }
 
 /**

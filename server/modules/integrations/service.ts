@@ -5,6 +5,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { notFound } from '../../lib/errors.js';
 import type { WebhookConnection, WebhookConnections } from '../../http/route.js';
+import { TtlCache } from '../../lib/ttl-cache.js';
 
 export type Credentials = Record<string, string>;
 
@@ -61,7 +62,17 @@ export const newWebhookSecret = () => `whsec_${randomBytes(32).toString('base64'
  * that answers a caller returns them.
  */
 export class IntegrationService implements WebhookConnections {
-  constructor(private readonly infra: Pick<Infra, 'db' | 'systemDb' | 'secrets'>) {}
+  /** `resolveWebhook` answers by `<provider>:<ref>`, so a webhook's acknowledgement costs no lookup; dropped on any change here. */
+  private readonly webhookConnections: TtlCache<WebhookConnection>;
+
+  constructor(private readonly infra: Pick<Infra, 'db' | 'systemDb' | 'secrets' | 'config'>) {
+    this.webhookConnections = new TtlCache(infra.config.webhookLookupCacheMs);
+  }
+
+  /** Forgets what `resolveWebhook` keeps of a connection (done by every change below; call it after writing one elsewhere). */
+  forget(connectionId: string): void {
+    this.webhookConnections.invalidate((_key, c) => c.id === connectionId);
+  }
 
   private data(clinicId: string) {
     return new ClinicData(clinicId, this.infra.db);
@@ -113,6 +124,8 @@ export class IntegrationService implements WebhookConnections {
     const [row] = await this.data(clinicId)
       .update(integrationConnections, { ...set, updatedAt: new Date() }, eq(integrationConnections.id, id))
       .returning();
+    // After the write: a load that raced it cannot keep the old row.
+    this.forget(id);
     if (!row) throw notFound('Connection');
     return view(row);
   }
@@ -139,6 +152,7 @@ export class IntegrationService implements WebhookConnections {
   /** Deletes the connection; what hangs on it (sync state, a WhatsApp number, webhook deliveries) goes by cascade. */
   async remove(clinicId: string, id: string): Promise<void> {
     const [row] = await this.data(clinicId).delete(integrationConnections, eq(integrationConnections.id, id)).returning({ id: integrationConnections.id });
+    this.forget(id);
     if (!row) throw notFound('Connection');
   }
 
@@ -152,7 +166,11 @@ export class IntegrationService implements WebhookConnections {
    * The connection an inbound webhook URL names. Unscoped on purpose: the caller is the external
    * system, and this is how the clinic is found (never from the payload). Disabled ones are unknown.
    */
-  async resolveWebhook(provider: IntegrationProvider, ref: string): Promise<WebhookConnection | undefined> {
+  resolveWebhook(provider: IntegrationProvider, ref: string): Promise<WebhookConnection | undefined> {
+    return this.webhookConnections.get(`${provider}:${ref}`, () => this.loadWebhook(provider, ref));
+  }
+
+  private async loadWebhook(provider: IntegrationProvider, ref: string): Promise<WebhookConnection | undefined> {
     const [row] = await this.infra.systemDb
       .select()
       .from(integrationConnections)

@@ -1,6 +1,7 @@
 import { eq, isNull } from 'drizzle-orm';
-import { integrationWebhookEvents } from '../../../shared/schema/index.js';
+import { integrationConnections, integrationWebhookEvents } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
+import type { Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
 import { defineJob, type AnyJobDef, type JobContext } from '../../infra/queue.js';
 import type { WebhookContext } from '../../http/route.js';
@@ -16,8 +17,15 @@ declare module '../../infra/queue.js' {
 
 export type WebhookEvent = typeof integrationWebhookEvents.$inferSelect;
 
-/** What a provider does with one stored delivery, inside the job; must be safe to run twice. */
-export type WebhookProcessor = (event: WebhookEvent, job: JobContext) => Promise<void>;
+/**
+ * Marks the delivery processed inside the processor's own transaction, so its writes and the mark
+ * commit together; false when it already was (or another run just did it: that run's writes stand).
+ * Waits for a run holding it to finish.
+ */
+export type SettleDelivery = (tx: Tx) => Promise<boolean>;
+
+/** What a provider does with one stored delivery, inside the job; must be safe to run twice. It may settle the delivery itself. */
+export type WebhookProcessor = (event: WebhookEvent, job: JobContext, settle: SettleDelivery) => Promise<void>;
 
 export interface Delivery {
   /** The sender's id for this delivery (signed `webhook-id`, message id...). */
@@ -66,15 +74,25 @@ export class WebhookInbox {
         handler: async (data, job) => {
           if (!job.clinicId) throw new Error('webhook job without a clinic');
           const clinic = new ClinicData(job.clinicId, this.infra.db);
-          const [event] = await clinic.select(integrationWebhookEvents, eq(integrationWebhookEvents.id, data.eventId));
-          if (!event || event.processedAt) return;
-          const connection = await this.integrations.get(job.clinicId, event.connectionId);
-          const processor = this.providers.webhookProcessors.get(connection.provider);
-          if (processor) await processor(event, job);
-          await clinic.update(integrationWebhookEvents, { processedAt: new Date() }, eq(integrationWebhookEvents.id, event.id), isNull(integrationWebhookEvents.processedAt));
+          // The delivery and its connection in one query.
+          const [found] = await clinic
+            .pick({ event: integrationWebhookEvents, provider: integrationConnections.provider, status: integrationConnections.status }, integrationWebhookEvents, eq(integrationWebhookEvents.id, data.eventId))
+            .innerJoin(integrationConnections, clinic.owns(integrationConnections, eq(integrationConnections.id, integrationWebhookEvents.connectionId)));
+          if (!found || found.event.processedAt) return;
+          const { event, provider, status } = found;
+          const processor = this.providers.webhookProcessors.get(provider);
+          let settled = false;
+          const settle: SettleDelivery = async (tx) => {
+            settled = true;
+            const rows = await new ClinicData(event.clinicId, tx).update(integrationWebhookEvents, { processedAt: new Date() }, eq(integrationWebhookEvents.id, event.id), isNull(integrationWebhookEvents.processedAt)).returning({ id: integrationWebhookEvents.id });
+            return rows.length > 0;
+          };
+          if (processor) await processor(event, job, settle);
+          // Unless the processor settled it in its own transaction.
+          if (!settled) await clinic.update(integrationWebhookEvents, { processedAt: new Date() }, eq(integrationWebhookEvents.id, event.id), isNull(integrationWebhookEvents.processedAt));
           // A verified delivery proves the connection works.
-          if (connection.status !== 'active') await this.integrations.setStatus(job.clinicId, connection.id, 'active');
-          job.log.info({ provider: connection.provider, type: event.type }, 'webhook processed');
+          if (status !== 'active') await this.integrations.setStatus(job.clinicId, event.connectionId, 'active');
+          job.log.info({ provider, type: event.type }, 'webhook processed');
         },
       }),
     ];

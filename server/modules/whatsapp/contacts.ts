@@ -34,19 +34,21 @@ export class WhatsappContacts {
   async resolve(scope: ContactWriter, who: Sender): Promise<string> {
     const data = new ClinicData(scope.clinicId, this.infra.db);
     const jids = [who.groupJid, who.phoneJid, who.lid].filter((j): j is string => !!j);
-    const known = await data
-      .pick({ jid: contactWhatsappIds.jid, contactId: contactWhatsappIds.contactId, phone: contacts.phone }, contactWhatsappIds, inArray(contactWhatsappIds.jid, jids))
+    const phones = !who.groupJid && who.phoneJid ? phoneVariants(jidDigits(who.phoneJid)) : [];
+    // One query: the contacts known by these addresses and (a row with jid null) the one with this phone.
+    const byAddress = data
+      .pick({ jid: sql<string | null>`${contactWhatsappIds.jid}`, contactId: contactWhatsappIds.contactId, phone: contacts.phone }, contactWhatsappIds, inArray(contactWhatsappIds.jid, jids))
       .innerJoin(contacts, data.owns(contacts, eq(contacts.id, contactWhatsappIds.contactId), isNull(contacts.deletedAt)));
+    const found =
+      phones.length > 0
+        ? await byAddress.unionAll(data.pick({ jid: sql<string | null>`null::text`, contactId: contacts.id, phone: contacts.phone }, contacts, inArray(contacts.phone, phones), isNull(contacts.deletedAt)))
+        : await byAddress;
+    const known = found.filter((k) => k.jid !== null);
     const byJid = (jid: string | undefined) => known.find((k) => k.jid === jid);
 
     if (who.groupJid) return byJid(who.groupJid)?.contactId ?? (await this.create(scope, { name: GROUP_LEAD }, [who.groupJid]));
 
-    const phones = who.phoneJid ? phoneVariants(jidDigits(who.phoneJid)) : [];
-    let phoneContact = byJid(who.phoneJid)?.contactId;
-    if (!phoneContact && phones.length > 0) {
-      const [row] = await data.pick({ id: contacts.id }, contacts, inArray(contacts.phone, phones), isNull(contacts.deletedAt)).limit(1);
-      phoneContact = row?.id;
-    }
+    const phoneContact = byJid(who.phoneJid)?.contactId ?? found.find((k) => k.jid === null)?.contactId;
     const lidOwner = byJid(who.lid);
     let contactId: string;
     if (phoneContact && lidOwner && lidOwner.contactId !== phoneContact && !lidOwner.phone) {

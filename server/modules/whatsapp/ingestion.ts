@@ -50,13 +50,13 @@ export function whatsappIngestionModule(infra: Infra, deps: IngestionDeps): Modu
   // Any state: a medium received just before a disconnect is still fetched once it reconnects (retries).
   const download: MediaDownloader = async (scope, numberId, externalId) => (await channels.forNumber(scope.clinicId, numberId, { anyState: true })).client.downloadMedia(externalId);
   const who = new WhatsappContacts(infra, deps.contacts);
-  const ingest = new WhatsappIngest(infra, who, connectionEvents);
+  const ingest = new WhatsappIngest(infra, who, deps.whatsapp.lookup, connectionEvents);
   const media = new WhatsappMedia(infra, deps.files, download);
   const history = new WhatsappHistory(infra);
   return {
     name: 'whatsapp-ingestion',
     services: { whatsappIngestion: { ingest, media, history } },
-    routes: evolutionWebhookRoutes(infra, deps.integrations),
+    routes: evolutionWebhookRoutes(deps.whatsapp.lookup, deps.integrations),
     jobs: [...media.jobs(), ...history.jobs()],
     provides: {
       webhookProcessors: { evolution: ingest.process },

@@ -205,6 +205,44 @@ export function parseMessage(data: Json): ParsedMessage | undefined {
   return { ...base, type: 'unsupported', text: null, content: Object.keys(quote).length ? quote : null };
 }
 
+export interface ParsedEdit {
+  /** The WhatsApp id of the message that was edited. */
+  externalId: string;
+  /** The new text or caption. */
+  text: string;
+  /** WhatsApp's `timestampMs`; null when the version left it out. */
+  editedAt: Date | null;
+}
+
+/** A protocolMessage of type MESSAGE_EDIT (14): `{key: {id}, type, editedMessage: {conversation | extendedTextMessage | imageMessage...}, timestampMs}`. */
+function editOf(protocol: Json | undefined): ParsedEdit | undefined {
+  if (!protocol) return undefined;
+  // JSON of Baileys' protobuf names enums ("MESSAGE_EDIT"); plain objects keep the number.
+  if (protocol.type !== undefined && protocol.type !== 14 && protocol.type !== 'MESSAGE_EDIT') return undefined;
+  const externalId = str(obj(protocol.key)?.id);
+  const edited = obj(protocol.editedMessage);
+  if (!externalId || !edited) return undefined;
+  const m = unwrap(edited);
+  const text = str(m.conversation) ?? str(obj(m.extendedTextMessage)?.text) ?? Object.keys(MEDIA).map((k) => str(obj(m[k])?.caption)).find((c) => c !== undefined);
+  if (text === undefined) return undefined;
+  const ms = longValue(protocol.timestampMs);
+  return { externalId, text, editedAt: ms ? new Date(ms) : null };
+}
+
+/**
+ * An edit, however the version sends it: `messages.edited` data is the protocolMessage itself
+ * (2.2.3+, also `send.message.update` for ours); a `messages.upsert` (2.2.x lets the
+ * `editedMessage` wrapper through) or a `messages.update` (`message`, 2.3) may carry one inside
+ * `message.protocolMessage` or `message.editedMessage.message.protocolMessage`. Revokes and other
+ * protocol messages are not edits (deletes come as `messages.delete`).
+ */
+export function parseEdit(data: Json): ParsedEdit | undefined {
+  if (obj(data.editedMessage)) return editOf(data);
+  const message = obj(data.message);
+  if (!message) return undefined;
+  return editOf(obj(message.protocolMessage) ?? obj(obj(obj(message.editedMessage)?.message)?.protocolMessage));
+}
+
 /** `messages.update`: `{keyId, remoteJid, fromMe, status}`; older shapes carry `key.id` and `update.status`. */
 export function parseStatusUpdate(data: Json): { externalId: string; status: MessageStatus } | undefined {
   const externalId = str(data.keyId) ?? str(obj(data.key)?.id);

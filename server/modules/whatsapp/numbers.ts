@@ -12,10 +12,11 @@ import type { TeamService } from '../team/service.js';
 import type { Channels, NumberCredentials, WhatsappNumber } from './channels.js';
 import { gatewayError, isEvolutionError } from './evolution-errors.js';
 import type { EvolutionInstance } from './evolution.js';
+import type { NumberLookup } from './lookup.js';
 import { nextState, phoneOf, reasonOf, type ConnectionEvent } from './state.js';
 
 /** The events our receiver handles; Evolution sends nothing else. */
-export const WEBHOOK_EVENTS = ['MESSAGES_UPSERT', 'MESSAGES_UPDATE', 'MESSAGES_DELETE', 'SEND_MESSAGE', 'CONNECTION_UPDATE', 'QRCODE_UPDATED', 'CONTACTS_UPSERT', 'CONTACTS_UPDATE'];
+export const WEBHOOK_EVENTS = ['MESSAGES_UPSERT', 'MESSAGES_UPDATE', 'MESSAGES_DELETE', 'MESSAGES_EDITED', 'SEND_MESSAGE', 'SEND_MESSAGE_UPDATE', 'CONNECTION_UPDATE', 'QRCODE_UPDATED', 'CONTACTS_UPSERT', 'CONTACTS_UPDATE'];
 
 export interface NumberView {
   id: string;
@@ -69,6 +70,7 @@ export class NumberService {
     private readonly channels: Channels,
     private readonly team: Pick<TeamService, 'professional'>,
     private readonly audit: AuditService,
+    private readonly lookup: Pick<NumberLookup, 'forget'>,
   ) {}
 
   private data(clinicId: string) {
@@ -143,6 +145,7 @@ export class NumberService {
       await client.setWebhook({ url: this.webhookUrl(connection.webhookRef), headers: { jwt_key: credentials.webhookSecret }, events: WEBHOOK_EVENTS });
     } catch (err) {
       await this.undoCreate(ctx.clinicId, connection.id, instanceName);
+      if (inserted) this.lookup.forget(inserted.id);
       gatewayError(err);
     }
     await this.connections.setStatus(ctx.clinicId, connection.id, 'active');
@@ -245,6 +248,7 @@ export class NumberService {
     await this.channels.gateway().deleteInstance(number.instanceName).catch(gatewayError);
     // The number goes with its connection (foreign key cascade).
     await this.connections.remove(ctx.clinicId, number.connectionId);
+    this.lookup.forget(id);
     await this.audit.record(ctx, { action: 'whatsapp_number.deleted', entityType: 'whatsapp_number', entityId: id, details: { instanceName: number.instanceName } });
   }
 

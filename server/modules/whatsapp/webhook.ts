@@ -1,14 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
 import { jwtVerify } from 'jose';
 import { z } from 'zod';
-import { integrationConnections, whatsappNumbers } from '../../../shared/schema/index.js';
-import { ClinicData } from '../../infra/clinic-data.js';
-import type { Infra } from '../../infra/index.js';
 import { webhookRoute, type RouteDef, type WebhookConnections, type WebhookContext, type WebhookVerifyInput } from '../../http/route.js';
 import { AppError, badRequest } from '../../lib/errors.js';
 import type { WebhookInbox } from '../integrations/webhooks.js';
-import { eventName, items } from './normalize.js';
+import type { NumberLookup } from './lookup.js';
+import { eventName, items, parseEdit } from './normalize.js';
 
 /** Credential keys of an Evolution connection (sealed in integration_connections.credentials). */
 export const WEBHOOK_SECRET = 'webhookSecret';
@@ -19,7 +16,9 @@ export const HANDLED_EVENTS = new Set([
   'messages.upsert',
   'messages.update',
   'messages.delete',
+  'messages.edited',
   'send.message',
+  'send.message.update',
   'connection.update',
   'qrcode.updated',
   'contacts.upsert',
@@ -88,9 +87,12 @@ export async function verifyEvolution({ raw, headers, credentials }: WebhookVeri
   if (!expected || typeof apikey !== 'string' || !timingSafeEqual(digest(apikey), digest(expected))) throw refused();
 }
 
-/** The message id (and status, for updates) an item names, or undefined. */
+/** The message id (and status, for updates; the edit's time, for edits) an item names, or undefined. */
 function itemKey(name: string, d: Record<string, unknown>): string | undefined {
   const key = d.key as { id?: unknown } | undefined;
+  // Each edit of a message is its own event (an update carrying one would else look like its SERVER_ACK).
+  const edit = parseEdit(d);
+  if (edit) return `${edit.externalId}:edit:${edit.editedAt?.getTime() ?? digest(edit.text).toString('hex').slice(0, 16)}`;
   if (name === 'messages.upsert' || name === 'send.message') return typeof key?.id === 'string' ? key.id : undefined;
   if (name === 'messages.update') {
     const id = d.keyId ?? key?.id;
@@ -119,19 +121,15 @@ export function deliveryId(envelope: EvolutionEnvelope): string {
   return `${name}:sha256:${digest(`${envelope.date_time ?? ''}|${JSON.stringify(envelope.data)}`).toString('hex')}`;
 }
 
-/** The two receivers: `/webhooks/evolution/:ref` (per instance, set by the numbers module) and the global one. */
-export function evolutionWebhookRoutes(infra: Pick<Infra, 'db' | 'systemDb'>, integrations: { inbox: WebhookInbox; connections: WebhookConnections }): RouteDef[] {
+/**
+ * The two receivers: `/webhooks/evolution/:ref` (per instance, set by the numbers module) and the
+ * global one. The acknowledgement is one insert and one queue add: the connection and the number
+ * come from per-process caches (IntegrationService, NumberLookup).
+ */
+export function evolutionWebhookRoutes(lookup: Pick<NumberLookup, 'find' | 'refOf'>, integrations: { inbox: WebhookInbox; connections: WebhookConnections }): RouteDef[] {
   const { inbox, connections } = integrations;
   /** The number this delivery is for, of this connection; a payload naming another instance is ignored. */
-  const numberOf = async (ctx: WebhookContext, instance: string) => {
-    const [row] = await new ClinicData(ctx.clinicId, infra.db).pick(
-      { id: whatsappNumbers.id },
-      whatsappNumbers,
-      eq(whatsappNumbers.connectionId, ctx.connection.id),
-      eq(whatsappNumbers.instanceName, instance),
-    );
-    return row;
-  };
+  const numberOf = (ctx: WebhookContext, instance: string) => lookup.find(ctx.clinicId, ctx.connection.id, instance);
 
   const receive = async (ctx: WebhookContext, envelope: EvolutionEnvelope, log: { info: (o: object, m: string) => void }) => {
     const name = eventName(envelope.event);
@@ -168,13 +166,8 @@ export function evolutionWebhookRoutes(infra: Pick<Infra, 'db' | 'systemDb'>, in
       provider: 'evolution',
       verify: verifyEvolution,
       resolve: async ({ raw }) => {
-        const { instance } = envelopeOf(raw);
-        const [row] = await infra.systemDb
-          .select({ ref: integrationConnections.webhookRef })
-          .from(whatsappNumbers)
-          .innerJoin(integrationConnections, eq(integrationConnections.id, whatsappNumbers.connectionId))
-          .where(and(eq(whatsappNumbers.instanceName, instance), eq(integrationConnections.provider, 'evolution')));
-        return row?.ref ? connections.resolveWebhook('evolution', row.ref) : undefined;
+        const ref = await lookup.refOf(envelopeOf(raw).instance);
+        return ref ? connections.resolveWebhook('evolution', ref) : undefined;
       },
       unknown: () => ({ received: true, ignored: true }),
       response: answer,

@@ -82,6 +82,10 @@ describe('GET /conversations', () => {
     expect(await search('UNIMED')).toEqual([newer.id]);
     expect(await search('remarcar')).toEqual([older.id]);
     expect(await search('ninguém escreveu isto')).toEqual([]);
+    // Message text too, without accents or case: "convenio" finds "convênio", "VOCES" finds "Vocês".
+    expect(await search('convenio')).toEqual([newer.id]);
+    expect(await search('VOCES aceitam')).toEqual([newer.id]);
+    expect(await search('precisó')).toEqual([older.id]);
   });
 
   it('moves a conversation to the top when the patient writes again', async () => {
@@ -94,6 +98,26 @@ describe('GET /conversations', () => {
   it('refuses a malformed cursor or filter with 400', async () => {
     expect((await fresh.admin.agent.get('/api/conversations').query({ cursor: 'bogus' })).status).toBe(400);
     expect((await fresh.admin.agent.get('/api/conversations').query({ status: 'archived' })).status).toBe(400);
+  });
+});
+
+describe('a conversation without messages', () => {
+  it('is listed by when it was created, with no last message, and pages with the others', async () => {
+    const own = await createClinic({ app });
+    const number = await seedNumber(own);
+    const before = await seedConversation(own, number, { texts: ['Oi'], at: new Date(Date.now() - 3600_000) });
+    // A reminder's conversation, made before anything was sent.
+    const empty = await seedConversation(own, number, { texts: [] });
+    const res = await own.admin.agent.get('/api/conversations');
+    expect(ids(res.body)).toEqual([empty.id, before.id]);
+    expect(res.body.items[0]).toMatchObject({ lastMessage: null, lastMessageAt: null, unreadCount: 0 });
+    const first = await own.admin.agent.get('/api/conversations').query({ limit: 1 });
+    expect(ids(first.body)).toEqual([empty.id]);
+    const second = await own.admin.agent.get('/api/conversations').query({ limit: 1, cursor: first.body.nextCursor });
+    expect(ids(second.body)).toEqual([before.id]);
+    // Its first message moves it by that message's time.
+    await receive(own, empty, 'Recebi o lembrete');
+    expect(ids((await own.admin.agent.get('/api/conversations')).body)).toEqual([empty.id, before.id]);
   });
 });
 

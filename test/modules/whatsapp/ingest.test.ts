@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { conversations, messages } from '../../../shared/schema/index.js';
+import { conversations, messages, outbox } from '../../../shared/schema/index.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { createClinic, type TestClinic } from '../../helpers/clinic.js';
 import { createPatient } from '../../helpers/patients.js';
@@ -120,6 +120,68 @@ describe('statuses only move forward', () => {
     expect(await messagesOf(app, number)).toHaveLength(0);
     await ingest(app, number, textMessage(number, 'Até amanhã', { fromMe: true, id }, { status: 'SERVER_ACK' }));
     expect((await messageByExternal(app, number, id))!.status).toBe('read');
+  });
+});
+
+describe('edits', () => {
+  const edited = (number: TestNumber, id: string, text: string, timestampMs: string, fromMe = false) =>
+    fixture('webhook.messages.edited', number, (d) => {
+      d.key = { ...d.key, id, fromMe };
+      d.editedMessage = { conversation: text };
+      d.timestampMs = timestampMs;
+    });
+  const editEvents = async (messageId: string) =>
+    (await app.infra.db.select().from(outbox).where(eq(outbox.name, 'message.updated'))).filter((e) => (e.payload as { id: string; editedAt?: string }).id === messageId && (e.payload as { editedAt?: string }).editedAt);
+
+  it('messages.edited replaces the text, sets edited_at and publishes message.updated without the text; a redelivery changes nothing', async () => {
+    const number = await createNumber(app, clinic.id);
+    await ingest(app, number, fixture('webhook.messages.upsert.text', number));
+    const body = fixture('webhook.messages.edited', number);
+    await ingest(app, number, body);
+    await ingest(app, number, { ...body, event: 'MESSAGES_EDITED' });
+    const message = await messageByExternal(app, number, '3A5C0E8F1B2D4A6C9E01');
+    expect(message).toMatchObject({ text: 'Oi, queria marcar uma consulta para sexta', status: 'delivery_ack' });
+    expect(message!.editedAt?.toISOString()).toBe(new Date(1763760300000).toISOString());
+    expect(await messagesOf(app, number)).toHaveLength(1);
+    const events = await editEvents(message!.id);
+    expect(events).toHaveLength(1);
+    expect(JSON.stringify(events[0]!.payload)).not.toContain('sexta');
+    // The inbox shows the edited text and when it was edited.
+    const page = await clinic.receptionist.agent.get(`/api/conversations/${message!.conversationId}/messages`);
+    expect(page.body.items[0]).toMatchObject({ text: 'Oi, queria marcar uma consulta para sexta', editedAt: new Date(1763760300000).toISOString() });
+  });
+
+  it('an edit inside messages.upsert (2.2 editedMessage wrapper) or messages.update (2.3) is an edit, not a new message; an older edit after a newer one is ignored', async () => {
+    const number = await createNumber(app, clinic.id);
+    const id = newId();
+    await ingest(app, number, textMessage(number, 'Consulta às 10h', { id }));
+    const protocol = (text: string, ms: string) => ({ key: { remoteJid: '5511987654321@s.whatsapp.net', fromMe: false, id }, type: 14, editedMessage: { extendedTextMessage: { text } }, timestampMs: ms });
+    await ingest(app, number, textMessage(number, '', { id: newId() }, { message: { editedMessage: { message: { protocolMessage: protocol('Consulta às 11h', '1763760400000') } } }, messageType: 'editedMessage' }));
+    expect((await messageByExternal(app, number, id))!.text).toBe('Consulta às 11h');
+    await ingest(app, number, statusUpdate(number, id, 'SERVER_ACK', false));
+    const update = statusUpdate(number, id, 'SERVER_ACK', false);
+    update.data.message = { editedMessage: { message: { protocolMessage: protocol('Consulta às 15h', '1763760500000') } } };
+    await ingest(app, number, update);
+    expect((await messageByExternal(app, number, id))!.text).toBe('Consulta às 15h');
+    await ingest(app, number, edited(number, id, 'Consulta às 12h', '1763760450000'));
+    const rows = await messagesOf(app, number);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ text: 'Consulta às 15h', type: 'text' });
+    expect(rows[0]!.editedAt?.toISOString()).toBe(new Date(1763760500000).toISOString());
+  });
+
+  it('a revoke or another protocol message is not an edit; an edit of a deleted message changes nothing', async () => {
+    const number = await createNumber(app, clinic.id);
+    const id = newId();
+    await ingest(app, number, textMessage(number, 'Texto original', { id }));
+    await ingest(app, number, fixture('webhook.messages.edited', number, (d) => {
+      d.key.id = id;
+      d.type = 'REVOKE';
+      delete d.editedMessage;
+    }));
+    await ingest(app, number, fixture('webhook.messages.delete', number, (d) => void (d.id = id)));
+    await ingest(app, number, edited(number, id, 'Texto novo', '1763760600000'));
+    expect(await messageByExternal(app, number, id)).toMatchObject({ text: 'Texto original', status: 'deleted', editedAt: null });
   });
 });
 

@@ -66,7 +66,7 @@ describe('creating a number', () => {
         events: WEBHOOK_EVENTS,
       },
     });
-    expect(WEBHOOK_EVENTS).toEqual(['MESSAGES_UPSERT', 'MESSAGES_UPDATE', 'MESSAGES_DELETE', 'SEND_MESSAGE', 'CONNECTION_UPDATE', 'QRCODE_UPDATED', 'CONTACTS_UPSERT', 'CONTACTS_UPDATE']);
+    expect(WEBHOOK_EVENTS).toEqual(['MESSAGES_UPSERT', 'MESSAGES_UPDATE', 'MESSAGES_DELETE', 'MESSAGES_EDITED', 'SEND_MESSAGE', 'SEND_MESSAGE_UPDATE', 'CONNECTION_UPDATE', 'QRCODE_UPDATED', 'CONTACTS_UPSERT', 'CONTACTS_UPDATE']);
     expect(instance?.token).toBe(credentials.instanceToken);
     expect(connection.status).toBe('active');
   });

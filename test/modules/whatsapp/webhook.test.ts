@@ -107,6 +107,26 @@ describe('Evolution webhook receiver', () => {
     expect(await deliveriesOf(app, other)).toHaveLength(1);
   });
 
+  it('the cached connection follows a change made in this process: new secret, disabled, deleted', async () => {
+    const other = await createNumber(app, clinic.id);
+    const connections = app.modules.services.integrations.connections;
+    expect((await deliver(app, other, textMessage(other, 'Um'))).status).toBe(200);
+    const rotated = 'segredo-novo-com-mais-de-32-bytes-0001';
+    await connections.rotateCredentials(clinic.id, other.connectionId, { webhookSecret: rotated, instanceToken: other.instanceToken });
+    expect((await deliver(app, other, textMessage(other, 'Dois'))).status).toBe(401);
+    expect((await deliver(app, other, textMessage(other, 'Três'), { token: await jwtFor(rotated) })).status).toBe(200);
+    // (Its job marks the connection active: done before the connection is disabled.)
+    await processed(app, other);
+    await connections.setStatus(clinic.id, other.connectionId, 'disabled');
+    expect((await deliver(app, other, textMessage(other, 'Quatro'), { token: await jwtFor(rotated) })).status).toBe(404);
+    await connections.setStatus(clinic.id, other.connectionId, 'active');
+    // A deleted connection (its number goes with it) is unknown at once, though both were just cached.
+    expect((await deliver(app, other, textMessage(other, 'Cinco'), { global: true, token: await jwtFor(rotated) })).body).toMatchObject({ received: true, duplicate: false });
+    await processed(app, other);
+    await connections.remove(clinic.id, other.connectionId);
+    expect((await deliver(app, other, textMessage(other, 'Seis'), { global: true, token: await jwtFor(rotated) })).body).toEqual({ received: true, ignored: true });
+  });
+
   it('a received message publishes message.received and conversation.updated in its transaction', async () => {
     const other = await createNumber(app, clinic.id);
     await ingest(app, other, fixture('webhook.messages.upsert.text', other));
