@@ -134,13 +134,13 @@ export class AssistantConversations {
 
   /** Pauses whose time came, of every clinic, cleared and published (the job that runs once per cluster). */
   async expirePauses(now = new Date()): Promise<number> {
-    return this.infra.systemDb.transaction(async (tx) => {
-      const rows = await tx
+    return this.infra.systemDb.transaction(async (systemTx) => {
+      const rows = await systemTx
         .update(conversations)
         .set({ aiPausedUntil: null, updatedAt: sql`now()` })
         .where(and(isNotNull(conversations.aiPausedUntil), lte(conversations.aiPausedUntil, now)))
         .returning();
-      for (const row of rows) await this.published(tx, row, { clinicId: row.clinicId });
+      for (const row of rows) await this.published(systemTx, row, { clinicId: row.clinicId });
       return rows.length;
     });
   }
