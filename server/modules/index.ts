@@ -5,6 +5,7 @@ import { apiKeysModule } from './api-keys/module.js';
 import { auditModule } from './audit/module.js';
 import { authModule, googleSignInModule } from './auth/module.js';
 import { clinicModule } from './clinic/module.js';
+import { clinicalAssistantModule } from './clinical-assistant/module.js';
 import { contactsModule } from './contacts/module.js';
 import { filesModule } from './files/module.js';
 import { googleCalendarModule } from './google-calendar/module.js';
@@ -50,10 +51,11 @@ export function createModules(infra: Infra, extra: readonly Module[] = []) {
   const inbox = inboxModule(infra, { ...files.services, channels: whatsapp.services.whatsapp.channels });
   const knowledge = knowledgeModule(infra, audit.services);
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
+  const clinicalAssistant = clinicalAssistantModule(infra, { ...records.services, ...anamnesis.services, ...contacts.services, ...ai.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, pipeline, googleCalendar, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, clinicalAssistant, pipeline, googleCalendar, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
