@@ -37,6 +37,8 @@ export const PERMISSIONS = {
   'records:read': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
   'records:write': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
   'anamnesis:read': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
+  /** The record assistant sends a patient's records to the model provider: as reading them, never a key. */
+  'records:assist': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
   'contacts:export': { roles: staffWhoSeePatients, professionalOnly: true, apiKey: false },
   // Who read a patient's clinical data: professionals and the clinic's admins.
   'clinical_access_log:read': { roles: staffWhoSeePatients, apiKey: false },

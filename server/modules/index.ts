@@ -9,6 +9,7 @@ import { assistantTools } from './assistant/tools/index.js';
 import { auditModule } from './audit/module.js';
 import { authModule, googleSignInModule } from './auth/module.js';
 import { clinicModule } from './clinic/module.js';
+import { clinicalAssistantModule } from './clinical-assistant/module.js';
 import { contactsModule } from './contacts/module.js';
 import { filesModule } from './files/module.js';
 import { googleCalendarModule } from './google-calendar/module.js';
@@ -58,13 +59,14 @@ export function createModules(infra: Infra, extra: readonly Module[] = [], opts:
   const knowledge = knowledgeModule(infra, audit.services);
   const ai = aiModule(infra, { ...audit.services, ...clinic.services, ...team.services, ...contacts.services, ...scheduling.services });
   const assistant = assistantModule(infra, { ...ai.services, ...knowledge.services, ...clinic.services, ...inbox.services, providers, tools: opts.assistantTools ?? assistantTools({ ...scheduling.services, ...clinic.services, ...team.services }) });
+  const clinicalAssistant = clinicalAssistantModule(infra, { ...records.services, ...anamnesis.services, ...contacts.services, ...ai.services });
   const pipeline = pipelineModule(infra, { ...audit.services, ...contacts.services, ...team.services, ...clinic.services, ...scheduling.services });
   const googleCalendar = googleCalendarModule(infra, { ...audit.services, ...integrations.services, ...scheduling.services });
   const analytics = analyticsModule(infra, { ...team.services, ...clinic.services, ...scheduling.services });
   const reminders = remindersModule(infra, { ...audit.services, ...clinic.services, ...contacts.services, ...scheduling.services, aiTemplates: ai.services.aiTemplates, inbox: inbox.services.inbox });
   const outboundWebhooks = outboundWebhooksModule(infra, audit.services);
 
-  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, assistant, pipeline, googleCalendar, analytics, reminders, outboundWebhooks, ...extra]);
+  return wire(infra, providers, [platform, realtime, audit, auth, clinic, apiKeys, team, googleSignIn, files, contacts, scheduling, records, anamnesis, lgpd, integrations, whatsapp, whatsappIngestion, inbox, knowledge, ai, assistant, clinicalAssistant, pipeline, googleCalendar, analytics, reminders, outboundWebhooks, ...extra]);
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -80,6 +80,8 @@ export class FakeOpenAI extends LocalHttpFake {
   readonly failures: ScriptedFailure[] = [];
   /** Replies of the next chat completions; an echo of the last user message when empty. */
   readonly chatReplies: ChatReply[] = [];
+  /** Builds the reply from the request when no scripted reply is queued (e.g. naming the sources it was given); the echo otherwise. */
+  chatResponder: ((body: Record<string, unknown>) => ChatReply) | undefined;
   /** Delay before each answer. */
   delayMs = 0;
   /** Dimension answered when the request names none (text-embedding-3-small's). */
@@ -163,7 +165,7 @@ export class FakeOpenAI extends LocalHttpFake {
   private chat(res: ServerResponse, body: Record<string, unknown>) {
     const messages = Array.isArray(body.messages) ? (body.messages as { role: string; content?: unknown }[]) : [];
     const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-    const reply = this.chatReplies.shift() ?? { content: `Recebido: ${typeof lastUser?.content === 'string' ? lastUser.content : ''}` };
+    const reply = this.chatReplies.shift() ?? this.chatResponder?.(body) ?? { content: `Recebido: ${typeof lastUser?.content === 'string' ? lastUser.content : ''}` };
     const id = `chatcmpl-fake${this.requests.length}`;
     const created = Math.floor(Date.now() / 1000);
     const toolCalls = 'toolCalls' in reply ? reply.toolCalls.map((c, i) => ({ id: `call_fake_${this.requests.length}_${i}`, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } })) : undefined;

@@ -30,6 +30,7 @@ const EXPECTED: Partial<Record<Permission, Who[]>> = {
   'jobs:read': ['admin', 'doctorAdmin'],
   'files:read': ['admin', 'doctorAdmin', 'professional', 'receptionist'],
   'files:write': ['admin', 'doctorAdmin', 'professional', 'receptionist'],
+  'records:assist': ['doctorAdmin', 'professional'],
 };
 const KEY_GRANTABLE: Permission[] = ['clinic:read', 'team:read', 'files:read', 'files:write'];
 

@@ -6,6 +6,8 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic, signIn, type TestClinic } from '../helpers/clinic.js';
 import { until } from '../helpers/until.js';
 import { FakeOpenAI } from '../fakes/openai.js';
+import { ClinicData } from '../../server/infra/clinic-data.js';
+import { KnowledgeSearch } from '../../server/modules/knowledge/search.js';
 
 const DOCS = {
   convenios: 'Aceitamos os convênios Unimed e Bradesco Saúde. Consultas particulares também.',
@@ -52,6 +54,10 @@ async function seed(app: TestApp, bases: Record<string, Record<string, string>>)
   return { clinic, ids, docs };
 }
 
+const fakeAi = () => {
+  if (!withAi.infra.ai) throw new Error('the app has no provider');
+  return withAi.infra.ai;
+};
 const search = (clinic: TestClinic, body: object) => clinic.receptionist.agent.post('/api/rag/search').send(body);
 const titles = (res: { body: { hits: { document: { title: string } }[] } }) => res.body.hits.map((h) => h.document.title);
 
@@ -79,6 +85,19 @@ describe('hybrid search (vector + full text, reciprocal rank fusion)', () => {
     const res = await search(clinic, { query: 'unimedd' });
     expect(res.body.mode).toBe('hybrid');
     expect(titles(res)[0]).toBe('convenios');
+  });
+
+  it('walks the HNSW index above the exact-scan size and finds the same neighbours, within the scope', async () => {
+    const indexed = new KnowledgeSearch(withAi.infra, withAi.modules.services.knowledge, async () => true, 0);
+    const exact = withAi.modules.services.knowledgeSearch;
+    const data = new ClinicData(clinic.id, withAi.infra.db);
+    const [vector] = await fakeAi().embed(['preço da consulta de cardiologia']);
+    const all = await indexed.nearest(data, vector as number[], undefined, 40);
+    expect(all).toHaveLength(4);
+    expect(all).toEqual(await exact.nearest(data, vector as number[], undefined, 40));
+    const scoped = await indexed.nearest(data, vector as number[], [ids.exames as string], 40);
+    expect(scoped).toEqual(await exact.nearest(data, vector as number[], [ids.exames as string], 40));
+    expect(scoped).toHaveLength(1);
   });
 
   it('restricts to the given knowledge bases and to k hits', async () => {

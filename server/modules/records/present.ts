@@ -4,6 +4,7 @@ import type { ClinicData } from '../../infra/clinic-data.js';
 import { attachmentsOf, type AttachmentInfo } from './attachments.js';
 
 type Row = typeof medicalRecords.$inferSelect;
+export type PresentedRecord = Awaited<ReturnType<typeof presentRecords>>[number];
 
 /**
  * Records as the API answers them: attachments, and addenda inline (content, author, signature),

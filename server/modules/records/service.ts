@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
+import { asc, desc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { addendumCreate, recordCreate, recordPatch } from '../../../shared/api/records.js';
 import { medicalRecordChainHeads, medicalRecords } from '../../../shared/schema/index.js';
@@ -19,7 +19,7 @@ import type { Redact } from '../lgpd/redact.js';
 import { anonymizeDrafts, anonymizeFileNames } from './anonymize.js';
 import { attachmentsOf, checkFiles, recordOfFile, setAttachments, storedAttachmentsOf } from './attachments.js';
 import { CHAIN_KEY_LABEL, ChainMac, verifyChain } from './chain.js';
-import { presentRecords } from './present.js';
+import { presentRecords, type PresentedRecord } from './present.js';
 
 type Row = typeof medicalRecords.$inferSelect;
 type CreateInput = z.infer<typeof recordCreate>;
@@ -95,6 +95,33 @@ export class RecordService {
     await this.audit.record(ctx, { action: 'medical_record.viewed', entityType: 'medical_record', entityId: id, contactId: row.contactId });
     const [presented] = await presentRecords(data, [row]);
     return presented;
+  }
+
+  /**
+   * The patient's signed records (addenda inline), newest first, read for the professional's
+   * assistant: `choose` picks those the model will be given, and one audit row
+   * (`medical_record.assistant_read`) names exactly them with the caller's details (the anamneses
+   * beside them, the model), written before the caller sends anything. Drafts are never read.
+   */
+  async readForAssistant<R>(
+    ctx: TenantContext,
+    contactId: string,
+    opts: { limit: number; choose: (records: PresentedRecord[]) => { recordIds: string[]; details: Record<string, unknown>; result: R } },
+  ): Promise<R> {
+    await this.contacts.get(ctx.clinicId, contactId);
+    const data = this.data(ctx.clinicId);
+    const rows = await data
+      .select(medicalRecords, eq(medicalRecords.contactId, contactId), eq(medicalRecords.status, 'signed'), isNull(medicalRecords.addendumOf))
+      .orderBy(desc(medicalRecords.createdAt), desc(medicalRecords.id))
+      .limit(opts.limit);
+    const chosen = opts.choose(await presentRecords(data, rows));
+    await this.audit.record(ctx, {
+      action: 'medical_record.assistant_read',
+      entityType: 'medical_record',
+      contactId,
+      details: { recordIds: chosen.recordIds, ...chosen.details },
+    });
+    return chosen.result;
   }
 
   async create(ctx: TenantContext, input: CreateInput) {
