@@ -14,7 +14,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
 import { loadConfig } from '../server/config.js';
 import { createApp } from '../server/app.js';
@@ -25,6 +24,7 @@ import { createModules } from '../server/modules/index.js';
 import { hashPassword } from '../server/modules/auth/passwords.js';
 import { addDays } from '../server/lib/zoned-time.js';
 import { signedInTimer } from './lib/timed-get.js';
+import { dropRedisKeys } from './lib/redis-keys.js';
 
 const BASE = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -106,20 +106,6 @@ async function measureEach(base: string, label: string, next: () => string, warm
   return at(0.95);
 }
 
-async function dropRedisKeys() {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 const name = `opb_bench_${Date.now().toString(36)}`;
 const redisPrefix = `opbanalytics:${Date.now().toString(36)}:`;
@@ -172,5 +158,5 @@ try {
   await admin.unsafe(`drop database if exists ${name} with (force)`);
   await admin.end();
   rmSync(dataDir, { recursive: true, force: true });
-  await dropRedisKeys();
+  await dropRedisKeys(REDIS_URL, redisPrefix);
 }

@@ -8,9 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { Redis } from 'ioredis';
 import { cpuSeconds, machine, startChild, type Child } from './lib/process.js';
 import { median, ramp, type Stage } from './lib/load.js';
+import { dropRedisKeys } from './lib/redis-keys.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -118,23 +118,9 @@ async function main() {
     await Promise.all(targets.map((t) => t.child.stop()));
     await admin.unsafe(`drop database if exists ${dbName} with (force)`);
     await admin.end();
-    await dropRedisKeys();
+    await dropRedisKeys(REDIS_URL, redisPrefix);
   }
 }
 
-async function dropRedisKeys() {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 await main();

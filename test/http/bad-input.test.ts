@@ -5,6 +5,7 @@ import { auditLog } from '../../shared/schema/index.js';
 import { getTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic, signIn, type Agent, type TestClinic } from '../helpers/clinic.js';
 import { createPatient } from '../helpers/patients.js';
+import type { JsonSchema } from '../helpers/api-fuzz.js';
 
 /**
  * Every operation of /api/openapi.json, as a signed-in doctorAdmin (admin and professional, so
@@ -15,21 +16,6 @@ import { createPatient } from '../helpers/patients.js';
  * and nothing may change. Everything comes from the document, so new routes are covered as they land.
  */
 
-interface JsonSchema {
-  type?: string | string[];
-  format?: string;
-  enum?: unknown[];
-  const?: unknown;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  anyOf?: JsonSchema[];
-  oneOf?: JsonSchema[];
-  minimum?: number;
-  minLength?: number;
-  minItems?: number;
-  pattern?: string;
-}
 interface Operation {
   parameters?: { name: string; in: 'path' | 'query'; schema: JsonSchema }[];
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
