@@ -8,7 +8,7 @@ import type { FakeEvolution } from '../fakes/evolution.js';
 import type { FakeOpenAI, LoggedRequest } from '../fakes/openai.js';
 import type { TestApp } from './app.js';
 import { createClinic, type TestClinic } from './clinic.js';
-import { seedNumber, type SeededNumber } from './inbox.js';
+import { linkNumber, seedNumber, type SeededNumber } from './inbox.js';
 import { until } from './until.js';
 
 /** Tools for the auto-reply's tests: `handoff` as the real one answers, and one that records the scope it was given. */
@@ -41,16 +41,6 @@ export async function assistantClinic(app: TestApp, evolution: FakeEvolution, co
   await linkNumber(evolution, number);
   await configure(clinic, { enabled: true, numberIds: [number.id], debounceSeconds: 0, ...config });
   return { clinic, number };
-}
-
-export async function linkNumber(evolution: FakeEvolution, number: SeededNumber) {
-  const res = await fetch(`${evolution.url}/instance/create`, {
-    method: 'POST',
-    headers: { apikey: evolution.apiKey, 'content-type': 'application/json' },
-    body: JSON.stringify({ instanceName: number.instanceName, token: number.instanceToken, integration: 'WHATSAPP-BAILEYS', qrcode: true }),
-  });
-  expect(res.status).toBe(201);
-  evolution.scan(number.instanceName);
 }
 
 export async function configure(clinic: TestClinic, patch: Record<string, unknown>) {

@@ -1,8 +1,10 @@
+import { expect } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { contactWhatsappIds, conversations, messages, whatsappNumbers } from '../../shared/schema/index.js';
 import type { MessageStatus, MessageType, WhatsappNumberState } from '../../shared/schema/whatsapp.js';
 import { ClinicData } from '../../server/infra/clinic-data.js';
+import type { FakeEvolution } from '../fakes/evolution.js';
 import type { TestClinic } from './clinic.js';
 import { createPatient, type Patient } from './patients.js';
 
@@ -39,6 +41,17 @@ export async function seedNumber(clinic: TestClinic, opts: { professionalId?: st
     .returning();
   if (!number) throw new Error('no number');
   return { id: number.id, instanceName, instanceToken };
+}
+
+/** Creates the number's instance on the fake gateway and scans its QR: the number can send. */
+export async function linkNumber(evolution: FakeEvolution, number: SeededNumber) {
+  const res = await fetch(`${evolution.url}/instance/create`, {
+    method: 'POST',
+    headers: { apikey: evolution.apiKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ instanceName: number.instanceName, token: number.instanceToken, integration: 'WHATSAPP-BAILEYS', qrcode: true }),
+  });
+  expect(res.status).toBe(201);
+  evolution.scan(number.instanceName);
 }
 
 export async function setNumberState(clinic: TestClinic, numberId: string, state: WhatsappNumberState) {

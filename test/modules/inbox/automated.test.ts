@@ -5,7 +5,7 @@ import { systemContext } from '../../../server/http/context.js';
 import { FakeEvolution } from '../../fakes/evolution.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { createClinic, type TestClinic } from '../../helpers/clinic.js';
-import { messageRow, seedConversation, seedNumber, type SeededNumber } from '../../helpers/inbox.js';
+import { linkNumber, messageRow, seedConversation, seedNumber, type SeededNumber } from '../../helpers/inbox.js';
 import { until } from '../../helpers/until.js';
 
 let fake: FakeEvolution;
@@ -20,13 +20,7 @@ beforeAll(async () => {
   clinic = await createClinic({ app });
   other = await createClinic({ app });
   number = await seedNumber(clinic);
-  const res = await fetch(`${fake.url}/instance/create`, {
-    method: 'POST',
-    headers: { apikey: fake.apiKey, 'content-type': 'application/json' },
-    body: JSON.stringify({ instanceName: number.instanceName, token: number.instanceToken, integration: 'WHATSAPP-BAILEYS', qrcode: true }),
-  });
-  expect(res.status).toBe(201);
-  fake.scan(number.instanceName);
+  await linkNumber(fake, number);
 });
 afterAll(async () => {
   await app.close();

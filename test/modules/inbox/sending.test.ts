@@ -7,7 +7,7 @@ import type { JobContext } from '../../../server/infra/queue.js';
 import { FakeEvolution } from '../../fakes/evolution.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { createClinic, type Agent, type TestClinic } from '../../helpers/clinic.js';
-import { messageRow, seedConversation, seedNumber, setNumberState, type SeededConversation, type SeededNumber } from '../../helpers/inbox.js';
+import { linkNumber, messageRow, seedConversation, seedNumber, setNumberState, type SeededConversation, type SeededNumber } from '../../helpers/inbox.js';
 import { until } from '../../helpers/until.js';
 
 /** The send tests use a short client timeout: a held answer turns into a timeout quickly. */
@@ -19,13 +19,7 @@ let clinic: TestClinic;
 
 async function linkedNumber(target: TestClinic, opts: { professionalId?: string } = {}): Promise<SeededNumber> {
   const number = await seedNumber(target, opts);
-  const res = await fetch(`${fake.url}/instance/create`, {
-    method: 'POST',
-    headers: { apikey: fake.apiKey, 'content-type': 'application/json' },
-    body: JSON.stringify({ instanceName: number.instanceName, token: number.instanceToken, integration: 'WHATSAPP-BAILEYS', qrcode: true }),
-  });
-  expect(res.status).toBe(201);
-  fake.scan(number.instanceName);
+  await linkNumber(fake, number);
   return number;
 }
 

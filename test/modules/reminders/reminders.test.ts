@@ -6,7 +6,7 @@ import type { ReminderJob } from '../../../server/modules/reminders/send.js';
 import { FakeEvolution } from '../../fakes/evolution.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { createClinic, type TestClinic } from '../../helpers/clinic.js';
-import { receive, seedNumber, type SeededNumber } from '../../helpers/inbox.js';
+import { linkNumber, receive, seedNumber, type SeededNumber } from '../../helpers/inbox.js';
 import { createPatient, type Patient } from '../../helpers/patients.js';
 import { until } from '../../helpers/until.js';
 
@@ -22,13 +22,7 @@ beforeAll(async () => {
   app = await buildTestApp({ env: { EVOLUTION_API_URL: fake.url, EVOLUTION_API_KEY: fake.apiKey, WHATSAPP_SEND_RATE_PER_SECOND: '50' } });
   clinic = await createClinic({ app });
   number = await seedNumber(clinic);
-  const res = await fetch(`${fake.url}/instance/create`, {
-    method: 'POST',
-    headers: { apikey: fake.apiKey, 'content-type': 'application/json' },
-    body: JSON.stringify({ instanceName: number.instanceName, token: number.instanceToken, integration: 'WHATSAPP-BAILEYS', qrcode: true }),
-  });
-  expect(res.status).toBe(201);
-  fake.scan(number.instanceName);
+  await linkNumber(fake, number);
   // No quiet hours here, so the tests hold at any hour they run (the quiet-hour math is unit-tested).
   const saved = await clinic.admin.agent.put('/api/reminders/settings').send({ enabled: true, quietHours: null });
   expect(saved.status).toBe(200);
