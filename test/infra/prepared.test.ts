@@ -30,4 +30,11 @@ describe.runIf(canRun('prepared statements', databaseUrl, 'needs Postgres: set T
     expect(await preparedCount(true)).toEqual({ pooled: 1, inTransaction: 1 });
     expect(await preparedCount(false)).toEqual({ pooled: 0, inTransaction: 0 });
   });
+
+  it('plans each run of a prepared statement for its own values (a generic plan made a range query take minutes)', async () => {
+    const database = await openDatabase({ url: databaseUrl, poolMax: 1, prepare: true });
+    opened.push(database);
+    const [row] = (await database.db.execute(sql`select current_setting('plan_cache_mode') as mode`)) as unknown as { mode: string }[];
+    expect(row?.mode).toBe('force_custom_plan');
+  });
 });
