@@ -17,7 +17,7 @@ import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { openDatabase } from '../server/infra/db.js';
 import { cpuSeconds, machine } from './lib/process.js';
-import { BENCH_PASSWORD, WEEK, seed } from './scheduling-seed.js';
+import { WEEK, login, seed } from './scheduling-seed.js';
 
 const BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
@@ -67,15 +67,6 @@ async function start(tree: string, kind: string, args: string[]): Promise<Server
   return Object.assign(proc, { port });
 }
 
-async function login(port: number, email: string): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: 'http://bench.local' },
-    body: JSON.stringify({ email, password: BENCH_PASSWORD }),
-  });
-  if (res.status !== 200) throw new Error(`login ${res.status}`);
-  return (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
-}
 
 interface Figure {
   rps: number;

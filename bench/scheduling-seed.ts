@@ -65,3 +65,14 @@ export async function seed(sql: Sql): Promise<Seeded> {
   await sql`analyze`;
   return { clinicId, searchClinicId, professionalIds, adminEmail, searchAdminEmail };
 }
+
+/** Signs the seeded member in on a server of the run and returns its session cookie. */
+export async function login(port: number, email: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'http://bench.local' },
+    body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+  });
+  if (res.status !== 200) throw new Error(`login ${res.status}`);
+  return (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+}

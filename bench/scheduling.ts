@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { openDatabase } from '../server/infra/db.js';
-import { BENCH_PASSWORD, WEEK, seed } from './scheduling-seed.js';
+import { WEEK, login, seed } from './scheduling-seed.js';
 import { serve } from './scheduling-servers.js';
 
 const BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -32,15 +32,6 @@ async function child(kind: string, url: string, clinicId: string): Promise<{ por
   return { port, proc };
 }
 
-async function login(port: number, email: string): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: 'http://bench.local' },
-    body: JSON.stringify({ email, password: BENCH_PASSWORD }),
-  });
-  if (res.status !== 200) throw new Error(`login ${res.status}`);
-  return (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
-}
 
 async function load(port: number, path: string, headers: Record<string, string>) {
   const opts = { url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, headers };
