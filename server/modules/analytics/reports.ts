@@ -34,7 +34,7 @@ const NOTES: Record<AnalyticsReport, string[]> = {
   contacts: ['Paciente novo: a primeira consulta (não cancelada, sem falta) na clínica está no período.'],
   revenue: ['Receita: consultas concluídas x preço; sem preço contam em "unpriced". Não há módulo de pagamentos: vale o status de pagamento da consulta.'],
   pipeline: ['Conversão: das oportunidades criadas no período, quantas passaram por cada etapa.'],
-  messaging: ['Transferência da IA: conversa em que uma pessoa escreveu depois do assistente no mesmo período (o assistente ainda não marca transferências).'],
+  messaging: ['Transferência da IA: conversa que o assistente passou para a equipe no período (palavra-chave, emergência, limite ou falha), sobre as conversas em que ele escreveu.'],
 };
 
 /** Figures a member's row cannot have (null there). */
