@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lt, ne, sql } from 'drizzle-orm';
 import { WEBHOOK_TEST_EVENT } from '../../../shared/api/webhooks.js';
 import { webhookDeliveries, type WebhookDeliveryStatus } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
@@ -20,6 +20,7 @@ declare module '../../infra/queue.js' {
   interface JobMap {
     'webhooks.deliver': DeliverJob;
     'webhooks.sweep': Record<string, never>;
+    'webhooks.prune': Record<string, never>;
   }
 }
 
@@ -45,6 +46,8 @@ export function deliveryView(r: DeliveryRow) {
 
 /** A job whose delivery is still pending this long after its time was lost (a crash): the sweep queues it again. */
 const SWEEP_GRACE_MS = 5 * 60_000;
+/** Rows deleted per statement by the retention job (short statements, no long lock on the table). */
+const PRUNE_BATCH = 5000;
 
 /** Delivery rows: one per (event, subscription), made from domain events; the log; replays and test events. */
 export class DeliveryService {
@@ -157,5 +160,20 @@ export class DeliveryService {
       .limit(limit);
     await Promise.all(stale.map((d) => this.enqueue(d.clinicId, d.id, d.attempts)));
     return stale.length;
+  }
+
+  /**
+   * The log's retention: finished deliveries (delivered or failed) of every clinic created more than
+   * WEBHOOK_DELIVERY_RETENTION_DAYS ago are deleted; a pending one stays until it finishes.
+   */
+  async prune(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.infra.config.webhooks.retentionMs);
+    const db = this.infra.systemDb;
+    for (let removed = 0; ; ) {
+      const old = db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(and(lt(webhookDeliveries.createdAt, cutoff), ne(webhookDeliveries.status, 'pending'))).limit(PRUNE_BATCH);
+      const gone = await db.delete(webhookDeliveries).where(inArray(webhookDeliveries.id, old)).returning({ id: webhookDeliveries.id });
+      removed += gone.length;
+      if (gone.length < PRUNE_BATCH) return removed;
+    }
   }
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { jwtVerify } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { webhookSubscriptions } from '../../../shared/schema/index.js';
+import { webhookDeliveries, webhookSubscriptions } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../../server/infra/clinic-data.js';
 import { FakeWebhookReceiver, type ReceivedWebhook } from '../../fakes/webhook-receiver.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
@@ -294,5 +294,30 @@ describe('targets inside the network at delivery time', () => {
     const delivery = await settled(clinic, s);
     expect(delivery).toMatchObject({ status: 'failed', responseStatus: null });
     expect(String(delivery.lastError)).toMatch(/^blocked_address/);
+  });
+});
+
+describe('retention of the delivery log', () => {
+  it('deletes finished deliveries of every clinic older than 30 days (the default), hourly and once per cluster; pending ones stay', async () => {
+    expect(app.modules.jobs.find((j) => j.name === 'webhooks.prune')).toMatchObject({ queue: 'maintenance', everyMs: 3600_000 });
+    const day = 86_400_000;
+    const rows: Record<string, string> = {};
+    for (const clinic of [await createClinic({ app }), await createClinic({ app })]) {
+      const s = await subscribe(clinic, { active: false });
+      const seed = async (name: string, status: 'delivered' | 'failed' | 'pending', ageDays: number) => {
+        const [row] = await new ClinicData(clinic.id, app.infra.db)
+          .insert(webhookDeliveries, { subscriptionId: s.id, eventType: 'contact.created', body: '{}', status, createdAt: new Date(Date.now() - ageDays * day) })
+          .returning({ id: webhookDeliveries.id });
+        rows[`${clinic.id}:${name}`] = row!.id;
+      };
+      await seed('delivered-31d', 'delivered', 31);
+      await seed('failed-31d', 'failed', 31);
+      await seed('pending-31d', 'pending', 31);
+      await seed('delivered-29d', 'delivered', 29);
+    }
+    expect(await app.modules.services.webhooks.deliveries.prune()).toBeGreaterThanOrEqual(4);
+    const kept = await app.infra.systemDb.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(inArray(webhookDeliveries.id, Object.values(rows)));
+    const names = Object.entries(rows).filter(([, id]) => kept.some((k) => k.id === id)).map(([name]) => name.split(':')[1]);
+    expect(names.sort()).toEqual(['delivered-29d', 'delivered-29d', 'pending-31d', 'pending-31d']);
   });
 });
