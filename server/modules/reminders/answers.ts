@@ -76,13 +76,17 @@ export class ReminderAnswers {
     const { reminder, reply, message } = found;
     if (reminder.answer === reply && reminder.answerMessageId !== message.id) return;
     const ctx = systemContext(clinicId, 'reminders', requestId);
+    const appointment = await this.deps.appointments.get(clinicId, reminder.appointmentId).catch(() => undefined);
     await new ClinicData(clinicId, this.infra.db).transaction(async (data, tx) => {
       await data.update(appointmentReminders, { answer: reply, answerMessageId: message.id, answeredAt: new Date() }, eq(appointmentReminders.id, reminder.id));
-      if (reminder.answerMessageId !== message.id) {
-        await this.deps.audit.record(ctx, { action: 'appointment_reminder.answered', entityType: 'appointment', entityId: reminder.appointmentId, details: { answer: reply, kind: reminder.kind } }, tx);
+      // Once per answering message: a redelivered event finds it recorded.
+      if (reminder.answerMessageId === message.id) return;
+      await this.deps.audit.record(ctx, { action: 'appointment_reminder.answered', entityType: 'appointment', entityId: reminder.appointmentId, details: { answer: reply, kind: reminder.kind } }, tx);
+      if (reply === 'reschedule' && appointment) {
+        const { id, contactId, professionalId, startsAt } = appointment;
+        await this.infra.events.publish(tx, 'appointment.reschedule_requested', { appointmentId: id, contactId, professionalId, startsAt: startsAt.toISOString(), conversationId: message.conversationId }, ctx);
       }
     });
-    const appointment = await this.deps.appointments.get(clinicId, reminder.appointmentId).catch(() => undefined);
     const confirmable = appointment && (appointment.status === 'confirmed' || canMove(appointment.status, 'confirmed'));
     if (reply === 'confirm' && appointment && confirmable) {
       if (appointment.status !== 'confirmed') await this.deps.appointments.changeStatus(ctx, appointment.id, { status: 'confirmed' });
