@@ -249,7 +249,9 @@ function readBody(res: IncomingMessage, maxBytes: number, truncate: boolean): Pr
     });
     res.on('end', () => resolve(Buffer.concat(parts)));
     res.on('error', reject);
-    // Aborted (the deadline) or cut by the server: a promise already settled ignores this.
-    res.on('close', () => reject(new SafeFetchError('unreachable', 'The connection closed before the answer ended')));
+    // Aborted (the deadline) or cut by the server; a complete answer (or one already cut short here) has settled.
+    res.on('close', () => {
+      if (!res.complete && size <= maxBytes) reject(new SafeFetchError('unreachable', 'The connection closed before the answer ended'));
+    });
   });
 }

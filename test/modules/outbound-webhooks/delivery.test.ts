@@ -321,3 +321,35 @@ describe('retention of the delivery log', () => {
     expect(names.sort()).toEqual(['delivered-29d', 'delivered-29d', 'pending-31d', 'pending-31d']);
   });
 });
+
+describe('the subscription as deliveries see it (kept per process)', () => {
+  it("another instance's change applies here within WEBHOOK_SUBSCRIPTION_CACHE_MS; this process's own at once", async () => {
+    const local = await buildTestApp({ env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_SUBSCRIPTION_CACHE_MS: '400' } });
+    try {
+      const clinic = await createClinic({ app: local });
+      const s = await subscribe(clinic);
+      const test = async () => {
+        const res = await clinic.admin.agent.post(`/api/webhook-subscriptions/${s.id}/test`).send({});
+        await until(async () => (await clinic.admin.agent.get(`/api/webhook-deliveries/${res.body.id}`)).body.status !== 'pending');
+      };
+      const hits = (path: string) => receiver.received.filter((r) => r.path === path).length;
+      await test();
+      // Another instance moves the target: this process keeps the copy it read for up to 400 ms...
+      const moved = `/webhook/${randomUUID()}`;
+      await new ClinicData(clinic.id, local.infra.db).update(webhookSubscriptions, { url: `${receiver.url}${moved}` }, eq(webhookSubscriptions.id, s.id));
+      await test();
+      expect([hits(s.path), hits(moved)]).toEqual([2, 0]);
+      // ...then reads it again.
+      await new Promise((r) => setTimeout(r, 450));
+      await test();
+      expect([hits(s.path), hits(moved)]).toEqual([2, 1]);
+      // A change made through this process applies to the next delivery.
+      const back = await clinic.admin.agent.patch(`/api/webhook-subscriptions/${s.id}`).send({ url: `${receiver.url}${s.path}` });
+      expect(back.status).toBe(200);
+      await test();
+      expect([hits(s.path), hits(moved)]).toEqual([3, 1]);
+    } finally {
+      await local.close();
+    }
+  });
+});
