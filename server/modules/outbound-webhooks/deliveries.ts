@@ -168,10 +168,9 @@ export class DeliveryService {
    */
   async prune(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.infra.config.webhooks.retentionMs);
-    const db = this.infra.systemDb;
     for (let removed = 0; ; ) {
-      const old = db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(and(lt(webhookDeliveries.createdAt, cutoff), ne(webhookDeliveries.status, 'pending'))).limit(PRUNE_BATCH);
-      const gone = await db.delete(webhookDeliveries).where(inArray(webhookDeliveries.id, old)).returning({ id: webhookDeliveries.id });
+      const old = this.infra.systemDb.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(and(lt(webhookDeliveries.createdAt, cutoff), ne(webhookDeliveries.status, 'pending'))).limit(PRUNE_BATCH);
+      const gone = await this.infra.systemDb.delete(webhookDeliveries).where(inArray(webhookDeliveries.id, old)).returning({ id: webhookDeliveries.id });
       removed += gone.length;
       if (gone.length < PRUNE_BATCH) return removed;
     }
