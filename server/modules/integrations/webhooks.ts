@@ -4,6 +4,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
 import { errorForLog } from '../../infra/logger.js';
+import { groupBy } from '../../lib/group-by.js';
 import { defineJob, type AnyJobDef, type JobContext } from '../../infra/queue.js';
 import type { WebhookContext } from '../../http/route.js';
 import type { Providers } from '../module.js';
@@ -123,10 +124,9 @@ export class WebhookInbox {
     // A verified delivery proves the connection works (marked before its deliveries count as processed).
     const idle = new Set(rows.filter((r) => r.status !== 'active').map((r) => r.event.connectionId));
     for (const connectionId of idle) await this.integrations.setStatus(clinicId, connectionId, 'active');
-    const byProvider = new Map<string, WebhookEvent[]>();
-    for (const r of rows) byProvider.set(r.provider, [...(byProvider.get(r.provider) ?? []), r.event]);
     let failed = false;
-    for (const [provider, events] of byProvider) {
+    for (const [provider, group] of groupBy(rows, (r) => r.provider)) {
+      const events = group.map((r) => r.event);
       try {
         await this.process(clinic, provider, events, job);
       } catch (err) {
