@@ -41,7 +41,9 @@ export interface Delivery {
   payload: unknown;
 }
 
-/** Deliveries per processor call: one transaction's worth. */
+type WaitingAck = { row: { connectionId: string; externalId: string; type: string; payload: unknown }; resolve: (duplicate: boolean) => void; reject: (err: unknown) => void };
+
+/** Deliveries per processor call (one transaction's worth), and per acknowledgement insert. */
 export const DRAIN_BATCH = 200;
 /** A process asks for a clinic's drain at most once per this many ms: deliveries in between ride along. */
 const DRAIN_SIGNAL_MS = 5;
@@ -52,12 +54,14 @@ const SWEEP_AFTER_MS = 5_000;
 const SWEEP_EVERY_MS = 10_000;
 
 /**
- * Inbound webhooks are stored and answered (one insert), then worked on by the clinic's drain job
+ * Inbound webhooks are stored and answered (one insert, shared by concurrent deliveries), then worked on by the clinic's drain job
  * in the `webhooks` queue, many deliveries per transaction. A redelivery of the same external id
  * is a no-op (unique per connection). The drain is signalled per clinic, not per delivery; the
  * sweep finds what a lost signal left.
  */
 export class WebhookInbox {
+  /** Deliveries waiting for their clinic's next insert (the running one holds the lane). */
+  private readonly acks = new Map<string, WaitingAck[]>();
   /** Clinics whose drain this process is about to ask for. */
   private readonly signals = new Set<string>();
   /** Clinics this process drains now, and whether it was asked again meanwhile. */
@@ -69,14 +73,53 @@ export class WebhookInbox {
     private readonly providers: Pick<Providers, 'webhookProcessors'>,
   ) {}
 
+  /**
+   * Stores the delivery; `duplicate` when its external id was stored before. Concurrent deliveries
+   * of a clinic share one multi-row insert (group commit): while one insert runs, the next ones
+   * wait for it and go together, so a burst costs a few statements, not one per delivery.
+   */
   async receive(ctx: WebhookContext, delivery: Delivery): Promise<{ duplicate: boolean }> {
-    const [inserted] = await new ClinicData(ctx.clinicId, this.infra.db)
-      .insert(integrationWebhookEvents, { connectionId: ctx.connection.id, externalId: delivery.externalId, type: delivery.type, payload: delivery.payload ?? {} })
-      .onConflictDoNothing()
-      .returning({ id: integrationWebhookEvents.id });
+    const row = { connectionId: ctx.connection.id, externalId: delivery.externalId, type: delivery.type, payload: delivery.payload ?? {} };
+    const duplicate = await new Promise<boolean>((resolve, reject) => {
+      let lane = this.acks.get(ctx.clinicId);
+      if (!lane) {
+        lane = [];
+        this.acks.set(ctx.clinicId, lane);
+        setImmediate(() => void this.store(ctx.clinicId, lane!));
+      }
+      lane.push({ row, resolve, reject });
+    });
     // A duplicate too: its first copy may wait for a drain that was never asked for.
     this.signal(ctx.clinicId, ctx.requestId);
-    return { duplicate: !inserted };
+    return { duplicate };
+  }
+
+  /** Inserts what waits in the clinic's lane, a batch at a time, until it is empty. */
+  private async store(clinicId: string, lane: WaitingAck[]) {
+    while (lane.length > 0) {
+      const batch = lane.splice(0, DRAIN_BATCH);
+      try {
+        this.answer(batch, await this.insert(clinicId, batch));
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.reject(err);
+        // A row the database refuses must not fail the others: each alone.
+        else for (const ack of batch) await this.insert(clinicId, [ack]).then((fresh) => this.answer([ack], fresh), ack.reject);
+      }
+    }
+    this.acks.delete(clinicId);
+  }
+
+  private async insert(clinicId: string, batch: WaitingAck[]): Promise<Set<string>> {
+    const rows = await new ClinicData(clinicId, this.infra.db)
+      .insert(integrationWebhookEvents, batch.map((a) => a.row))
+      .onConflictDoNothing()
+      .returning({ connectionId: integrationWebhookEvents.connectionId, externalId: integrationWebhookEvents.externalId });
+    return new Set(rows.map((r) => `${r.connectionId}:${r.externalId}`));
+  }
+
+  /** The first of a key the insert stored is new; the others (stored before, or twice in the batch) are duplicates. */
+  private answer(batch: WaitingAck[], fresh: Set<string>) {
+    for (const ack of batch) ack.resolve(!fresh.delete(`${ack.row.connectionId}:${ack.row.externalId}`));
   }
 
   /**
