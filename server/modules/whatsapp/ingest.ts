@@ -136,7 +136,12 @@ export class WhatsappIngest {
    */
   private async store(data: ClinicData, tx: Tx, list: Incoming[], events: PendingEvent[]): Promise<string[]> {
     const seen = new Set<string>();
-    const unique = list.filter(({ number, m }) => !seen.has(keyOf(number.id, m.externalId)) && !!seen.add(keyOf(number.id, m.externalId)));
+    const unique = list.filter(({ number, m }) => {
+      const key = keyOf(number.id, m.externalId);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
     if (unique.length === 0) return [];
     const pairs = new Map(unique.map(({ number, contactId }) => [keyOf(number.id, contactId), { numberId: number.id, contactId }]));
     const convs = await data
