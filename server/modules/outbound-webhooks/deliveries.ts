@@ -66,25 +66,30 @@ export class DeliveryService {
    * the operator's N8N_WEBHOOK_URL), then a job per new row. Run twice, the unique index makes no
    * second row; a row whose job was lost is queued again by the sweep.
    */
-  async fanOut(event: SourceEvent): Promise<void> {
-    const data = this.data(event.clinicId);
+  async fanOut(events: SourceEvent[]): Promise<void> {
     const operator = Boolean(this.infra.config.n8n.webhookUrl);
-    const created: string[] = [];
-    for (const message of messagesOf(event)) {
-      const body = envelopeBody(message.type, event.clinicId, event.createdAt, message.data);
-      const targets: (string | null)[] = (await this.subscriptions.listening(event.clinicId, message.type)).map((s) => s.id);
-      if (operator) targets.push(null);
-      if (targets.length === 0) continue;
-      const rows = await data
-        .insert(
-          webhookDeliveries,
-          targets.map((subscriptionId) => ({ subscriptionId, eventId: event.id, eventType: message.type, body })),
-        )
-        .onConflictDoNothing()
-        .returning({ id: webhookDeliveries.id });
-      created.push(...rows.map((r) => r.id));
+    // A claimed batch asks once per clinic and event type who listens (an ingest batch brings hundreds of events).
+    const listening = new Map<string, Promise<string[]>>();
+    const created: { clinicId: string; id: string }[] = [];
+    for (const event of events) {
+      for (const message of messagesOf(event)) {
+        const key = `${event.clinicId}:${message.type}`;
+        if (!listening.has(key)) listening.set(key, this.subscriptions.listening(event.clinicId, message.type).then((rows) => rows.map((s) => s.id)));
+        const targets: (string | null)[] = [...(await listening.get(key)!)];
+        if (operator) targets.push(null);
+        if (targets.length === 0) continue;
+        const body = envelopeBody(message.type, event.clinicId, event.createdAt, message.data);
+        const rows = await this.data(event.clinicId)
+          .insert(
+            webhookDeliveries,
+            targets.map((subscriptionId) => ({ subscriptionId, eventId: event.id, eventType: message.type, body })),
+          )
+          .onConflictDoNothing()
+          .returning({ id: webhookDeliveries.id });
+        created.push(...rows.map((r) => ({ clinicId: event.clinicId, id: r.id })));
+      }
     }
-    await Promise.all(created.map((id) => this.enqueue(event.clinicId, id, 0)));
+    await Promise.all(created.map((c) => this.enqueue(c.clinicId, c.id, 0)));
   }
 
   enqueue(clinicId: string, deliveryId: string, attempt: number, delayMs = 0) {

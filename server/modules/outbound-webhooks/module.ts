@@ -48,7 +48,9 @@ export function outboundWebhooksModule(infra: Infra, deps: { audit: AuditService
         },
       }),
     ],
-    subscribers: [defineSubscriber({ name: 'outbound-webhooks', events: [...SOURCE_EVENTS], handle: (event) => deliveries.fanOut(event as SourceEvent) })],
+    subscribers: [
+      defineSubscriber({ name: 'outbound-webhooks', events: [...SOURCE_EVENTS], handle: (event) => deliveries.fanOut([event as SourceEvent]), handleBatch: (events) => deliveries.fanOut(events as SourceEvent[]) }),
+    ],
     metrics: Object.values(sender.metrics),
   };
 }

@@ -313,7 +313,7 @@ describe("the patient's answer", () => {
       expect(await told).toEqual(expected);
       await until(() => seenByReceptionist.length === 1);
       // The same message handled again (a redelivered event) tells nobody twice.
-      await app.modules.services.reminders.answers.handle(clinic.id, answer.id, null);
+      await app.modules.services.reminders.answers.handle(clinic.id, [{ messageId: answer.id, requestId: null }]);
       await app.infra.events.flush();
       await new Promise((r) => setTimeout(r, 200));
       expect(seenByReceptionist).toEqual([expected]);
