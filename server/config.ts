@@ -82,6 +82,8 @@ const envSchema = z.object({
   EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   WHATSAPP_PROBE_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   WHATSAPP_WEBHOOK_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  /** How often one worker of the cluster queues stored inbound webhooks that have no job (queue down when they came). */
+  INBOUND_WEBHOOK_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   WEBHOOK_LOOKUP_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   /** Messages sent per second by one WhatsApp number (a fraction spaces them further: 0.5 = one every 2 s). */
   WHATSAPP_SEND_RATE_PER_SECOND: z.coerce.number().positive().max(50).default(1),
@@ -224,6 +226,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       /** How often one worker of the cluster asks Evolution each number's real state. */
       probeEveryMs: e.WHATSAPP_PROBE_EVERY_MS,
     },
+    /** Stored inbound webhooks still unprocessed after this long are queued again, once per cluster at this pace. */
+    inboundWebhookSweepEveryMs: e.INBOUND_WEBHOOK_SWEEP_EVERY_MS,
     /** Processed Evolution webhook payloads (message text) are deleted after this. */
     whatsappWebhookRetentionMs: e.WHATSAPP_WEBHOOK_RETENTION_HOURS * 3_600_000,
     whatsappSendRate: sendRate(e.WHATSAPP_SEND_RATE_PER_SECOND),

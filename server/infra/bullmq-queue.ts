@@ -78,16 +78,26 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
     this.jobs = registeredJobs;
     const used = new Set<QueueName>(['default', ...[...registeredJobs.values()].map((d) => d.queue)]);
     for (const queue of used) {
-      const bull = this.bullQueue(queue);
-      // Schedulers left in Redis by an older version for a job that no longer repeats here are removed.
-      for (const scheduler of await bull.getJobSchedulers()) {
-        const def = scheduler.name ? registeredJobs.get(scheduler.name) : undefined;
-        if ((!def?.everyMs || def.queue !== queue) && scheduler.key) await bull.removeJobScheduler(scheduler.key);
-      }
-      for (const def of registeredJobs.values()) {
-        if (def.everyMs && def.queue === queue) await bull.upsertJobScheduler(def.name, { every: def.everyMs }, { name: def.name, data: envelope({}, {}) });
-      }
+      await this.schedule(queue, registeredJobs);
       this.startWorker(queue, registeredJobs);
+    }
+    // A Redis that came back empty (restarted without persistence) lost the schedulers: set them again.
+    this.connection.on('ready', () => {
+      for (const queue of used) {
+        this.schedule(queue, registeredJobs).catch((err: Error) => this.opts.log.warn({ queue, err: { message: err.message } }, 'repeatable jobs not rescheduled'));
+      }
+    });
+  }
+
+  /** The queue's repeatable jobs, set (idempotent); schedulers an older version left for a job that no longer repeats here are removed. */
+  private async schedule(queue: QueueName, jobs: Map<string, RegisteredJob>) {
+    const bull = this.bullQueue(queue);
+    for (const scheduler of await bull.getJobSchedulers()) {
+      const def = scheduler.name ? jobs.get(scheduler.name) : undefined;
+      if ((!def?.everyMs || def.queue !== queue) && scheduler.key) await bull.removeJobScheduler(scheduler.key);
+    }
+    for (const def of jobs.values()) {
+      if (def.everyMs && def.queue === queue) await bull.upsertJobScheduler(def.name, { every: def.everyMs }, { name: def.name, data: envelope({}, {}) });
     }
   }
 

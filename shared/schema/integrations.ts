@@ -52,7 +52,12 @@ export const integrationWebhookEvents = pgTable(
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
     processedAt: timestamp('processed_at', { withTimezone: true }),
   },
-  (t) => [uniqueIndex('integration_webhook_events_external_unique').on(t.connectionId, t.externalId), index('integration_webhook_events_clinic_idx').on(t.clinicId)],
+  (t) => [
+    uniqueIndex('integration_webhook_events_external_unique').on(t.connectionId, t.externalId),
+    index('integration_webhook_events_clinic_idx').on(t.clinicId),
+    // The sweep's scan: deliveries still waiting for their job.
+    index('integration_webhook_events_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`),
+  ],
 );
 
 /** One row per `Idempotency-Key` (per clinic and route): the first answer, replayed to retries. */

@@ -7,6 +7,9 @@ import { freePort } from '../../scripts/lib/free-port.js';
 import { createPatient } from '../helpers/scheduling.js';
 import { canRun } from '../helpers/skip.js';
 import { until } from '../helpers/until.js';
+import { createNumber, deliver, textMessage, type TestNumber } from '../helpers/whatsapp-webhooks.js';
+import { eq } from 'drizzle-orm';
+import { messages } from '../../shared/schema/index.js';
 
 /**
  * A Redis of our own (so it can be stopped and started again), on a free port; skipped where no
@@ -43,15 +46,17 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
   let key: string;
   let writeKey: string;
   let contactId: string;
+  let number: TestNumber;
 
   beforeAll(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    app = await buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}` }, rateLimits: { login: 50, register: 50, passwordReset: 50, public: 50 } });
+    app = await buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, INBOUND_WEBHOOK_SWEEP_EVERY_MS: '1000' }, rateLimits: { login: 50, register: 50, passwordReset: 50, public: 50 } });
     clinic = await createClinic({ app });
     key = (await clinic.admin.agent.post('/api/api-keys').send({ name: 'n8n', scopes: ['clinic:read'] })).body.key;
     writeKey = (await clinic.admin.agent.post('/api/api-keys').send({ name: 'agenda', scopes: ['appointments:write'] })).body.key;
     contactId = await createPatient(clinic);
+    number = await createNumber(app, clinic.id);
   });
   afterAll(async () => {
     // Workers close cleanly only with Redis there.
@@ -104,7 +109,13 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
     expect(reset.status, JSON.stringify(reset.body)).toBe(503);
     expect(reset.body.error.code).toBe('queue_unavailable');
     expect(Date.now() - t0).toBeLessThan(5000);
+    // An Evolution webhook is stored in Postgres before its 200, queue or not: Evolution will not send it again.
+    const webhook = textMessage(number, 'Mensagem durante a queda do Redis');
+    const acknowledged = await deliver(app, number, webhook);
+    expect(acknowledged.status, JSON.stringify(acknowledged.body)).toBe(200);
+    const stored = () => app.infra.db.select({ id: messages.id }).from(messages).where(eq(messages.externalId, webhook.data.key.id));
 
+    // Restarted empty (no persistence), as a Redis that was killed: jobs and schedulers are gone.
     redis = await startRedis(port);
     await until(async () => (await ready()).status === 200);
     expect((await withKey()).status).toBe(200);
@@ -114,5 +125,9 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
     // The queue works again: a job added now is delivered by the reconnected worker.
     expect((await anonymous(app).post('/api/auth/password-reset').send({ email: clinic.admin.email })).status).toBe(202);
     expect((await app.mail.waitFor(clinic.admin.email, 20_000)).text).toContain('redefinir-senha?token=');
+    // The sweep (a repeatable job, rescheduled on the empty Redis) queues the stored delivery: the message lands, once.
+    await until(async () => (await stored()).length === 1, 20_000, 100);
+    expect((await deliver(app, number, webhook)).body.duplicate).toBe(true);
+    expect(await stored()).toHaveLength(1);
   }, 60_000);
 });

@@ -1,9 +1,10 @@
-import { eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, lt } from 'drizzle-orm';
 import { integrationConnections, integrationWebhookEvents } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
 import { defineJob, type AnyJobDef, type JobContext } from '../../infra/queue.js';
+import { AppError } from '../../lib/errors.js';
 import type { WebhookContext } from '../../http/route.js';
 import type { Providers } from '../module.js';
 import type { IntegrationService } from './service.js';
@@ -12,6 +13,7 @@ declare module '../../infra/queue.js' {
   interface JobMap {
     /** Ids only: the payload stays in integration_webhook_events. */
     'integrations.webhook': { eventId: string };
+    'integrations.webhook_sweep': Record<string, never>;
   }
 }
 
@@ -34,14 +36,19 @@ export interface Delivery {
   payload: unknown;
 }
 
+/** Stored deliveries queued again per sweep, oldest first. */
+const SWEEP_BATCH = 500;
+
 /**
- * Inbound webhooks are stored, answered and then worked on in the `webhooks` queue. A redelivery of
- * the same external id is a no-op (unique per connection); one whose job was lost (queue down at
- * the time) is enqueued again, and the job id keeps it to one run.
+ * Inbound webhooks are stored, answered and then worked on in the `webhooks` queue. Stored is
+ * enough for the 200: with the queue down (Redis) the delivery is still acknowledged, and the
+ * sweep queues every stored delivery left unprocessed. A redelivery of the same external id is a
+ * no-op (unique per connection); one whose job was lost is enqueued again, and the job id keeps it
+ * to one run.
  */
 export class WebhookInbox {
   constructor(
-    private readonly infra: Pick<Infra, 'db' | 'queue'>,
+    private readonly infra: Pick<Infra, 'db' | 'systemDb' | 'queue' | 'log' | 'config'>,
     private readonly integrations: IntegrationService,
     private readonly providers: Pick<Providers, 'webhookProcessors'>,
   ) {}
@@ -62,12 +69,44 @@ export class WebhookInbox {
       );
       if (!event) throw new Error('webhook event vanished');
     }
-    if (!event.processedAt) await this.infra.queue.add('integrations.webhook', { eventId: event.id }, { jobId: `webhook:${event.id}`, context: ctx });
+    if (!event.processedAt) await this.enqueue(event.id, ctx.clinicId, ctx.requestId);
     return { eventId: event.id, duplicate: !inserted };
+  }
+
+  /** The delivery's job; with the queue down it stays stored, and the sweep queues it later. */
+  private async enqueue(eventId: string, clinicId: string, requestId: string | null) {
+    try {
+      await this.infra.queue.add('integrations.webhook', { eventId }, { jobId: `webhook:${eventId}`, context: { clinicId, requestId } });
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'queue_unavailable')) throw err;
+      this.infra.log.warn({ eventId, clinicId }, 'webhook stored, queue unavailable: the sweep queues it');
+    }
+  }
+
+  /** Queues the stored deliveries still unprocessed after a sweep period, across clinics (a repeatable job, once per cluster). */
+  async sweep(): Promise<number> {
+    const before = new Date(Date.now() - this.infra.config.inboundWebhookSweepEveryMs);
+    const stale = await this.infra.systemDb
+      .select({ id: integrationWebhookEvents.id, clinicId: integrationWebhookEvents.clinicId })
+      .from(integrationWebhookEvents)
+      .where(and(isNull(integrationWebhookEvents.processedAt), lt(integrationWebhookEvents.receivedAt, before)))
+      .orderBy(integrationWebhookEvents.receivedAt)
+      .limit(SWEEP_BATCH);
+    for (const event of stale) await this.enqueue(event.id, event.clinicId, null);
+    return stale.length;
   }
 
   jobs(): AnyJobDef[] {
     return [
+      defineJob({
+        name: 'integrations.webhook_sweep',
+        queue: 'maintenance',
+        everyMs: this.infra.config.inboundWebhookSweepEveryMs,
+        handler: async (_data, job) => {
+          const queued = await this.sweep();
+          if (queued > 0) job.log.info({ queued }, 'stored webhooks queued again');
+        },
+      }),
       defineJob({
         name: 'integrations.webhook',
         queue: 'webhooks',

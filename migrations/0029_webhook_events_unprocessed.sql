@@ -1,0 +1,1 @@
+CREATE INDEX "integration_webhook_events_unprocessed_idx" ON "integration_webhook_events" USING btree ("received_at") WHERE "integration_webhook_events"."processed_at" is null;
