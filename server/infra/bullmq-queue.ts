@@ -132,6 +132,7 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
         connection,
         prefix: `${this.prefix}bull`,
         concurrency: settings.concurrency,
+        ...(this.opts.lockMs ? { lockDuration: this.opts.lockMs, stalledInterval: this.opts.lockMs } : {}),
         ...(settings.limiter ? { limiter: { max: settings.limiter.max, duration: settings.limiter.durationMs } } : {}),
         settings: { backoffStrategy: (attemptsMade, _type, _err, job) => retryDelay(attemptsMade, this.backoffMs, job ? jobs.get(job.name)?.maxBackoffMs : undefined) },
       },

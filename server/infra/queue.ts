@@ -101,6 +101,11 @@ export interface Queue<M = JobMap> {
 export interface QueueOptions {
   log: Logger;
   backoffMs?: number;
+  /**
+   * BullMQ: how long a running job's lock lasts without renewal (30 s). A worker that died (SIGKILL)
+   * stops renewing; another finds the job stalled within this much again and runs it once more.
+   */
+  lockMs?: number;
   /** Per-queue overrides (tests). */
   queues?: Partial<Record<QueueName, QueueSettings>>;
 }
