@@ -1,15 +1,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { TEST_ORIGIN, buildTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
 import { freePort } from '../../scripts/lib/free-port.js';
+import { messages } from '../../shared/schema/index.js';
 import { createPatient } from '../helpers/scheduling.js';
 import { canRun } from '../helpers/skip.js';
 import { until } from '../helpers/until.js';
 import { createNumber, deliver, textMessage, type TestNumber } from '../helpers/whatsapp-webhooks.js';
-import { eq } from 'drizzle-orm';
-import { messages } from '../../shared/schema/index.js';
+import { listen, nextEvent, openSocket, sessionCookie, type RunningServer } from '../helpers/server.js';
 
 /**
  * A Redis of our own (so it can be stopped and started again), on a free port; skipped where no
@@ -129,5 +130,50 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
     await until(async () => (await stored()).length === 1, 20_000, 100);
     expect((await deliver(app, number, webhook)).body.duplicate).toBe(true);
     expect(await stored()).toHaveLength(1);
+  }, 60_000);
+});
+
+describe.runIf(canRun('Socket.IO across instances through Redis', hasRedis, 'needs the redis-server binary'))('Socket.IO across instances when Redis goes away and comes back', () => {
+  let port: number;
+  let redis: ChildProcess;
+  let apps: TestApp[];
+  let servers: RunningServer[];
+
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    apps = await Promise.all([0, 1].map(() => buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } })));
+    servers = await Promise.all(apps.map((a) => listen(a)));
+  });
+  afterAll(async () => {
+    if (redis && (redis.exitCode !== null || redis.signalCode !== null)) redis = await startRedis(port);
+    await Promise.all((servers ?? []).map((s) => s.close()));
+    if (redis?.exitCode === null) await stopRedis(redis);
+  });
+
+  it('an event of instance B reaches a client of instance A again once the adapter has reconnected', async () => {
+    const [a, b] = servers as [RunningServer, RunningServer];
+    const clinic = await createClinic({ app: apps[0] });
+    const cookie = await sessionCookie(a.url, clinic.admin.email);
+    const socket = await openSocket(a.url, { origin: TEST_ORIGIN, cookie });
+    const rename = (name: string, as = cookie) => fetch(`${b.url}/api/clinic`, { method: 'PATCH', headers: { cookie: as, origin: TEST_ORIGIN, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    try {
+      const before = nextEvent(socket, 'clinic:updated');
+      expect((await rename('Antes da queda')).status).toBe(200);
+      expect(await before).toMatchObject({ name: 'Antes da queda' });
+
+      await stopRedis(redis);
+      redis = await startRedis(port);
+      // Sessions went with that Redis: sign in again (through B), then B's events travel to A's socket again.
+      const again = await sessionCookie(b.url, clinic.admin.email);
+      await until(async () => {
+        const after = nextEvent(socket, 'clinic:updated', 1000).catch(() => undefined);
+        expect((await rename('Depois da queda', again)).status).toBe(200);
+        return (await after) !== undefined;
+      }, 20_000, 200);
+      expect(socket.connected).toBe(true);
+    } finally {
+      socket.close();
+    }
   }, 60_000);
 });
