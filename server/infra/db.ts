@@ -113,7 +113,7 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
 }
 
 /** Fails queries at once while Postgres is known to be unreachable, instead of queueing them behind reconnect attempts. */
-export class OutageGate {
+class OutageGate {
   private downUntil = 0;
   private probing = false;
 

@@ -165,7 +165,11 @@ describe.runIf(canRun('Socket.IO across instances through Redis', hasRedis, 'nee
       await stopRedis(redis);
       redis = await startRedis(port);
       // Sessions went with that Redis: sign in again (through B), then B's events travel to A's socket again.
-      const again = await sessionCookie(b.url, clinic.admin.email);
+      let again = '';
+      await until(async () => {
+        again = await sessionCookie(b.url, clinic.admin.email).catch(() => '');
+        return again !== '';
+      }, 20_000, 200);
       await until(async () => {
         const after = nextEvent(socket, 'clinic:updated', 1000).catch(() => undefined);
         expect((await rename('Depois da queda', again)).status).toBe(200);

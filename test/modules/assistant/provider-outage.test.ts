@@ -7,6 +7,7 @@ import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { assistantClinic, chatRequests, conversationRow, replyTo, testTools } from '../../helpers/assistant.js';
 import type { TestClinic } from '../../helpers/clinic.js';
 import { receive, seedConversation, type SeededNumber } from '../../helpers/inbox.js';
+import { until } from '../../helpers/until.js';
 
 const COOLDOWN_MS = 60_000;
 let evolution: FakeEvolution;
@@ -52,7 +53,8 @@ describe('when the model provider refuses (429) or fails (500) for a while', () 
     for (let i = 0; i < 6; i++) {
       const { c, message } = await patientWrites();
       expect(message).toMatchObject({ text: HANDOFF_TEXTS.unavailable, meta: { handoff: 'model_error' } });
-      expect((await conversationRow(clinic, c.id)).status).toBe('pending');
+      // The handoff follows the message to the patient.
+      await until(async () => (await conversationRow(clinic, c.id)).status === 'pending');
     }
     // Two messages' calls (each the first try and the SDK's retry), then none: six messages, four requests.
     expect(chatRequests(openai).length - before).toBe(4);
