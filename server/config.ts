@@ -63,6 +63,12 @@ const envSchema = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_CHAT_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
+  /** The WhatsApp assistant's wait for one model answer; past it the conversation goes to a person. */
+  OPENAI_REPLY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(20_000),
+  /** Failed model calls in a row (429, 5xx, timeouts) after which the assistant stops calling for a cool-down. */
+  OPENAI_CIRCUIT_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
+  /** That cool-down when the provider named none (Retry-After). */
+  OPENAI_CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   OPENAI_EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
   // HNSW indexes refuse more than 2,000 dimensions.
   OPENAI_EMBEDDING_DIMENSIONS: z.coerce.number().int().min(16).max(2000).default(1536),
@@ -82,6 +88,7 @@ const envSchema = z.object({
   EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   WHATSAPP_PROBE_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   WHATSAPP_WEBHOOK_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  /** How often one worker of the cluster queues stored inbound webhooks that have no job (queue down when they came). */
   WEBHOOK_LOOKUP_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   /** Messages sent per second by one WhatsApp number (a fraction spaces them further: 0.5 = one every 2 s). */
   WHATSAPP_SEND_RATE_PER_SECOND: z.coerce.number().positive().max(50).default(1),
@@ -203,6 +210,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       apiKey: e.OPENAI_API_KEY,
       baseUrl: e.OPENAI_BASE_URL,
       chatModel: e.OPENAI_CHAT_MODEL,
+      replyTimeoutMs: e.OPENAI_REPLY_TIMEOUT_MS,
+      circuit: { failures: e.OPENAI_CIRCUIT_FAILURES, cooldownMs: e.OPENAI_CIRCUIT_COOLDOWN_MS },
       embeddingModel: e.OPENAI_EMBEDDING_MODEL,
       embeddingDimensions: e.OPENAI_EMBEDDING_DIMENSIONS,
     },
@@ -228,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       /** How often one worker of the cluster asks Evolution each number's real state. */
       probeEveryMs: e.WHATSAPP_PROBE_EVERY_MS,
     },
+    /** Stored inbound webhooks still unprocessed after this long are queued again, once per cluster at this pace. */
     /** Processed Evolution webhook payloads (message text) are deleted after this. */
     whatsappWebhookRetentionMs: e.WHATSAPP_WEBHOOK_RETENTION_HOURS * 3_600_000,
     whatsappSendRate: sendRate(e.WHATSAPP_SEND_RATE_PER_SECOND),

@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import { errorForLog } from '../infra/logger.js';
-import { AppError } from '../lib/errors.js';
+import { AppError, databaseUnavailable } from '../lib/errors.js';
+import { databaseUnreachable } from '../lib/pg-errors.js';
 import { sendJson } from './json.js';
 
 interface HttpishError {
@@ -16,6 +17,7 @@ interface HttpishError {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof z.ZodError) return new AppError(400, 'validation_failed', 'Invalid request', z.flattenError(err));
+  if (databaseUnreachable(err)) return databaseUnavailable();
   // drizzle wraps driver errors (DrizzleQueryError): the SQLSTATE is on the cause.
   const raw = (err ?? {}) as HttpishError & { cause?: unknown };
   const e = (raw.code === undefined && raw.cause && typeof raw.cause === 'object' ? raw.cause : raw) as HttpishError & { message?: string };

@@ -1,10 +1,12 @@
 import { Queue as BullQueue, DelayedError, Worker, type Job } from 'bullmq';
 import { AppError } from '../lib/errors.js';
 import type { AnyJobDef, FailedJob, JobMap, JobName, JobOptions, Queue, QueueDepth, QueueName, QueueOptions, RateLimit } from './queue.js';
-import { KEEP_COMPLETED, KEEP_FAILED, QUEUES, envelope, jobContext, registered, registry, unwrap, type RegisteredJob } from './queue-runtime.js';
+import { KEEP_COMPLETED, KEEP_FAILED, QUEUES, envelope, jobContext, registered, registry, retryDelay, unwrap, type RegisteredJob } from './queue-runtime.js';
 import { createBullConnection, type Redis } from './redis.js';
 
 // `default` keeps the name of the single queue of earlier versions: jobs and schedulers left there are still seen.
+/** The backoff of jobs with a capped delay (`maxBackoffMs`), computed by the workers' strategy. */
+const CAPPED = 'capped';
 const bullName = (queue: QueueName) => (queue === 'default' ? 'operabase' : `operabase-${queue}`);
 
 /** INCR a window counter (expiring with the window); over the limit, answer the window's remaining ms. */
@@ -41,6 +43,9 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
   }
 
   private settings = (queue: QueueName) => this.opts.queues?.[queue] ?? QUEUES[queue];
+  private get backoffMs() {
+    return this.opts.backoffMs ?? 1000;
+  }
 
   private bullQueue(queue: QueueName): BullQueue {
     let q = this.queues.get(queue);
@@ -49,7 +54,7 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
         connection: this.connection,
         prefix: `${this.prefix}bull`,
         defaultJobOptions: {
-          backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
+          backoff: { type: 'exponential', delay: this.backoffMs },
           removeOnComplete: { count: KEEP_COMPLETED, age: 24 * 3600 },
           removeOnFail: { count: KEEP_FAILED, age: 14 * 24 * 3600 },
         },
@@ -64,7 +69,8 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
     const def = registered(this.jobs, name);
     const jobId = opts.jobId === undefined ? undefined : toBullId(opts.jobId);
     try {
-      await this.bullQueue(def.queue).add(name, envelope(data, opts), { jobId, delay: opts.delayMs, attempts: def.attempts });
+      const backoff = def.maxBackoffMs === undefined ? undefined : { type: CAPPED, delay: this.backoffMs };
+      await this.bullQueue(def.queue).add(name, envelope(data, opts), { jobId, delay: opts.delayMs, attempts: def.attempts, ...(backoff ? { backoff } : {}) });
     } catch (err) {
       if (this.connection.status === 'ready') throw err;
       this.opts.log.warn({ job: name, err: { message: (err as Error).message } }, 'queue unavailable, job not added');
@@ -78,16 +84,26 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
     this.jobs = registeredJobs;
     const used = new Set<QueueName>(['default', ...[...registeredJobs.values()].map((d) => d.queue)]);
     for (const queue of used) {
-      const bull = this.bullQueue(queue);
-      // Schedulers left in Redis by an older version for a job that no longer repeats here are removed.
-      for (const scheduler of await bull.getJobSchedulers()) {
-        const def = scheduler.name ? registeredJobs.get(scheduler.name) : undefined;
-        if ((!def?.everyMs || def.queue !== queue) && scheduler.key) await bull.removeJobScheduler(scheduler.key);
-      }
-      for (const def of registeredJobs.values()) {
-        if (def.everyMs && def.queue === queue) await bull.upsertJobScheduler(def.name, { every: def.everyMs }, { name: def.name, data: envelope({}, {}) });
-      }
+      await this.schedule(queue, registeredJobs);
       this.startWorker(queue, registeredJobs);
+    }
+    // A Redis that came back empty (restarted without persistence) lost the schedulers: set them again.
+    this.connection.on('ready', () => {
+      for (const queue of used) {
+        this.schedule(queue, registeredJobs).catch((err: Error) => this.opts.log.warn({ queue, err: { message: err.message } }, 'repeatable jobs not rescheduled'));
+      }
+    });
+  }
+
+  /** The queue's repeatable jobs, set (idempotent); schedulers an older version left for a job that no longer repeats here are removed. */
+  private async schedule(queue: QueueName, jobs: Map<string, RegisteredJob>) {
+    const bull = this.bullQueue(queue);
+    for (const scheduler of await bull.getJobSchedulers()) {
+      const def = scheduler.name ? jobs.get(scheduler.name) : undefined;
+      if ((!def?.everyMs || def.queue !== queue) && scheduler.key) await bull.removeJobScheduler(scheduler.key);
+    }
+    for (const def of jobs.values()) {
+      if (def.everyMs && def.queue === queue) await bull.upsertJobScheduler(def.name, { every: def.everyMs }, { name: def.name, data: envelope({}, {}) });
     }
   }
 
@@ -116,7 +132,9 @@ export class BullMqQueue<M = JobMap> implements Queue<M> {
         connection,
         prefix: `${this.prefix}bull`,
         concurrency: settings.concurrency,
+        ...(this.opts.lockMs ? { lockDuration: this.opts.lockMs, stalledInterval: this.opts.lockMs } : {}),
         ...(settings.limiter ? { limiter: { max: settings.limiter.max, duration: settings.limiter.durationMs } } : {}),
+        settings: { backoffStrategy: (attemptsMade, _type, _err, job) => retryDelay(attemptsMade, this.backoffMs, job ? jobs.get(job.name)?.maxBackoffMs : undefined) },
       },
     );
     worker.on('error', (err) => this.opts.log.warn({ queue, err: { message: err.message } }, 'worker error'));

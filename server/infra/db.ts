@@ -7,6 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
 import * as schema from '../../shared/schema/index.js';
 import { DataDirLockedError, lockDataDir } from './data-dir-lock.js';
+import { databaseUnreachable } from '../lib/pg-errors.js';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -86,8 +87,10 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   // own values: after five runs Postgres may switch a statement to one generic plan, which for a
   // date range (analytics) took minutes where the value's plan takes a third of a second.
   const connection = prepare ? { plan_cache_mode: 'force_custom_plan' } : {};
-  const client = postgres(url, { max, prepare, connection, onnotice: () => {}, idle_timeout: 30, connect_timeout: 10 });
-  const db = drizzle(prepare ? preparing(client) : client, { schema }) as unknown as Db;
+  // Reconnect attempts 0.1 s apart, doubling up to 2 s (postgres.js waits up to 20 s): back within 2 s of the server.
+  const backoff = (retries: number) => Math.min(0.1 * 2 ** retries, 2);
+  const client = postgres(url, { max, prepare, connection, onnotice: () => {}, idle_timeout: 30, connect_timeout: 10, backoff });
+  const db = drizzle(guarded(client, { prepare, gate: new OutageGate() }), { schema }) as unknown as Db;
   return {
     db,
     kind: 'postgres',
@@ -109,23 +112,64 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   };
 }
 
+/** Fails queries at once while Postgres is known to be unreachable, instead of queueing them behind reconnect attempts. */
+class OutageGate {
+  private downUntil = 0;
+  private probing = false;
+
+  constructor(private readonly cooldownMs = 1000) {}
+
+  /** Before a query: throws while down; after the cool-down one query goes through to try the server again. */
+  admit(): void {
+    if (this.downUntil === 0) return;
+    if (Date.now() < this.downUntil || this.probing) throw Object.assign(new Error('database unreachable (recent connection failures)'), { code: 'DATABASE_DOWN' });
+    this.probing = true;
+  }
+
+  /** After a query: a connection failure closes the gate for the cool-down; anything else (even a SQL error) reopens it. */
+  settled(err?: unknown): void {
+    this.probing = false;
+    if (err !== undefined && databaseUnreachable(err)) this.downUntil = Date.now() + this.cooldownMs;
+    else this.downUntil = 0;
+  }
+}
+
 /**
- * Drizzle asks postgres.js not to prepare any query it did not name (`prepare: false` on every
- * call), and postgres.js then sends a parameterised query in two round trips (parse and describe,
- * wait, then bind and execute) and has Postgres plan it each time. This handle makes every query a
- * named prepared statement of its connection: one round trip and no parsing once seen. Statements
+ * The postgres.js handle drizzle gets: every query passes the outage gate, and with `prepare` it
+ * is a named prepared statement of its connection. Drizzle asks postgres.js not to prepare any
+ * query it did not name (`prepare: false` on every call), and postgres.js then sends a
+ * parameterised query in two round trips (parse and describe, wait, then bind and execute) and has
+ * Postgres plan it each time; prepared, it is one round trip and no parsing once seen. Statements
  * live as long as their connection (postgres.js recycles connections after 30-60 minutes).
  */
-function preparing(client: Sql): Sql {
+function guarded(client: Sql, opts: { prepare: boolean; gate: OutageGate; inTransaction?: boolean }): Sql {
+  const { gate } = opts;
+  // A transaction passed the gate when it began: its own queries are not held back.
+  const admit = () => opts.inTransaction || gate.admit();
+  const watch = <T extends PromiseLike<unknown>>(query: T): T => {
+    // postgres.js queries run when first awaited (a microtask later): drizzle's `.values()` still applies.
+    query.then(
+      () => gate.settled(),
+      (err: unknown) => gate.settled(err),
+    );
+    return query;
+  };
   return new Proxy(client, {
     get(target, prop, receiver) {
-      if (prop === 'unsafe') return (query: string, params?: never[], options?: object) => target.unsafe(query, params, { ...options, prepare: true });
-      // Transactions and savepoints hand their own connection to the callback: it prepares too.
+      if (prop === 'unsafe') {
+        return (query: string, params?: never[], options?: { prepare?: boolean }) => {
+          admit();
+          return watch(target.unsafe(query, params, opts.prepare ? { ...options, prepare: true } : options));
+        };
+      }
+      // Transactions and savepoints hand their own connection to the callback: it is handled the same way.
       if (prop === 'begin' || prop === 'savepoint') {
-        const method = Reflect.get(target, prop, receiver) as (...args: unknown[]) => unknown;
+        const method = Reflect.get(target, prop, receiver) as (...args: unknown[]) => Promise<unknown>;
         return (...args: unknown[]) => {
           const run = args.pop() as (sql: Sql) => unknown;
-          return method.call(target, ...args, (sql: Sql) => run(preparing(sql)));
+          if (prop === 'begin') admit();
+          const started = method.call(target, ...args, (sql: Sql) => run(guarded(sql, { ...opts, inTransaction: true })));
+          return prop === 'begin' ? watch(started) : started;
         };
       }
       return Reflect.get(target, prop, receiver);

@@ -1,5 +1,5 @@
 import type { AnyJobDef, FailedJob, JobMap, JobName, JobOptions, Queue, QueueDepth, QueueName, QueueOptions, QueueSettings } from './queue.js';
-import { KEEP_COMPLETED, KEEP_FAILED, QUEUES, envelope, jobContext, registered, registry, type Envelope, type RegisteredJob } from './queue-runtime.js';
+import { KEEP_COMPLETED, KEEP_FAILED, QUEUES, envelope, jobContext, registered, registry, retryDelay, type Envelope, type RegisteredJob } from './queue-runtime.js';
 
 interface MemoryJob extends Envelope {
   id: string;
@@ -126,7 +126,7 @@ export class MemoryQueue<M = JobMap> implements Queue<M> {
       await job.def.handler(job.payload, ctx);
     } catch (err) {
       if (job.attempt < job.def.attempts && !this.closed) {
-        this.schedule(job, (this.opts.backoffMs ?? 1000) * 2 ** (job.attempt - 1));
+        this.schedule(job, retryDelay(job.attempt, this.opts.backoffMs ?? 1000, job.def.maxBackoffMs));
       } else {
         job.error = (err as Error).message;
         job.failedAt = new Date();

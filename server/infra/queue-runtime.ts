@@ -28,6 +28,7 @@ export interface RegisteredJob {
   name: string;
   queue: QueueName;
   attempts: number;
+  maxBackoffMs?: number;
   everyMs?: number;
   rateLimitKey?: (data: unknown) => string;
   handler: (data: unknown, job: JobContext) => Promise<void>;
@@ -51,6 +52,9 @@ export function registered(jobs: Map<string, RegisteredJob> | undefined, name: s
   if (!def) throw new Error(`Unknown job "${name}": register it in its module's jobs`);
   return def;
 }
+
+/** The wait before attempt `attempt + 1`: the base doubled per attempt made, up to the job's cap. */
+export const retryDelay = (attemptsMade: number, baseMs: number, maxMs = Number.POSITIVE_INFINITY) => Math.min(baseMs * 2 ** (attemptsMade - 1), maxMs);
 
 export const envelope = (data: unknown, opts: JobOptions): Envelope => ({
   payload: data,

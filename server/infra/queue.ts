@@ -49,6 +49,8 @@ export interface JobDef<M, N extends JobName<M>> {
   handler: (data: M[N], job: JobContext) => Promise<void>;
   /** Overrides the queue's attempts. */
   attempts?: number;
+  /** Caps the doubling delay between attempts, so many attempts span an outage of minutes without waiting minutes once it is over. */
+  maxBackoffMs?: number;
   /** Repeatable job: runs every N ms, once per cluster. */
   everyMs?: number;
   /** Key of the queue's `perKey` rate limit (the sending WhatsApp number); a job over it waits, without using an attempt. */
@@ -99,6 +101,11 @@ export interface Queue<M = JobMap> {
 export interface QueueOptions {
   log: Logger;
   backoffMs?: number;
+  /**
+   * BullMQ: how long a running job's lock lasts without renewal (30 s). A worker that died (SIGKILL)
+   * stops renewing; another finds the job stalled within this much again and runs it once more.
+   */
+  lockMs?: number;
   /** Per-queue overrides (tests). */
   queues?: Partial<Record<QueueName, QueueSettings>>;
 }

@@ -141,7 +141,7 @@ export class Realtime {
       // the unsubscribe of close() queued behind the disconnect.
       this.subscriber = opts.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, enableAutoPipelining: false });
       this.subscriber.on('error', () => {});
-      io.adapter(createAdapter(opts.redis, this.subscriber));
+      io.adapter(createAdapter(quietPublisher(opts.redis), this.subscriber));
     }
     io.use((socket: TypedSocket, next) => {
       opts.identify(socket.request, bearer(socket)).then(
@@ -238,6 +238,20 @@ export class Realtime {
     schedule();
     socket.once('disconnect', () => clearTimeout(timer));
   }
+}
+
+/**
+ * The adapter publishes without awaiting: with Redis down each emit would leave an unhandled
+ * rejection. Meanwhile events reach this instance's own sockets only; other instances' from the
+ * reconnect on (the subscriber resubscribes by itself).
+ */
+function quietPublisher(redis: Redis): Redis {
+  return new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop === 'publish') return (...args: Parameters<Redis['publish']>) => target.publish(...args).catch(() => 0);
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 function bearer(socket: Socket): string | undefined {

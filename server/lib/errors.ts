@@ -21,3 +21,6 @@ export const notConfigured = (integration: string) =>
 /** The session store (Redis) did not answer: a retryable outage, not a bug. */
 export const sessionStoreUnavailable = () =>
   new AppError(503, 'session_store_unavailable', 'Sign-in is temporarily unavailable; try again in a moment', undefined, { 'Retry-After': '5' });
+/** Postgres could not be reached (restarting, failed over): the pool reconnects by itself, so the client retries. */
+export const databaseUnavailable = () =>
+  new AppError(503, 'database_unavailable', 'The service is briefly unavailable; try again in a moment', undefined, { 'Retry-After': '5' });

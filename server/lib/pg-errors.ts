@@ -1,3 +1,5 @@
+import { DrizzleQueryError } from 'drizzle-orm';
+
 /** The SQLSTATE of a Postgres error, looking through drizzle's wrapper (`DrizzleQueryError.cause`). */
 export function pgErrorCode(err: unknown): string | undefined {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
@@ -19,3 +21,34 @@ export const UNIQUE_VIOLATION = '23505';
 export const EXCLUSION_VIOLATION = '23P01';
 export const CHECK_VIOLATION = '23514';
 export const FOREIGN_KEY_VIOLATION = '23503';
+
+/** Postgres refusing work as a whole: connection failures (08), shutting down or starting up (57P01-03), out of connections. */
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/;
+/** The driver's own words for a connection that failed or went away (postgres.js codes, socket errors). */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+  // Ours: the outage gate refused the query without trying (server/infra/db.ts).
+  'DATABASE_DOWN',
+]);
+
+/**
+ * Whether a query failed because the database could not be reached (down, restarting, out of
+ * connections): a retryable outage, not a bug. Only the error itself and, under drizzle's wrapper,
+ * the driver's: a socket error deeper down belongs to something else (an outbound fetch).
+ */
+export function databaseUnreachable(err: unknown): boolean {
+  const driver = err instanceof DrizzleQueryError ? err.cause : err;
+  const code = (driver as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code));
+}

@@ -25,6 +25,8 @@ export const whatsappNumber = z.object({
   stateReason: z.string().nullable(),
   stateChangedAt: z.string(),
   lastProbeAt: z.string().nullable(),
+  /** The gateway did not answer the last probe (`gateway_unavailable`, `gateway_timeout`, `gateway_rate_limited`); null once it does. */
+  gatewayError: z.string().nullable(),
   groupsEnabled: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -52,6 +52,8 @@ export const whatsappNumbers = pgTable(
     stateReason: text('state_reason'),
     stateChangedAt: timestamp('state_changed_at', { withTimezone: true }).notNull().defaultNow(),
     lastProbeAt: timestamp('last_probe_at', { withTimezone: true }),
+    /** Set while the gateway gives the probe no answer (`gateway_unavailable`, `gateway_timeout`...): the outage, not the number's state. */
+    gatewayError: text('gateway_error'),
     groupsEnabled: boolean('groups_enabled').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

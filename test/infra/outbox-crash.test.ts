@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,36 +8,18 @@ import type { DeliveredEvent } from '../../shared/api/domain-events.js';
 import { openDatabase } from '../../server/infra/db.js';
 import { createLogger } from '../../server/infra/logger.js';
 import { Outbox } from '../../server/infra/outbox.js';
+import { reportThenKill } from '../helpers/crash.js';
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'outbox-crash-child.ts');
 const url = inject('databaseUrl');
 const dataDir = url ? undefined : mkdtempSync(path.join(os.tmpdir(), 'opb-outbox-crash-'));
-const children = new Set<ReturnType<typeof spawn>>();
 afterAll(() => {
-  for (const proc of children) proc.kill('SIGKILL');
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Runs the child until it reports its committed events, then SIGKILLs it. */
-async function publishThenKill(env: Record<string, string>): Promise<{ clinicId: string; ids: string[] }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child], {
-    env: { ...process.env, ...(url ? { DATABASE_URL: url } : { DATA_DIR: dataDir as string }), ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(proc);
-  const report = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0] as string);
-    });
-    proc.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
-  });
-  const exited = new Promise((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
-  proc.kill('SIGKILL');
-  expect(await exited).toBe('SIGKILL');
-  return JSON.parse(report) as { clinicId: string; ids: string[] };
-}
+const publishThenKill = (env: Record<string, string>) =>
+  reportThenKill<{ clinicId: string; ids: string[] }>(child, { ...(url ? { DATABASE_URL: url } : { DATA_DIR: dataDir as string }), ...env });
 
 /** A new process's relay (this one) on the same database: what does it deliver? */
 async function deliverAfterRestart(scope: string, count: number) {

@@ -1,12 +1,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { TEST_ORIGIN, buildTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
 import { freePort } from '../../scripts/lib/free-port.js';
+import { messages } from '../../shared/schema/index.js';
 import { createPatient } from '../helpers/scheduling.js';
 import { canRun } from '../helpers/skip.js';
 import { until } from '../helpers/until.js';
+import { createNumber, deliver, textMessage, type TestNumber } from '../helpers/whatsapp-webhooks.js';
+import { listen, nextEvent, openSocket, sessionCookie, type RunningServer } from '../helpers/server.js';
 
 /**
  * A Redis of our own (so it can be stopped and started again), on a free port; skipped where no
@@ -43,6 +47,7 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
   let key: string;
   let writeKey: string;
   let contactId: string;
+  let number: TestNumber;
 
   beforeAll(async () => {
     port = await freePort();
@@ -52,6 +57,7 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
     key = (await clinic.admin.agent.post('/api/api-keys').send({ name: 'n8n', scopes: ['clinic:read'] })).body.key;
     writeKey = (await clinic.admin.agent.post('/api/api-keys').send({ name: 'agenda', scopes: ['appointments:write'] })).body.key;
     contactId = await createPatient(clinic);
+    number = await createNumber(app, clinic.id);
   });
   afterAll(async () => {
     // Workers close cleanly only with Redis there.
@@ -104,7 +110,13 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
     expect(reset.status, JSON.stringify(reset.body)).toBe(503);
     expect(reset.body.error.code).toBe('queue_unavailable');
     expect(Date.now() - t0).toBeLessThan(5000);
+    // An Evolution webhook is stored in Postgres before its 200, queue or not: Evolution will not send it again.
+    const webhook = textMessage(number, 'Mensagem durante a queda do Redis');
+    const acknowledged = await deliver(app, number, webhook);
+    expect(acknowledged.status, JSON.stringify(acknowledged.body)).toBe(200);
+    const stored = () => app.infra.db.select({ id: messages.id }).from(messages).where(eq(messages.externalId, webhook.data.key.id));
 
+    // Restarted empty (no persistence), as a Redis that was killed: jobs and schedulers are gone.
     redis = await startRedis(port);
     await until(async () => (await ready()).status === 200);
     expect((await withKey()).status).toBe(200);
@@ -114,5 +126,58 @@ describe.runIf(canRun('when Redis goes away and comes back', hasRedis, 'needs th
     // The queue works again: a job added now is delivered by the reconnected worker.
     expect((await anonymous(app).post('/api/auth/password-reset').send({ email: clinic.admin.email })).status).toBe(202);
     expect((await app.mail.waitFor(clinic.admin.email, 20_000)).text).toContain('redefinir-senha?token=');
+    // The sweep (a repeatable job, rescheduled on the empty Redis) queues the stored delivery: the message lands, once.
+    await until(async () => (await stored()).length === 1, 20_000, 100);
+    expect((await deliver(app, number, webhook)).body.duplicate).toBe(true);
+    expect(await stored()).toHaveLength(1);
+  }, 60_000);
+});
+
+describe.runIf(canRun('Socket.IO across instances through Redis', hasRedis, 'needs the redis-server binary'))('Socket.IO across instances when Redis goes away and comes back', () => {
+  let port: number;
+  let redis: ChildProcess;
+  let apps: TestApp[];
+  let servers: RunningServer[];
+
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    apps = await Promise.all([0, 1].map(() => buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } })));
+    servers = await Promise.all(apps.map((a) => listen(a)));
+  });
+  afterAll(async () => {
+    if (redis && (redis.exitCode !== null || redis.signalCode !== null)) redis = await startRedis(port);
+    await Promise.all((servers ?? []).map((s) => s.close()));
+    if (redis?.exitCode === null) await stopRedis(redis);
+  });
+
+  it('an event of instance B reaches a client of instance A again once the adapter has reconnected', async () => {
+    const [a, b] = servers as [RunningServer, RunningServer];
+    const clinic = await createClinic({ app: apps[0] });
+    const cookie = await sessionCookie(a.url, clinic.admin.email);
+    const socket = await openSocket(a.url, { origin: TEST_ORIGIN, cookie });
+    const rename = (name: string, as = cookie) => fetch(`${b.url}/api/clinic`, { method: 'PATCH', headers: { cookie: as, origin: TEST_ORIGIN, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    try {
+      const before = nextEvent(socket, 'clinic:updated');
+      expect((await rename('Antes da queda')).status).toBe(200);
+      expect(await before).toMatchObject({ name: 'Antes da queda' });
+
+      await stopRedis(redis);
+      redis = await startRedis(port);
+      // Sessions went with that Redis: sign in again (through B), then B's events travel to A's socket again.
+      let again = '';
+      await until(async () => {
+        again = await sessionCookie(b.url, clinic.admin.email).catch(() => '');
+        return again !== '';
+      }, 20_000, 200);
+      await until(async () => {
+        const after = nextEvent(socket, 'clinic:updated', 1000).catch(() => undefined);
+        expect((await rename('Depois da queda', again)).status).toBe(200);
+        return (await after) !== undefined;
+      }, 20_000, 200);
+      expect(socket.connected).toBe(true);
+    } finally {
+      socket.close();
+    }
   }, 60_000);
 });

@@ -9,6 +9,8 @@ type Message = OpenAI.Chat.ChatCompletionMessageParam;
 
 /** Model calls per reply: the first answer plus rounds of tool calls. Past it: hand off. */
 export const MAX_ROUNDS = 5;
+/** Retries of one model call by the SDK (honouring retry-after): one, so a failing provider costs two requests per call at most. */
+const CALL_RETRIES = 1;
 /** WhatsApp's limit for one text message. */
 const MAX_REPLY = 4_096;
 
@@ -75,10 +77,20 @@ export async function converse(opts: {
   const toolCalls: ToolCallRecord[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     if (round > 0 && !(await opts.budgetLeft())) return { kind: 'handoff', reason: 'budget', toolCalls };
+    // The provider failed the last calls: a person answers, and nothing is sent to it meanwhile.
+    if (!ai.circuit.allow()) {
+      log.warn('chat model circuit open: handing off without a call');
+      return { kind: 'handoff', reason: 'model_error', toolCalls };
+    }
     let completion: OpenAI.Chat.ChatCompletion;
     try {
-      completion = await ai.client.chat.completions.create({ model: ai.chatModel, messages, ...(specs.length ? { tools: specs, tool_choice: 'auto' as const } : {}) });
+      completion = await ai.client.chat.completions.create(
+        { model: ai.chatModel, messages, ...(specs.length ? { tools: specs, tool_choice: 'auto' as const } : {}) },
+        { timeout: ai.replyTimeoutMs, maxRetries: CALL_RETRIES },
+      );
+      ai.circuit.succeeded();
     } catch (err) {
+      ai.circuit.failedWith(err);
       const status = err instanceof OpenAI.APIError ? err.status : undefined;
       log.warn({ err: { name: (err as Error).name, status } }, 'chat model failed after retries: handing off');
       await opts.onCall({ inputTokens: 0, outputTokens: 0, error: true });

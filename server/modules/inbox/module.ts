@@ -7,7 +7,7 @@ import { ConversationService } from './conversations.js';
 import { Inbox } from './inbox.js';
 import { MessageService, type InboxChannels } from './messages.js';
 import { inboxRoutes } from './routes.js';
-import { SEND_ATTEMPTS, Sender } from './sending.js';
+import { SEND_ATTEMPTS, SEND_MAX_BACKOFF_MS, Sender } from './sending.js';
 import { inboxRealtime, inboxSend } from './subscribers.js';
 
 declare module '../../infra/queue.js' {
@@ -38,7 +38,7 @@ export function inboxModule(infra: Infra, deps: { files: FileService; channels: 
     subscribers: [inboxRealtime(infra), inboxSend(infra)],
     jobs: [
       // Rate limited per number (WHATSAPP_SEND_RATE_PER_SECOND); a job over the pace waits without using an attempt.
-      defineJob({ name: 'inbox.send', queue: 'whatsapp', attempts: SEND_ATTEMPTS, rateLimitKey: (d) => d.numberId, handler: (d, job) => sender.send(d.messageId, job) }),
+      defineJob({ name: 'inbox.send', queue: 'whatsapp', attempts: SEND_ATTEMPTS, maxBackoffMs: SEND_MAX_BACKOFF_MS, rateLimitKey: (d) => d.numberId, handler: (d, job) => sender.send(d.messageId, job) }),
       defineJob({ name: 'inbox.send_watchdog', queue: 'whatsapp', handler: (d, job) => sender.watchdog(d.messageId, job) }),
       defineJob({ name: 'inbox.mark_read', queue: 'whatsapp', handler: (d, job) => sender.markRead(d.conversationId, job) }),
       defineJob({ name: 'inbox.presence', queue: 'whatsapp', attempts: 1, handler: (d, job) => sender.presence(d.conversationId, d.presence, job) }),

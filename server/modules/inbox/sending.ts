@@ -8,8 +8,13 @@ import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import type { ChannelProvider, ProviderError, SentMessage } from '../integrations/providers.js';
 import { publishUpdated, sendable, type InboxChannels, type MessageRow } from './messages.js';
 
-/** Attempts of one send job: connection errors and 5xx are retried with backoff (1 s, 2 s, 4 s, ...). */
-export const SEND_ATTEMPTS = 6;
+/**
+ * Attempts of one send job: connection errors and 5xx are retried after 1, 2, 4, 8, 16, then
+ * every 30 s (SEND_MAX_BACKOFF_MS): eleven attempts span three minutes, so a gateway down for two
+ * goes out within 30 s of its return, and a dead one ends `failed` instead of waiting for ever.
+ */
+export const SEND_ATTEMPTS = 11;
+export const SEND_MAX_BACKOFF_MS = 30_000;
 /** A claim this old with no answer: the holder died mid-call, so the send is as ambiguous as a timeout. */
 export const STALE_CLAIM_MS = 5 * 60_000;
 /** How long "typing..." shows on the patient's phone. */

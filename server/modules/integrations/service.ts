@@ -135,6 +135,11 @@ export class IntegrationService implements WebhookConnections {
     return this.update(clinicId, id, status === 'active' ? { status, lastError: null, lastErrorAt: null } : { status });
   }
 
+  /** Notes a short reason on the connection without changing its status (the provider is down, not the connection). */
+  noteError(clinicId: string, id: string, message: string | null): Promise<ConnectionView> {
+    return this.update(clinicId, id, { lastError: message?.slice(0, MAX_ERROR_LENGTH) ?? null, lastErrorAt: message ? new Date() : null });
+  }
+
   /** Marks the connection broken with a short reason; pass provider error codes, never tokens or message text. */
   recordError(clinicId: string, id: string, message: string): Promise<ConnectionView> {
     return this.update(clinicId, id, { status: 'broken', lastError: message.slice(0, MAX_ERROR_LENGTH), lastErrorAt: new Date() });

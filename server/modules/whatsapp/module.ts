@@ -24,6 +24,6 @@ export function whatsappModule(infra: Infra, deps: { audit: AuditService; team: 
   const channels = new Channels(infra, deps.integrations.connections);
   const lookup = new NumberLookup(infra);
   const numbers = new NumberService(infra, deps.integrations.connections, channels, deps.team, deps.audit, lookup);
-  const probe = new NumberProbe(infra, channels, numbers);
+  const probe = new NumberProbe(infra, channels, numbers, deps.integrations.connections);
   return { name: 'whatsapp', services: { whatsapp: { numbers, channels, probe, lookup } }, routes: numberRoutes(numbers), jobs: whatsappJobs(infra, probe) };
 }

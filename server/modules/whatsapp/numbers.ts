@@ -28,6 +28,7 @@ export interface NumberView {
   stateReason: string | null;
   stateChangedAt: Date;
   lastProbeAt: Date | null;
+  gatewayError: string | null;
   groupsEnabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -46,6 +47,7 @@ const view = (row: WhatsappNumber): NumberView => ({
   stateReason: row.stateReason,
   stateChangedAt: row.stateChangedAt,
   lastProbeAt: row.lastProbeAt,
+  gatewayError: row.gatewayError,
   groupsEnabled: row.groupsEnabled,
   createdAt: row.createdAt,
   updatedAt: row.updatedAt,

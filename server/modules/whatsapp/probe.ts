@@ -3,6 +3,7 @@ import { integrationConnections, whatsappNumbers } from '../../../shared/schema/
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { AppError } from '../../lib/errors.js';
+import type { IntegrationService } from '../integrations/service.js';
 import type { Channels } from './channels.js';
 import { isEvolutionError } from './evolution-errors.js';
 import type { NumberService, NumberView } from './numbers.js';
@@ -27,6 +28,7 @@ export class NumberProbe {
     private readonly infra: Pick<Infra, 'db' | 'systemDb' | 'log'>,
     private readonly channels: Channels,
     private readonly numbers: Pick<NumberService, 'applyConnectionEvent'>,
+    private readonly connections: Pick<IntegrationService, 'noteError'>,
   ) {}
 
   /**
@@ -66,17 +68,29 @@ export class NumberProbe {
     return totals;
   }
 
-  /** One number's probe: its new view, or `unreachable` when the gateway gave no verdict. */
+  /**
+   * One number's probe: its new view, or `unreachable` when the gateway gave no verdict. An outage
+   * shows on the number (`gatewayError`) and on its connection (`lastError`, status unchanged)
+   * until the gateway answers again.
+   */
   async probe(clinicId: string, id: string): Promise<NumberView | 'unreachable'> {
     let event: ConnectionEvent | undefined;
+    let outage: string | null = null;
     try {
       const { client } = await this.channels.forNumber(clinicId, id, { anyState: true });
       event = { state: await client.state() };
     } catch (err) {
       event = probeVerdict(err);
-      if (!event) this.infra.log.warn({ numberId: id, providerCode: isEvolutionError(err) ? err.code : 'error' }, 'whatsapp: probe got no answer');
+      if (!event) {
+        outage = `gateway_${isEvolutionError(err) ? err.code : 'error'}`;
+        this.infra.log.warn({ numberId: id, providerCode: outage }, 'whatsapp: probe got no answer');
+      }
     }
-    await new ClinicData(clinicId, this.infra.db).update(whatsappNumbers, { lastProbeAt: new Date() }, eq(whatsappNumbers.id, id));
+    const data = new ClinicData(clinicId, this.infra.db);
+    const [before] = await data.pick({ connectionId: whatsappNumbers.connectionId, gatewayError: whatsappNumbers.gatewayError }, whatsappNumbers, eq(whatsappNumbers.id, id));
+    await data.update(whatsappNumbers, { lastProbeAt: new Date(), gatewayError: outage }, eq(whatsappNumbers.id, id));
+    // The connection is written only when the outage starts, changes or ends.
+    if (before && before.gatewayError !== outage) await this.connections.noteError(clinicId, before.connectionId, outage && `${outage}: Evolution API did not answer the state probe`);
     return event ? this.numbers.applyConnectionEvent(clinicId, id, event) : 'unreachable';
   }
 }

@@ -116,15 +116,15 @@ describe('handoff to a person', () => {
   });
 
   for (const status of [429, 500] as const) {
-    it(`when the model keeps failing (${status}) after the SDK's retries, with one failed call in the ledger and no tokens`, async () => {
+    it(`when the model keeps failing (${status}) after the SDK's retry, with one failed call in the ledger and no tokens`, async () => {
       const calls = chatRequests(openai).length;
-      // The first try and the SDK's three retries.
-      for (let i = 0; i < 4; i++) openai.failures.push({ status, retryAfter: 0, path: '/chat/completions' });
+      // The first try and the SDK's one retry.
+      for (let i = 0; i < 2; i++) openai.failures.push({ status, retryAfter: 0, path: '/chat/completions' });
       const usageBefore = await usage();
       const { c, event, message } = await handedOff(`Pergunta ${randomUUID().slice(0, 6)} sobre horários`);
       expect(message).toMatchObject({ text: HANDOFF_TEXTS.unavailable, meta: { handoff: 'model_error' } });
       await expectHandedOff(c, event, 'model_error');
-      expect(chatRequests(openai).length - calls).toBe(4);
+      expect(chatRequests(openai).length - calls).toBe(2);
       const after = await usage();
       expect({ calls: after.calls - usageBefore.calls, errors: after.errors - usageBefore.errors, tokens: after.tokens - usageBefore.tokens }).toEqual({ calls: 1, errors: 1, tokens: 0 });
     });

@@ -1,0 +1,1 @@
+ALTER TABLE "whatsapp_numbers" ADD COLUMN "gateway_error" text;
