@@ -21,7 +21,7 @@ import { startStack, type Stack, type StackOptions } from './stack.js';
 import { LoadStats } from './stats.js';
 import { startUsers } from './users.js';
 
-export { report, verdicts } from './report.js';
+export { report, verdicts, type Verdict } from './report.js';
 
 export interface ClinicDayOptions extends StackOptions {
   users: number;

@@ -24,7 +24,19 @@ export interface RedisSample {
   usedMemoryMiB: number;
   keys: number;
   keysWithoutTtl: number;
+  /** Keys without a TTL outside the families bounded by design (see BOUNDED_WITHOUT_TTL). */
+  unboundedWithoutTtl: number;
+  /** Per BullMQ queue: jobs kept completed and failed (trimmed by count, server/infra/bullmq-queue.ts). */
+  retained: Record<string, { completed: number; failed: number }>;
 }
+
+/**
+ * Keys that live without a TTL and are bounded by something other than time: BullMQ's jobs
+ * (`bull:<queue>:<job id>`, trimmed by count on completion and failure) and its per-queue
+ * structures, and the cache's group versions (`cg:<group>`, one counter per professional's
+ * calendar or clinic). Any other key without a TTL that keeps appearing is a leak.
+ */
+const BOUNDED_WITHOUT_TTL = [/^bull:[^:]+:/, /^cg:/];
 
 const metric = (text: string, name: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
@@ -106,11 +118,24 @@ export class Sampler {
     const info = await this.client.info('memory');
     let keys = 0;
     let keysWithoutTtl = 0;
-    await this.eachKey((_key, ttl) => {
+    let unboundedWithoutTtl = 0;
+    const queues: string[] = [];
+    await this.eachKey((key, ttl) => {
       keys++;
-      if (ttl === -1) keysWithoutTtl++;
+      const name = key.slice(this.stack.redisPrefix.length);
+      const queue = /^bull:([^:]+):meta$/.exec(name)?.[1];
+      if (queue) queues.push(queue);
+      if (ttl !== -1) return;
+      keysWithoutTtl++;
+      if (!BOUNDED_WITHOUT_TTL.some((re) => re.test(name))) unboundedWithoutTtl++;
     });
-    this.redis.push({ at: Date.now(), usedMemoryMiB: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 2 ** 20, keys, keysWithoutTtl });
+    const retained: RedisSample['retained'] = {};
+    for (const queue of queues) {
+      const base = `${this.stack.redisPrefix}bull:${queue}`;
+      const [completed, failed] = await Promise.all([this.client.zcard(`${base}:completed`), this.client.zcard(`${base}:failed`)]);
+      retained[queue] = { completed, failed };
+    }
+    this.redis.push({ at: Date.now(), usedMemoryMiB: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 2 ** 20, keys, keysWithoutTtl, unboundedWithoutTtl, retained });
   }
 
   /** Keys without a TTL by shape (ids replaced by `*`): where an unbounded growth would start. */

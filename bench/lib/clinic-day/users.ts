@@ -2,6 +2,7 @@
 // works through a mix of the day's actions with think time between them (exponential, so users
 // do not march in step). Rates are per user per minute.
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import { FORWARDED, UserHttp } from './http.js';
 import { BENCH_PASSWORD, type Seeded, type SeededUser } from './seed.js';
@@ -190,6 +191,8 @@ export class VirtualUser {
 export function startUsers(seeded: Seeded, opts: { count: number; base: string; rampSeconds: number; rampStats: LoadStats; stats: LoadStats }) {
   const ledger: UserLedger = { sends: new Map(), races: [], socketsOpen: 0, socketErrors: 0, socketEvents: 0 };
   const abort = new AbortController();
+  // Every user waits on this one signal.
+  setMaxListeners(0, abort.signal);
   const users: VirtualUser[] = [];
   const byClinic = new Map<string, VirtualUser[]>();
   const working: Promise<void>[] = [];
