@@ -39,6 +39,8 @@ export interface ClinicDayResult {
   options: ClinicDayOptions;
   stack: Stack;
   steadySeconds: number;
+  /** Epoch ms the steady phase began (samples before it are the ramp's). */
+  steadyFrom: number;
   rampSeconds: number;
   stats: LoadStats;
   rampStats: LoadStats;
@@ -59,6 +61,7 @@ export class ClinicDay {
   private users?: ReturnType<typeof startUsers>;
   private inbound?: ReturnType<typeof startInbound>;
   private steadyAt = 0;
+  private steadyFrom = 0;
   private rampSeconds = 0;
   private cpuAtSteady = 0;
 
@@ -103,6 +106,7 @@ export class ClinicDay {
     log(`ramp: ${this.users.started} users signed in with a socket in ${rampSeconds} s (${this.users.startFailures} failed)`);
     await this.sampler.sample();
     this.steadyAt = performance.now();
+    this.steadyFrom = Date.now();
     this.cpuAtSteady = this.serverCpu();
     // What the ramp recorded of the steady routes belongs to the ramp.
     this.stats.moveTo(this.rampStats);
@@ -125,6 +129,7 @@ export class ClinicDay {
       options: this.options,
       stack: this.stack,
       steadySeconds,
+      steadyFrom: this.steadyFrom,
       rampSeconds: this.rampSeconds,
       stats: this.stats,
       rampStats: this.rampStats,
