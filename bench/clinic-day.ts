@@ -1,3 +1,4 @@
+// bench: only when named (10 minutes to an hour of load)
 /**
  * A clinic's busiest day as load (issue #15, item 1): `npm run bench -- clinic-day`.
  * Simulated staff of clinics of 20 (each signs in, holds a socket, then weeks, availability,

@@ -1,3 +1,4 @@
+// bench: only when named (10 minutes to an hour of load)
 /**
  * Soak (issue #15, item 3): `npm run bench -- soak`. The clinic day's load at 300 users for
  * SOAK_MINUTES (default 60) on one instance limited like a t3.small, sampling every 10 s RSS
