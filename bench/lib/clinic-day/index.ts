@@ -23,6 +23,8 @@ import { startUsers } from './users.js';
 
 export { report, verdicts, type Verdict } from './report.js';
 
+const IDLE_SECONDS = 10;
+
 export interface ClinicDayOptions extends StackOptions {
   users: number;
   /** Seconds over which users sign in (default: 10 a second, 10 s to 120 s). */
@@ -52,6 +54,8 @@ export interface ClinicDayResult {
   socketEvents: number;
   /** Server CPU seconds in the steady phase, all instances. */
   serverCpuSeconds: number;
+  /** Share of a core the instances used idle, before any user (queues, relay, probes, scrapes). */
+  idleCpuShare: number;
   loadAverage: number[];
 }
 
@@ -62,6 +66,7 @@ export class ClinicDay {
   private inbound?: ReturnType<typeof startInbound>;
   private steadyAt = 0;
   private steadyFrom = 0;
+  private idleCpuShare = 0;
   private rampSeconds = 0;
   private cpuAtSteady = 0;
 
@@ -96,6 +101,12 @@ export class ClinicDay {
   /** Patients write first (conversations to answer), then users sign in over the ramp; returns when all are working. */
   async rampUp() {
     const log = this.options.log ?? ((line: string) => console.log(line));
+    // The idle baseline: what the instances spend with nobody on them.
+    await this.sampler.sample();
+    const idleFrom = this.serverCpu();
+    await this.hold(IDLE_SECONDS);
+    await this.sampler.sample();
+    this.idleCpuShare = (this.serverCpu() - idleFrom) / IDLE_SECONDS;
     this.inbound = startInbound(this.stack, this.seeded, this.stats, this.options.inbound);
     await this.inbound.prime(3);
     const rampSeconds = this.options.rampSeconds ?? Math.min(120, Math.max(10, this.options.users / 10));
@@ -140,6 +151,7 @@ export class ClinicDay {
       socketErrors: this.users.ledger.socketErrors,
       socketEvents: this.users.ledger.socketEvents,
       serverCpuSeconds,
+      idleCpuShare: this.idleCpuShare,
       loadAverage: os.loadavg(),
     };
   }

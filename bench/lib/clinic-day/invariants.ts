@@ -22,6 +22,8 @@ export interface Invariants {
   calendarEventsMissing: number;
   /** Seconds the queues took to drain after the load stopped. */
   drainSeconds: number;
+  /** False when the timeout passed first: "lost" then includes what was still queued. */
+  drained: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +50,7 @@ export async function checkInvariants(stack: Stack, users: UserLedger, inbound: 
       }
       return counts;
     };
-    await until(async () => {
+    const drained = await until(async () => {
       const [row] = await sql`select count(*)::int as n from integration_webhook_events where processed_at is null`;
       if ((row?.n ?? 1) > 0) return false;
       const sent = sentTexts();
@@ -59,7 +61,7 @@ export async function checkInvariants(stack: Stack, users: UserLedger, inbound: 
       const [row] = await sql`select count(*)::int as n from google_calendar_busy`;
       return row?.n ?? 0;
     };
-    await until(async () => (await busyStored()) >= busyWanted, Math.max(10_000, timeoutMs - (Date.now() - t0)));
+    const synced = await until(async () => (await busyStored()) >= busyWanted, Math.max(10_000, timeoutMs - (Date.now() - t0)));
     const drainSeconds = (Date.now() - t0) / 1000;
 
     let inboundAcked = 0;
@@ -98,6 +100,7 @@ export async function checkInvariants(stack: Stack, users: UserLedger, inbound: 
       racesWonTwice: users.races.filter((r) => r.winners > 1).length,
       calendarEventsMissing: Math.max(0, busyWanted - (await busyStored())),
       drainSeconds,
+      drained: drained && synced,
     };
   } finally {
     await sql.end();

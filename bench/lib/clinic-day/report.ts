@@ -85,9 +85,9 @@ export function report(result: ClinicDayResult): string {
     lines.push(`instance ${i.name}: RSS max ${i.rssMaxMiB.toFixed(0)} MiB, heap used max ${i.heapMaxMiB.toFixed(0)} MiB, steady event-loop lag p99 ${ms(i.lagP99MedianMs)} ms (median window), ${ms(i.lagP99WorstMs)} ms (worst window), ${i.sockets} sockets`);
   }
   lines.push(
-    `server CPU: ${result.serverCpuSeconds.toFixed(1)} s in ${result.steadySeconds.toFixed(0)} s = ${((result.serverCpuSeconds / result.steadySeconds) * 100).toFixed(0)} % of one core, ${((result.serverCpuSeconds * 1000) / Math.max(1, requests)).toFixed(2)} ms per request`,
+    `server CPU: ${result.serverCpuSeconds.toFixed(1)} s in ${result.steadySeconds.toFixed(0)} s = ${((result.serverCpuSeconds / result.steadySeconds) * 100).toFixed(0)} % of one core (idle baseline ${(result.idleCpuShare * 100).toFixed(1)} %), ${((result.serverCpuSeconds * 1000) / Math.max(1, requests)).toFixed(2)} ms per request, ${(((result.serverCpuSeconds - result.idleCpuShare * result.steadySeconds) * 1000) / Math.max(1, requests)).toFixed(2)} ms above the idle baseline`,
     `generator (steady phase): CPU max ${(Math.max(...gen.map((g) => g.cpuShare)) * 100).toFixed(0)} % of a core, its loop lag p99 max ${ms(Math.max(...gen.map((g) => g.loopLagP99Ms)))} ms; socket events received ${result.socketEvents}, socket errors ${result.socketErrors}`,
-    `queues drained ${result.invariants.drainSeconds.toFixed(1)} s after the load`,
+    result.invariants.drained ? `queues drained ${result.invariants.drainSeconds.toFixed(1)} s after the load` : `queues NOT drained ${result.invariants.drainSeconds.toFixed(0)} s after the load: "lost" counts what was still queued`,
   );
   if (result.stats.examples.length + result.rampStats.examples.length > 0) lines.push('', 'unexpected answers (first few):', ...[...result.rampStats.examples, ...result.stats.examples].slice(0, 10).map((e) => `  ${e}`));
   lines.push('');
