@@ -40,7 +40,8 @@ try {
   const soak = soakVerdicts(day.sampler.instances, day.sampler.redis, warmEnd, end);
   console.log(`\nsoak: ${minutes} min, warm-up ${warmupMinutes} min, first window from ${new Date(warmEnd).toISOString()} compared with the last minute`);
   for (const v of soak) console.log(`${v.ok ? 'PASS' : 'FAIL'} ${v.name}: ${v.detail}`);
-  if (shapes.size > 0) console.log(`Redis keys without a TTL at the end: ${[...shapes].map(([shape, n]) => `${shape} x${n}`).join(', ')}`);
+  const top = [...shapes].sort((a, b) => b[1] - a[1]).slice(0, 10);
+  if (top.length > 0) console.log(`Redis keys without a TTL at the end, most common shapes: ${top.map(([shape, n]) => `${shape} x${n}`).join(', ')}`);
   failed = [...verdicts(result), ...soak].some((v) => !v.ok);
 } finally {
   await day.stop();

@@ -32,7 +32,6 @@ export interface UserLedger {
   /** Text of every send answered 201, with the message id the app gave it. */
   sends: Map<string, string>;
   races: { winners: number }[];
-  socketsOpen: number;
   socketErrors: number;
   socketEvents: number;
 }
@@ -102,7 +101,6 @@ export class VirtualUser {
       const timer = setTimeout(() => resolve(false), 30_000);
       socket.once('connect', () => {
         clearTimeout(timer);
-        this.ledger.socketsOpen++;
         socket.on('disconnect', (reason) => {
           if (reason !== 'io client disconnect') this.ledger.socketErrors++;
         });
@@ -189,7 +187,7 @@ export class VirtualUser {
 
 /** Users started one after another over `rampSeconds` (a fleet of browsers opening in the morning), then working until stopped. */
 export function startUsers(seeded: Seeded, opts: { count: number; base: string; rampSeconds: number; rampStats: LoadStats; stats: LoadStats }) {
-  const ledger: UserLedger = { sends: new Map(), races: [], socketsOpen: 0, socketErrors: 0, socketEvents: 0 };
+  const ledger: UserLedger = { sends: new Map(), races: [], socketErrors: 0, socketEvents: 0 };
   const abort = new AbortController();
   // Every user waits on this one signal.
   setMaxListeners(0, abort.signal);
@@ -211,7 +209,10 @@ export function startUsers(seeded: Seeded, opts: { count: number; base: string; 
       const user = new VirtualUser(account, opts.base, opts.rampStats, ledger, opts.base);
       starting.push(
         user.start().then((ok) => {
-          if (!ok) return void startFailures++;
+          if (!ok) {
+            startFailures++;
+            return user.close();
+          }
           user.http.stats = opts.stats;
           users.push(user);
           byClinic.set(account.clinic.id, [...(byClinic.get(account.clinic.id) ?? []), user]);
