@@ -114,7 +114,7 @@ export class ClinicDay {
     this.users = startUsers(this.seeded, { count: this.options.users, base: this.stack.url, rampSeconds, rampStats: this.rampStats, stats: this.stats });
     await this.users.ramp;
     this.rampSeconds = (performance.now() - rampAt) / 1000;
-    log(`ramp: ${this.users.started} users signed in with a socket in ${rampSeconds} s (${this.users.startFailures} failed)`);
+    log(`ramp: ${this.users.started} users signed in with a socket in ${this.rampSeconds.toFixed(0)} s, paced over ${rampSeconds} s (${this.users.startFailures} failed)`);
     await this.sampler.sample();
     this.steadyAt = performance.now();
     this.steadyFrom = Date.now();
