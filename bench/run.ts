@@ -2,7 +2,8 @@
 // process so none inherits another's heap or JIT state. A script is a bench/*.ts file that no
 // other bench file imports (helpers live in bench/lib/ or are imported by their benchmark, like
 // scheduling-seed.ts by scheduling.ts). `npm run bench -- auth-me records` runs only the scripts
-// whose name matches; `npm run bench -- --list` prints them.
+// whose name matches; `npm run bench -- --list` prints them. Scripts marked as long (the clinic
+// day, the soak) run only when named.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -14,13 +15,14 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts'
 const imported = new Set(
   files.flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/from\s+['"]\.\/([\w.-]+)\.js['"]/g)].map((m) => `${m[1]}.ts`)),
 );
-const scripts = files
-  .filter((f) => !imported.has(f))
-  .filter((f) => filters.length === 0 || filters.some((want) => f.includes(want)))
-  .sort();
+/** Long runs (the clinic day, the soak) carry this line and run only when named. */
+const ONLY_WHEN_NAMED = '// bench: only when named';
+const onlyWhenNamed = (f: string) => readFileSync(path.join(dir, f), 'utf8').includes(ONLY_WHEN_NAMED);
+const all = files.filter((f) => !imported.has(f)).sort();
+const scripts = all.filter((f) => (filters.length === 0 ? !onlyWhenNamed(f) : filters.some((want) => f.includes(want))));
 
 if (args.includes('--list')) {
-  console.log(scripts.join('\n'));
+  console.log(all.map((f) => (onlyWhenNamed(f) ? `${f} (only when named)` : f)).join('\n'));
   process.exit(0);
 }
 if (scripts.length === 0) {

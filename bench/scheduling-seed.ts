@@ -24,7 +24,7 @@ async function clinicWithAdmin(sql: Sql, name: string, email: string, hash: stri
 }
 
 /** Patients with Portuguese names (accents included), distinct phones, and the search column the app writes. */
-async function patients(sql: Sql, clinicId: string, count: number, phoneBase: number) {
+export async function patients(sql: Sql, clinicId: string, count: number, phoneBase: number) {
   await sql.unsafe(
     `insert into contacts (clinic_id, name, phone, status, search_text, created_at)
      select $1, n, '+55119' || lpad((${phoneBase} + i)::text, 8, '0'), 'active',
