@@ -1,0 +1,123 @@
+// The invariants every fault script checks afterwards, from the database and the fakes, each as
+// one harness step: PASS with its evidence or FAIL naming what broke.
+import { check, sleep, waitFor, type Harness } from '../../../scripts/rehearsal/harness.js';
+import type { FaultClinic } from './clinic.js';
+import type { Answer, LoadDriver } from './driver.js';
+import type { FaultStack } from './stack.js';
+
+export interface FaultWindow {
+  /** When the fault was injected and when it ended (the dependency back, the instance gone). */
+  start: number;
+  end: number;
+  /** How long after `end` things must be back on their own. */
+  recoveryMs: number;
+}
+
+const SENT_STATUSES = ['server_ack', 'delivery_ack', 'read', 'played'];
+const count = (answers: Answer[]) => {
+  const by = new Map<string, number>();
+  for (const a of answers) by.set(`${a.kind} ${a.status || 'no answer'}`, (by.get(`${a.kind} ${a.status || 'no answer'}`) ?? 0) + 1);
+  return [...by].sort().map(([k, n]) => `${k}: ${n}`).join(', ');
+};
+const ok = (a: Answer) => a.status >= 200 && a.status < 300;
+/** A 503 that says when to come back is the documented answer of a dependency outage. */
+const retryable503 = (a: Answer) => a.status === 503 && a.retryAfter !== null;
+
+export async function checkInvariants(h: Harness, stack: FaultStack, clinic: FaultClinic, driver: LoadDriver, window: FaultWindow, opts: { allowLostConnections?: boolean } = {}) {
+  const recoveryDeadline = window.end + window.recoveryMs;
+  const untilRecovered = () => Math.max(5_000, recoveryDeadline - Date.now());
+
+  await h.step('no 500: every answer 2xx, a 4xx of the client, or 503 with Retry-After', async () => {
+    const bad = driver.answers.filter((a) => {
+      if (a.status === 0) return !(opts.allowLostConnections && driver.dead.has(a.target) && a.at >= (driver.dead.get(a.target) as number) - 30_000);
+      return a.status >= 500 && !retryable503(a);
+    });
+    const sample = [...new Set(bad.map((a) => `${a.kind} ${a.status} ${a.error ?? ''}`.trim()))].slice(0, 5).join(' | ');
+    check(bad.length === 0, `${bad.length} of ${driver.answers.length} answers were failures (${sample}); all: ${count(driver.answers)}`);
+    return `${driver.answers.length} answers: ${count(driver.answers)}`;
+  });
+
+  await h.step(`recovered by itself within ${window.recoveryMs / 1000} s of the fault's end`, async () => {
+    const late = driver.answers.filter((a) => a.at > recoveryDeadline && !ok(a));
+    const lastBad = Math.max(window.end, ...driver.answers.filter((a) => !ok(a)).map((a) => a.at));
+    const after = driver.answers.filter((a) => a.at > recoveryDeadline);
+    check(after.length > 0, 'no request ran after the recovery bound: the load stopped too early');
+    check(late.length === 0, `${late.length} of ${after.length} answers after the bound still failed: ${count(late)}`);
+    const degraded = driver.answers.filter((a) => a.at >= window.start && a.at <= window.end && !ok(a)).length;
+    return `last failed answer ${((lastBad - window.end) / 1000).toFixed(1)} s after the fault ended; ${degraded} degraded answers during it; ${after.length} answers after the bound, all 2xx`;
+  });
+
+  await h.step('every webhook acknowledged with 200 is stored exactly once, and processed', async () => {
+    const ids = [...driver.acked.keys()];
+    check(ids.length > 0, 'no webhook was acknowledged');
+    const rows = await waitFor(
+      `the ${ids.length} acknowledged messages to be stored`,
+      async () => {
+        const found = await stack.pg.query<{ external_id: string; n: number }>('select external_id, count(*)::int as n from messages where number_id = $1 and external_id = any($2) group by 1', [clinic.numberId, ids]);
+        return found.length === ids.length ? found : undefined;
+      },
+      untilRecovered(),
+    ).catch(async () => stack.pg.query<{ external_id: string; n: number }>('select external_id, count(*)::int as n from messages where number_id = $1 and external_id = any($2) group by 1', [clinic.numberId, ids]));
+    const stored = new Set(rows.map((r) => r.external_id));
+    const missing = ids.filter((id) => !stored.has(id));
+    const twice = rows.filter((r) => r.n !== 1);
+    check(missing.length === 0, `${missing.length} of ${ids.length} acknowledged messages are not stored (lost): ${missing.slice(0, 3).join(', ')}`);
+    check(twice.length === 0, `${twice.length} messages stored more than once`);
+    const [pending] = await waitFor('every delivery processed', async () => {
+      const r = await stack.pg.query<{ n: number }>('select count(*)::int as n from integration_webhook_events where processed_at is null');
+      return r[0]?.n === 0 ? r : undefined;
+    }, untilRecovered()).catch(() => stack.pg.query<{ n: number }>('select count(*)::int as n from integration_webhook_events where processed_at is null'));
+    check(pending?.n === 0, `${pending?.n} stored deliveries were never processed`);
+    return `${ids.length} acknowledged (${driver.duplicatesSent.length} duplicates re-sent), each stored once; every delivery processed`;
+  });
+
+  await h.step('every accepted send reached Evolution exactly once and ended sent; nothing sent twice', async () => {
+    check(driver.sends.length > 0, `no send was accepted (${driver.refusedSends.length} refused: ${driver.refusedSends.slice(0, 2).join(' | ')})`);
+    const ids = driver.sends.map((s) => s.messageId);
+    const settled = async () => {
+      const rows = await stack.pg.query<{ id: string; status: string; external_id: string | null; error: string | null }>('select id, status, external_id, error from messages where id = any($1)', [ids]);
+      return rows.every((r) => SENT_STATUSES.includes(r.status) && r.external_id) && rows.length === ids.length ? rows : undefined;
+    };
+    const rows = (await waitFor(`the ${ids.length} sends to be sent`, settled, untilRecovered()).catch(() => undefined)) ??
+      (await stack.pg.query<{ id: string; status: string; external_id: string | null; error: string | null }>('select id, status, external_id, error from messages where id = any($1)', [ids]));
+    const byStatus = new Map<string, number>();
+    for (const r of rows) byStatus.set(`${r.status}${r.error ? ` (${r.error})` : ''}`, (byStatus.get(`${r.status}${r.error ? ` (${r.error})` : ''}`) ?? 0) + 1);
+    const notSent = rows.filter((r) => !SENT_STATUSES.includes(r.status) || !r.external_id);
+    const received = (text: string) => stack.evo.sent.filter((s) => s.request.text === text).length;
+    const lost = driver.sends.filter((s) => received(s.text) === 0);
+    const doubled = driver.sends.filter((s) => received(s.text) > 1);
+    const anyTwice = new Map<string, number>();
+    for (const s of stack.evo.sent) anyTwice.set(`${s.number} ${String(s.request.text)}`, (anyTwice.get(`${s.number} ${String(s.request.text)}`) ?? 0) + 1);
+    const twice = [...anyTwice].filter(([, n]) => n > 1);
+    const statuses = [...byStatus].map(([s, n]) => `${s}: ${n}`).join(', ');
+    check(rows.length === ids.length, `${ids.length - rows.length} accepted sends are not in the database`);
+    check(doubled.length === 0 && twice.length === 0, `${doubled.length} accepted sends and ${twice.length} texts reached Evolution more than once`);
+    check(lost.length === 0 && notSent.length === 0, `${lost.length} of ${ids.length} accepted sends never reached Evolution; statuses: ${statuses}`);
+    return `${ids.length} accepted sends, each received once by the fake (${stack.evo.sent.length} sends in all, none twice); ${statuses}`;
+  });
+
+  await h.step('outbox drained: no delivery left or dead', async () => {
+    const left = async () => (await stack.pg.query<{ waiting: number; dead: number }>('select count(*) filter (where failed_at is null)::int as waiting, count(*) filter (where failed_at is not null)::int as dead from outbox_deliveries'))[0];
+    const state = (await waitFor('the outbox to drain', async () => ((await left())?.waiting === 0 ? left() : undefined), untilRecovered()).catch(() => left())) as { waiting: number; dead: number };
+    check(state.waiting === 0 && state.dead === 0, `outbox_deliveries: ${state.waiting} waiting, ${state.dead} dead`);
+    const [events] = await stack.pg.query<{ n: number }>('select count(*)::int as n from outbox');
+    return `${events?.n ?? 0} events, every subscriber's delivery done`;
+  });
+
+  await h.step('the socket is connected after the fault and got message:new for what came after', async () => {
+    await waitFor('the socket to be connected', async () => driver.socketConnected || undefined, untilRecovered()).catch(() => undefined);
+    check(driver.socketConnected, `the socket is not connected (${driver.socketConnects.length} connects, ${driver.socketDisconnects.length} disconnects)`);
+    const since = Math.max(...driver.socketConnects) + 1000;
+    const later = [...driver.acked].filter(([, m]) => m.at > since).map(([id]) => id);
+    const rows = later.length ? await stack.pg.query<{ id: string }>('select id from messages where number_id = $1 and external_id = any($2)', [clinic.numberId, later]) : [];
+    const expected = [...rows.map((r) => r.id), ...driver.sends.filter((s) => s.at > since).map((s) => s.messageId)];
+    check(expected.length > 0, 'no message was stored after the socket last connected');
+    await sleep(1000);
+    const missing = await waitFor('the events', async () => {
+      const m = expected.filter((id) => !driver.socketEvents.has(id));
+      return m.length === 0 ? m : undefined;
+    }, 10_000).catch(() => expected.filter((id) => !driver.socketEvents.has(id)));
+    check(missing.length === 0, `${missing.length} of ${expected.length} messages stored after the last (re)connect gave no message:new`);
+    return `${driver.socketConnects.length - 1} reconnects; all ${expected.length} messages stored after the last one reached the socket`;
+  });
+}

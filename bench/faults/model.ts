@@ -1,0 +1,75 @@
+// The model provider answering 429, then 500, for a minute while patients write: conversations are
+// handed to a person, nothing hangs, the budget is not spent on retries; answers resume after.
+import { randomBytes } from 'node:crypto';
+import { check, sleep, waitFor } from '../../scripts/rehearsal/harness.js';
+import { inboundMessage } from './lib/driver.js';
+import type { FaultSpec } from './lib/fault.js';
+
+interface Usage {
+  tokens: number;
+  calls: number;
+  errors: number;
+}
+
+const usage = { before: undefined as Usage | undefined, during: undefined as Usage | undefined };
+const USAGE = "select coalesce(sum(input_tokens + output_tokens), 0)::int as tokens, coalesce(sum(calls), 0)::int as calls, coalesce(sum(errors), 0)::int as errors from ai_usage_daily where feature = 'auto_reply'";
+
+export const modelFault: FaultSpec = {
+  name: 'model',
+  title: 'model provider answering 429 then 500',
+  assistant: true,
+  // A person's send pauses the assistant in that conversation: the load here is patients writing.
+  driver: { webhookLoops: 2, sendLoops: 0, readLoops: 2, pauseMs: 400 },
+  recoveryMs: (short) => (short ? 30_000 : 60_000),
+  inject: async ({ stack, h, short }) => {
+    const halfMs = short ? 6_000 : 30_000;
+    [usage.before] = await stack.pg.query<Usage & Record<string, unknown>>(USAGE);
+    stack.openai.failAll = { status: 429, retryAfter: 1 };
+    h.log(`the fake OpenAI answers 429 for ${halfMs / 1000} s, then 500 for ${halfMs / 1000} s`);
+    await sleep(halfMs);
+    stack.openai.failAll = { status: 500 };
+    await sleep(halfMs);
+    [usage.during] = await stack.pg.query<Usage & Record<string, unknown>>(USAGE);
+    stack.openai.failAll = undefined;
+    return { detail: `429 for ${halfMs / 1000} s then 500 for ${halfMs / 1000} s on every request to the fake OpenAI` };
+  },
+  checks: async ({ h, stack, clinic }, window) => {
+    await h.step('conversations hit by the outage handed to a person (model_error), replies sent once', async () => {
+      const handoffs = await stack.pg.query<{ conversation_id: string; n: number }>(
+        "select conversation_id, count(*)::int as n from messages where number_id = $1 and sender = 'ai' and meta->>'handoff' = 'model_error' group by 1",
+        [clinic.numberId],
+      );
+      check(handoffs.length > 0, 'no conversation was handed off with reason model_error');
+      const [left] = await stack.pg.query<{ n: number }>("select count(*)::int as n from messages where number_id = $1 and direction = 'outbound' and status in ('pending', 'unconfirmed')", [clinic.numberId]);
+      check(left?.n === 0, `${left?.n} outbound messages still pending or unconfirmed`);
+      const handedOff = await stack.pg.query<{ n: number }>("select count(*)::int as n from conversations where number_id = $1 and status = 'pending' and ai_paused_until > now()", [clinic.numberId]);
+      return `${handoffs.length} conversations handed off (model_error), ${handedOff[0]?.n ?? 0} pending and paused; no outbound message left pending`;
+    });
+    await h.step('the budget was not spent by the failed calls and their retries', async () => {
+      const { before, during } = usage;
+      check(before && during, 'usage was not read');
+      const failed = stack.openai.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+      check(during.errors > before.errors, `no failed call was recorded (errors ${before.errors} -> ${during.errors})`);
+      const spent = during.tokens - before.tokens;
+      // Calls already answered when the outage began may still have been recorded in it.
+      const okCalls = during.calls - before.calls - (during.errors - before.errors);
+      check(okCalls > 0 || spent === 0, `${spent} tokens counted during the outage with no successful call`);
+      return `during the outage: ${during.errors - before.errors} failed calls recorded with no tokens, ${okCalls} successful calls (${spent} tokens); ${failed} chat requests reached the fake in the whole run; window ${((window.end - window.start) / 1000).toFixed(0)} s`;
+    });
+    await h.step('after the outage a new patient gets a model answer again', async () => {
+      const phone = '5511976543210';
+      const id = `3A${randomBytes(9).toString('hex').toUpperCase()}`;
+      const delivery = await stack.evo.deliver(clinic.instanceName, 'messages.upsert', inboundMessage(clinic.instanceName, phone, id, 'Qual o horário de vocês?'), { origin: stack.live()[0]?.url });
+      check(delivery.status === 200, `webhook: ${delivery.status}`);
+      const reply = await waitFor('the assistant reply', async () => {
+        const [row] = await stack.pg.query<{ status: string; handoff: string | null }>(
+          "select m.status, m.meta->>'handoff' as handoff from messages m join messages i on i.conversation_id = m.conversation_id where i.external_id = $1 and m.sender = 'ai' and m.status <> 'pending'",
+          [id],
+        );
+        return row;
+      }, 30_000);
+      check(reply.handoff === null, `the new patient was handed off (${reply.handoff}) instead of answered`);
+      return `answered by the model, message ${reply.status}`;
+    });
+  },
+};
