@@ -32,7 +32,7 @@ export const deployFault: FaultSpec = {
     deployed.oldMigrations = previous.migrations;
     return previous;
   },
-  recoveryMs: () => 15_000,
+  recoveryMs: () => 30_000,
   inject: async ({ stack, driver, instances, h, short }) => {
     const old = instances[0];
     check(old, 'no old instance');

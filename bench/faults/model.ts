@@ -20,7 +20,7 @@ export const modelFault: FaultSpec = {
   assistant: true,
   // A person's send pauses the assistant in that conversation: the load here is patients writing.
   driver: { webhookLoops: 2, sendLoops: 0, readLoops: 2, pauseMs: 400 },
-  recoveryMs: (short) => (short ? 30_000 : 60_000),
+  recoveryMs: () => 60_000,
   inject: async ({ stack, h, short }) => {
     const halfMs = short ? 6_000 : 30_000;
     [usage.before] = await stack.pg.query<Usage & Record<string, unknown>>(USAGE);

@@ -7,13 +7,13 @@ import type { FaultSpec } from './lib/fault.js';
 export const redisFault: FaultSpec = {
   name: 'redis',
   title: 'Redis killed and restarted',
-  recoveryMs: (short) => (short ? 20_000 : 30_000),
+  recoveryMs: () => 60_000,
   inject: async ({ stack, h, short }) => {
     const downMs = short ? 8_000 : 30_000;
     await stack.redis.kill();
     h.log(`redis killed; down for ${downMs / 1000} s`);
     await sleep(downMs);
     await stack.redis.up();
-    return { detail: `Redis SIGKILLed, down ${downMs / 1000} s, started empty on the same port` };
+    return { detail: `Redis SIGKILLed, down ${downMs / 1000} s, started again on the same port from its append-only file` };
   },
 };

@@ -8,7 +8,9 @@ export const sigkillFault: FaultSpec = {
   name: 'sigkill',
   title: 'one of three instances SIGKILLed',
   instances: 3,
-  recoveryMs: (short) => (short ? 20_000 : 30_000),
+  // What the dead instance held comes back by itself: its outbox claims when their 60 s lease runs
+  // out, its active jobs when BullMQ's stall check (every 30 s) finds their lock expired.
+  recoveryMs: () => 120_000,
   allowLostConnections: true,
   driver: { webhookLoops: 3, sendLoops: 2, readLoops: 2 },
   inject: async ({ driver, instances, h, short }) => {

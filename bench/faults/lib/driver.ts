@@ -141,6 +141,11 @@ export class LoadDriver {
     this.socket?.disconnect();
   }
 
+  /** Whether this driver sends messages as a member (a fault may leave that load out). */
+  get sendsLoad(): boolean {
+    return (this.opts.sendLoops ?? 1) > 0;
+  }
+
   get socketConnected(): boolean {
     return this.socket?.connected ?? false;
   }

@@ -25,7 +25,10 @@ export interface FaultSpec {
   env?: Record<string, string>;
   assistant?: boolean;
   driver?: DriverOptions;
+  /** Bound for the stored work (queues, outbox, sends) to be done after the fault; the checks return as soon as it is. */
   recoveryMs: (short: boolean) => number;
+  /** Bound for requests to be answered normally again; 10 s by default. */
+  answersBackMs?: number;
   allowLostConnections?: boolean;
   /** Injects the fault under load and ends it; returns what happened and, when it is not now, when the fault ended. */
   inject: (ctx: FaultContext) => Promise<{ detail: string; end?: number }>;
@@ -57,9 +60,9 @@ export async function runFault(spec: FaultSpec, short: boolean): Promise<boolean
       await sleep(WARM_MS);
       const start = Date.now();
       const { detail, end } = await spec.inject(c);
-      window = { start, end: end ?? Date.now(), recoveryMs };
-      // Keep the load on past the recovery bound: the answers after it must all succeed.
-      await sleep(Math.max(0, window.end + recoveryMs + 3000 - Date.now()));
+      window = { start, end: end ?? Date.now(), answersBackMs: spec.answersBackMs ?? 10_000, recoveryMs };
+      // Keep the load on past the answers' bound: the answers after it must all succeed.
+      await sleep(Math.max(0, window.end + window.answersBackMs + 4000 - Date.now()));
       await c.driver.stop(recoveryMs + 30_000);
       return detail;
     });

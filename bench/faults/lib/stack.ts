@@ -64,7 +64,9 @@ export class FaultStack {
 
   /** An instance (not started) on a free port; the first one's URL is the public URL Evolution calls back. */
   async addInstance(name: string, build: AppBuild, env: Record<string, string> = {}): Promise<Instance> {
-    const port = await freePort();
+    // freePort() releases the port at once: two instances not yet listening could be handed the same one.
+    let port = await freePort();
+    while (this.instances.some((i) => i.port === port)) port = await freePort();
     const publicUrl = this.instances[0]?.url ?? `http://127.0.0.1:${port}`;
     const instance = new Instance(name, port, this.workDir, build.command, { ...this.appEnv(name, publicUrl), ...this.env, ...env }, this.workDir);
     this.instances.push(instance);
