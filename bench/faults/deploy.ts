@@ -43,12 +43,13 @@ export const deployFault: FaultSpec = {
     deployed.newHealthyAt = Date.now();
     driver.addTarget(fresh.url);
     h.log(`new build healthy on ${fresh.url}; both in the balancer`);
-    await sleep(short ? 8_000 : 30_000);
+    const sideBySideMs = short ? 4_000 : 30_000;
+    await sleep(sideBySideMs);
     // The balancer deregisters the old instance, then the platform sends SIGTERM.
     driver.markDead(old.url);
     await sleep(1000);
     deployed.oldExit = await old.terminate(30_000);
-    return { detail: `old ${old.name} and new ${fresh.name} side by side for ${short ? 8 : 30} s after the migration, then the old one stopped (exit ${deployed.oldExit})` };
+    return { detail: `old ${old.name} and new ${fresh.name} side by side for ${sideBySideMs / 1000} s after the migration, then the old one stopped (exit ${deployed.oldExit})` };
   },
   checks: async ({ h, stack, driver, instances }) => {
     await h.step('the new build migrated the schema; the old build served on it; the old one exited 0', async () => {

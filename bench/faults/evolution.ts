@@ -9,10 +9,10 @@ const seen: string[] = [];
 export const evolutionFault: FaultSpec = {
   name: 'evolution',
   title: 'Evolution API down',
-  recoveryMs: () => 60_000,
+  recoveryMs: (short) => (short ? 30_000 : 60_000),
   inject: async ({ stack, clinic, h, short }) => {
     seen.length = 0;
-    const downMs = short ? 12_000 : 120_000;
+    const downMs = short ? 8_000 : 120_000;
     await stack.evo.down();
     h.log(`the fake Evolution refuses connections for ${downMs / 1000} s`);
     const until = Date.now() + downMs;

@@ -20,9 +20,9 @@ export const modelFault: FaultSpec = {
   assistant: true,
   // A person's send pauses the assistant in that conversation: the load here is patients writing.
   driver: { webhookLoops: 2, sendLoops: 0, readLoops: 2, pauseMs: 400 },
-  recoveryMs: () => 60_000,
+  recoveryMs: (short) => (short ? 30_000 : 60_000),
   inject: async ({ stack, h, short }) => {
-    const halfMs = short ? 6_000 : 30_000;
+    const halfMs = short ? 4_000 : 30_000;
     [usage.before] = await stack.pg.query<Usage & Record<string, unknown>>(USAGE);
     stack.openai.failAll = { status: 429, retryAfter: 1 };
     h.log(`the fake OpenAI answers 429 for ${halfMs / 1000} s, then 500 for ${halfMs / 1000} s`);

@@ -5,7 +5,7 @@ import type { FaultSpec } from './lib/fault.js';
 export const postgresFault: FaultSpec = {
   name: 'postgres',
   title: 'Postgres restarted (pg_ctl -m fast)',
-  recoveryMs: () => 60_000,
+  recoveryMs: (short) => (short ? 30_000 : 60_000),
   inject: async ({ stack, h, short }) => {
     const gapMs = short ? 3_000 : 20_000;
     h.log(`pg_ctl stop -m fast, ${gapMs / 1000} s down, pg_ctl start`);

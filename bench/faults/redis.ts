@@ -7,9 +7,9 @@ import type { FaultSpec } from './lib/fault.js';
 export const redisFault: FaultSpec = {
   name: 'redis',
   title: 'Redis killed and restarted',
-  recoveryMs: () => 60_000,
+  recoveryMs: (short) => (short ? 30_000 : 60_000),
   inject: async ({ stack, h, short }) => {
-    const downMs = short ? 8_000 : 30_000;
+    const downMs = short ? 5_000 : 30_000;
     await stack.redis.kill();
     h.log(`redis killed; down for ${downMs / 1000} s`);
     await sleep(downMs);

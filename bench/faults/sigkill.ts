@@ -10,7 +10,7 @@ export const sigkillFault: FaultSpec = {
   instances: 3,
   // What the dead instance held comes back by itself: its outbox claims when their 60 s lease runs
   // out, its active jobs when BullMQ's stall check (every 30 s) finds their lock expired.
-  recoveryMs: () => 120_000,
+  recoveryMs: (short) => (short ? 90_000 : 120_000),
   allowLostConnections: true,
   driver: { webhookLoops: 3, sendLoops: 2, readLoops: 2 },
   inject: async ({ driver, instances, h, short }) => {
@@ -22,7 +22,7 @@ export const sigkillFault: FaultSpec = {
     await sleep(1000);
     driver.markDead(victim.url);
     h.log(`${victim.name} SIGKILLed (pid gone), out of the balancer 1 s later`);
-    await sleep(short ? 5_000 : 20_000);
+    await sleep(short ? 3_000 : 20_000);
     victim.start();
     await victim.waitHealthy(120_000);
     driver.addTarget(victim.url);

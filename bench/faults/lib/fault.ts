@@ -27,8 +27,8 @@ export interface FaultSpec {
   driver?: DriverOptions;
   /** Bound for the stored work (queues, outbox, sends) to be done after the fault; the checks return as soon as it is. */
   recoveryMs: (short: boolean) => number;
-  /** Bound for requests to be answered normally again; 10 s by default. */
-  answersBackMs?: number;
+  /** Bound for requests to be answered normally again: 10 s, 8 s in the short form. */
+  answersBackMs?: (short: boolean) => number;
   allowLostConnections?: boolean;
   /** Injects the fault under load and ends it; returns what happened and, when it is not now, when the fault ended. */
   inject: (ctx: FaultContext) => Promise<{ detail: string; end?: number }>;
@@ -60,9 +60,9 @@ export async function runFault(spec: FaultSpec, short: boolean): Promise<boolean
       await sleep(WARM_MS);
       const start = Date.now();
       const { detail, end } = await spec.inject(c);
-      window = { start, end: end ?? Date.now(), answersBackMs: spec.answersBackMs ?? 10_000, recoveryMs };
+      window = { start, end: end ?? Date.now(), answersBackMs: spec.answersBackMs?.(short) ?? (short ? 8_000 : 10_000), recoveryMs };
       // Keep the load on past the answers' bound: the answers after it must all succeed.
-      await sleep(Math.max(0, window.end + window.answersBackMs + 4000 - Date.now()));
+      await sleep(Math.max(0, window.end + window.answersBackMs + 3000 - Date.now()));
       await c.driver.stop(recoveryMs + 30_000);
       return detail;
     });

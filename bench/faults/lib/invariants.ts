@@ -71,7 +71,11 @@ export async function checkInvariants(h: Harness, stack: FaultStack, clinic: Fau
       const r = await stack.pg.query<{ n: number }>('select count(*)::int as n from integration_webhook_events where processed_at is null');
       return r[0]?.n === 0 ? r : undefined;
     }, untilRecovered()).catch(() => stack.pg.query<{ n: number }>('select count(*)::int as n from integration_webhook_events where processed_at is null'));
-    check(pending?.n === 0, `${pending?.n} stored deliveries were never processed`);
+    if (pending?.n !== 0) {
+      const rows = await stack.pg.query<{ external_id: string; at: number }>('select external_id, (extract(epoch from created_at) * 1000)::float8 as at from integration_webhook_events where processed_at is null order by created_at limit 5');
+      const when = rows.map((r) => `${r.external_id} stored ${((r.at - window.start) / 1000).toFixed(1)} s after the fault began`).join('; ');
+      check(false, `${pending?.n} stored deliveries were never processed: ${when}`);
+    }
     return `${ids.length} acknowledged (${driver.duplicatesSent.length} duplicates re-sent), each stored once; every delivery processed`;
   });
 

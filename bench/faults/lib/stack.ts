@@ -22,10 +22,11 @@ export interface AppBuild {
   command: string;
 }
 
-/** Builds this checkout's dist/ (what `npm run build` ships) once per run. */
+/** Builds this checkout's dist/ (what `npm run build` ships) once per run; FAULTS_BUILT=1: the runner built it already. */
 let currentBuild: Promise<AppBuild> | undefined;
 export function buildCurrent(): Promise<AppBuild> {
-  currentBuild ??= run('npm', ['run', 'build', '--silent'], { cwd: REPO }).then(() => ({ label: 'this checkout', command: `node ${path.join(REPO, 'dist/index.js')}` }));
+  const built = process.env.FAULTS_BUILT === '1' ? Promise.resolve() : run('npm', ['run', 'build', '--silent'], { cwd: REPO });
+  currentBuild ??= built.then(() => ({ label: 'this checkout', command: `node ${path.join(REPO, 'dist/index.js')}` }));
   return currentBuild;
 }
 
