@@ -1,11 +1,11 @@
 // npm run faults -- [names...] [--short] [--jobs N]: runs each fault script (all by default) and
 // prints PASS/FAIL per fault; exits non-zero when any failed. With --jobs N, N faults run at once,
 // each in its own process (its own stack on its own ports), its output printed when it ends.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { deployFault } from './deploy.js';
 import { evolutionFault } from './evolution.js';
-import { runFault, type FaultSpec } from './lib/fault.js';
+import { cleanUpOnSignals, runFault, type FaultSpec } from './lib/fault.js';
 import { buildCurrent } from './lib/stack.js';
 import { modelFault } from './model.js';
 import { postgresFault } from './postgres.js';
@@ -18,7 +18,7 @@ const args = process.argv.slice(2);
 const short = args.includes('--short');
 const jobsAt = args.indexOf('--jobs');
 const jobs = jobsAt >= 0 ? Math.max(1, Number(args[jobsAt + 1]) || 1) : 1;
-const names = args.filter((a, i) => !a.startsWith('--') && i !== jobsAt + 1);
+const names = args.filter((a, i) => !a.startsWith('--') && !(jobsAt >= 0 && i === jobsAt + 1));
 const unknown = names.filter((n) => !FAULTS.some((f) => f.name === n));
 if (unknown.length > 0) {
   process.stderr.write(`unknown fault(s): ${unknown.join(', ')}; known: ${FAULTS.map((f) => f.name).join(', ')}\n`);
@@ -29,18 +29,26 @@ const load = () => loadavg().map((n) => n.toFixed(1)).join(' ');
 process.stdout.write(`faults: ${chosen.map((f) => f.name).join(', ')}${short ? ' (short)' : ''}, ${jobs} at a time; load average ${load()}\n`);
 
 /** One fault in a child process of this script, its output kept until it ends. */
+const children = new Set<ChildProcess>();
 function inChild(fault: FaultSpec): Promise<boolean> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, fault.name, ...(short ? ['--short'] : [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAULTS_BUILT: '1' } });
+    children.add(child);
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('close', (code) => {
+      children.delete(child);
       process.stdout.write(`\n##### ${fault.name}\n${output}`);
       resolve(code === 0);
     });
   });
 }
+
+// Stopped (Ctrl-C, CI's timeout): the children clean up their own stacks; this process its own.
+cleanUpOnSignals(() => {
+  for (const child of children) child.kill('SIGTERM');
+});
 
 const results: { name: string; ok: boolean; seconds: number; load: string }[] = [];
 const runOne = async (fault: FaultSpec) => {

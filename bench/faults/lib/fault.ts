@@ -37,9 +37,22 @@ export interface FaultSpec {
 }
 
 const WARM_MS = 3000;
+const running = new Set<Harness>();
+
+/** On SIGINT/SIGTERM: the running faults' cleanups (instances, Postgres, Redis, work folders), then exit. */
+export function cleanUpOnSignals(also: () => void) {
+  const stop = async () => {
+    also();
+    await Promise.all([...running].map((h) => h.cleanup()));
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
 
 export async function runFault(spec: FaultSpec, short: boolean): Promise<boolean> {
   const h = new Harness(`fault ${spec.name}`);
+  running.add(h);
   try {
     let ctx: FaultContext | undefined;
     const ready = await h.step(`${spec.name}: stack up (private Postgres and Redis, fakes, ${spec.instances ?? 1} instance(s) in production mode), clinic set up`, async () => {
@@ -86,6 +99,7 @@ export async function runFault(spec: FaultSpec, short: boolean): Promise<boolean
     if (!passed) process.stdout.write(`\n${c.stack.tails()}\n`);
     return passed;
   } finally {
+    running.delete(h);
     await h.cleanup();
   }
 }
