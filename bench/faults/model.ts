@@ -40,8 +40,12 @@ export const modelFault: FaultSpec = {
         [clinic.numberId],
       );
       check(handoffs.length > 0, 'no conversation was handed off with reason model_error');
-      const [left] = await stack.pg.query<{ n: number }>("select count(*)::int as n from messages where number_id = $1 and direction = 'outbound' and status in ('pending', 'unconfirmed')", [clinic.numberId]);
-      check(left?.n === 0, `${left?.n} outbound messages still pending or unconfirmed`);
+      const left = await stack.pg.query<{ sender: string; status: string; error: string | null; claimed: boolean; at: number }>(
+        "select sender, status, error, sending_at is not null as claimed, (extract(epoch from created_at) * 1000)::float8 as at from messages where number_id = $1 and direction = 'outbound' and status in ('pending', 'unconfirmed')",
+        [clinic.numberId],
+      );
+      const described = left.map((m) => `${m.sender} ${m.status}${m.error ? ` (${m.error})` : ''}${m.claimed ? ', claimed by a send job' : ''}, stored ${((m.at - window.start) / 1000).toFixed(1)} s after the outage began`);
+      check(left.length === 0, `${left.length} outbound messages still pending or unconfirmed: ${described.slice(0, 3).join(' | ')}`);
       const handedOff = await stack.pg.query<{ n: number }>("select count(*)::int as n from conversations where number_id = $1 and status = 'pending' and ai_paused_until > now()", [clinic.numberId]);
       return `${handoffs.length} conversations handed off (model_error), ${handedOff[0]?.n ?? 0} pending and paused; no outbound message left pending`;
     });
