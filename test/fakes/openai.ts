@@ -84,6 +84,8 @@ export class FakeOpenAI extends LocalHttpFake {
   chatResponder: ((body: Record<string, unknown>) => ChatReply) | undefined;
   /** While set, every request answers this failure (a provider outage); `failures` is used up first. */
   failAll: ScriptedFailure | undefined;
+  /** Tokens reported in the usage of every successful answer: what a provider would bill. */
+  servedTokens = 0;
   /** Delay before each answer. */
   delayMs = 0;
   /** Dimension answered when the request names none (text-embedding-3-small's). */
@@ -152,6 +154,7 @@ export class FakeOpenAI extends LocalHttpFake {
     const dimensions = typeof body.dimensions === 'number' ? body.dimensions : this.defaultDimensions;
     const base64 = body.encoding_format === 'base64';
     const tokens = input.reduce<number>((n, text) => n + bagOfWords(text as string).length, 0);
+    this.servedTokens += tokens;
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         object: 'list',
@@ -175,6 +178,7 @@ export class FakeOpenAI extends LocalHttpFake {
     const content = 'content' in reply ? reply.content : null;
     const finish = toolCalls ? 'tool_calls' : 'stop';
     const usage = { prompt_tokens: 20 * messages.length, completion_tokens: 10, total_tokens: 20 * messages.length + 10 };
+    this.servedTokens += usage.total_tokens;
     if (body.stream === true) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
       const chunk = (delta: unknown, finishReason: string | null) => ({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] });

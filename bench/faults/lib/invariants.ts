@@ -26,7 +26,7 @@ const ok = (a: Answer) => a.status >= 200 && a.status < 300;
 const retryable503 = (a: Answer) => a.status === 503 && a.retryAfter !== null;
 
 /** Reads until `done` holds or `ms` ran out; answers the last reading either way. */
-async function settle<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms: number): Promise<T> {
+export async function settle<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms: number): Promise<T> {
   return waitFor(what, async () => {
     const value = await read();
     return done(value) ? value : undefined;
