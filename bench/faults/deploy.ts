@@ -37,9 +37,7 @@ export const deployFault: FaultSpec = {
     const old = instances[0];
     check(old, 'no old instance');
     const current = await buildCurrent();
-    const fresh = await stack.addInstance('B', current);
-    fresh.start();
-    await fresh.waitHealthy(120_000);
+    const fresh = await stack.launch('B', current);
     deployed.newHealthyAt = Date.now();
     driver.addTarget(fresh.url);
     h.log(`new build healthy on ${fresh.url}; both in the balancer`);

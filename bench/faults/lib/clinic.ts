@@ -21,6 +21,8 @@ const PATIENTS = 8;
 export async function setUpClinic(stack: FaultStack, opts: { assistant?: boolean } = {}): Promise<FaultClinic> {
   const url = stack.instances[0]?.url;
   check(url, 'no instance started');
+  // Where the fake gateway sends the webhooks it emits by itself (connection.update, send.message).
+  stack.evo.webhookOrigin = url;
   const tag = randomUUID().slice(0, 8);
   const { client: user } = await registerAndLogin(url, ORIGIN, `falhas.${tag}@example.com`, `Senha-falhas-${tag}`);
   const created = await user.request('POST', '/api/whatsapp/numbers', { json: { name: 'Recepção' } });

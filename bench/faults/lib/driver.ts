@@ -91,6 +91,7 @@ export class LoadDriver {
   markDead(url: string) {
     this.dead.set(url, Date.now());
     this.targets = this.targets.filter((t) => t !== url);
+    if (this.stack.evo.webhookOrigin === url) this.stack.evo.webhookOrigin = this.targets[0];
   }
 
   addTarget(url: string) {

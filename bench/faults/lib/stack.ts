@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../../scripts/lib/free-port.js';
-import type { Harness } from '../../../scripts/rehearsal/harness.js';
+import { waitFor, type Harness } from '../../../scripts/rehearsal/harness.js';
 import { Instance } from '../../../scripts/rehearsal/instance.js';
 import { run } from '../../../scripts/rehearsal/run.js';
 import { FakeEvolution } from '../../../test/fakes/evolution.js';
@@ -71,17 +71,36 @@ export class FaultStack {
     const publicUrl = this.instances[0]?.url ?? `http://127.0.0.1:${port}`;
     const instance = new Instance(name, port, this.workDir, build.command, { ...this.appEnv(name, publicUrl), ...this.env, ...env }, this.workDir);
     this.instances.push(instance);
-    if (!this.evo.webhookOrigin) this.evo.webhookOrigin = instance.url;
     return instance;
   }
 
-  /** Starts `count` instances of a build together and waits until each answers /api/health. */
+  /** Starts `count` instances of a build together and waits until each one listens (see launch). */
   async startInstances(count: number, build: AppBuild): Promise<Instance[]> {
-    const started: Instance[] = [];
-    for (let i = 0; i < count; i++) started.push(await this.addInstance(String.fromCharCode(65 + this.instances.length), build));
-    for (const instance of started) instance.start();
-    await Promise.all(started.map((i) => i.waitHealthy(120_000)));
-    return started;
+    const names = Array.from({ length: count }, (_, i) => String.fromCharCode(65 + this.instances.length + i));
+    return Promise.all(names.map((name) => this.launch(name, build)));
+  }
+
+  /**
+   * Starts an instance and waits for its own startup line on its port: another process of the
+   * machine may have taken the port in between (the health check would then be answered by it).
+   * Such an instance exits with EADDRINUSE and is replaced on a new port, twice at most.
+   */
+  async launch(name: string, build: AppBuild, env: Record<string, string> = {}): Promise<Instance> {
+    for (let attempt = 1; ; attempt++) {
+      const instance = await this.addInstance(name, build, env);
+      instance.start();
+      try {
+        await instance.waitHealthy(120_000);
+        await waitFor(`${name}'s startup line`, async () => {
+          if (!instance.running) throw new Error(`${name} exited: ${instance.tail(3)}`);
+          return instance.logs().find((l) => l.msg === 'operabase api listening' && l.port === instance.port);
+        }, 10_000);
+        return instance;
+      } catch (err) {
+        if (attempt === 3 || !instance.tail(20).includes('EADDRINUSE')) throw err;
+        this.instances.splice(this.instances.indexOf(instance), 1);
+      }
+    }
   }
 
   private appEnv(name: string, publicUrl: string): Record<string, string> {
