@@ -4,6 +4,7 @@ import { io, type Socket } from 'socket.io-client';
 
 export interface Reply {
   status: number;
+  headers: Headers;
   body: unknown;
   upstream: string;
   setCookies: string[];
@@ -34,8 +35,8 @@ export class Client {
     return headers;
   }
 
-  async request(method: string, path: string, opts: { json?: unknown; form?: FormData; signal?: AbortSignal } = {}): Promise<Reply> {
-    const headers = this.headers;
+  async request(method: string, path: string, opts: { json?: unknown; form?: FormData; signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const headers = { ...this.headers, ...opts.headers };
     let body: string | FormData | undefined;
     if (opts.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -55,7 +56,7 @@ export class Client {
     } catch {
       // not JSON (an nginx error page): keep the text for the report
     }
-    return { status: res.status, body: parsed, upstream: res.headers.get('x-rehearsal-upstream') ?? '', setCookies };
+    return { status: res.status, headers: res.headers, body: parsed, upstream: res.headers.get('x-rehearsal-upstream') ?? '', setCookies };
   }
 
   /** Socket.IO over WebSocket only (no long-polling fallback), authenticated by the session cookie. */

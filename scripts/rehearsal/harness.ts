@@ -11,6 +11,8 @@ export class Harness {
   private readonly cleanups: { label: string; fn: () => Promise<void> | void }[] = [];
   private readonly results: { name: string; ok: boolean; detail: string; ms: number }[] = [];
 
+  constructor(private readonly title = 'rehearsal') {}
+
   /** Runs one step; returns false (after printing FAIL) when it throws. */
   async step(name: string, fn: () => Promise<string>): Promise<boolean> {
     const t0 = Date.now();
@@ -48,7 +50,7 @@ export class Harness {
 
   summary(): boolean {
     const failed = this.results.filter((r) => !r.ok);
-    process.stdout.write(`\n=== rehearsal: ${this.results.length - failed.length} passed, ${failed.length} failed\n`);
+    process.stdout.write(`\n=== ${this.title}: ${this.results.length - failed.length} passed, ${failed.length} failed\n`);
     for (const r of this.results) process.stdout.write(`${r.ok ? 'PASS' : 'FAIL'} ${r.name}\n`);
     return failed.length === 0;
   }

@@ -32,6 +32,15 @@ export class Instance {
     return this.child?.pid ?? 0;
   }
 
+  get running(): boolean {
+    return Boolean(this.child && this.child.exitCode === null && this.child.signalCode === null);
+  }
+
+  /** Exited by itself with a failure (not stopped by a signal or a clean drain). */
+  get crashed(): boolean {
+    return Boolean(this.child && this.child.exitCode !== null && this.child.exitCode !== 0);
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
@@ -98,6 +107,14 @@ export class Instance {
       throw new Error(`${this.name} did not exit within ${timeoutMs} ms of SIGTERM`);
     }
     return result.code;
+  }
+
+  /** SIGKILL: no drain and no cleanup, as a host that died. */
+  async kill() {
+    const child = this.child;
+    check(child && this.exit, `${this.name} was never started`);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await this.exit;
   }
 
   /** Cleanup: stops the process if it still runs. */

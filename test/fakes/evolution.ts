@@ -26,6 +26,7 @@ import { LocalHttpFake } from './local-http-fake.js';
  *   evo.failNext(route, { status, body, perform? })   // next call of route answers this; `perform: true` acts first (sent, then 500)
  *   evo.delayNext(route, ms)    // next call acts at once (a send is counted) but answers after `ms`
  *   evo.timeoutNext(route)      // same, answering only after 10 minutes: past any client timeout
+ *   await evo.down() / evo.up() // an outage: the port refuses connections until up(), instances and logs kept
  *
  * Linking a phone: `connect` moves the instance to `connecting` and answers a QR (a pairing code
  * with `?number=`); `evo.scan(name, { phone })` is the phone scanning it (state `open`);

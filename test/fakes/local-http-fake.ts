@@ -16,4 +16,21 @@ export abstract class LocalHttpFake {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+
+  /** An outage: the port stops listening (connection refused), open connections are cut; state is kept for `up()`. */
+  async down() {
+    await this.stop();
+  }
+
+  /** Back on the same port after `down()`. */
+  async up() {
+    const port = Number(new URL(this.url).port);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
 }

@@ -7,7 +7,7 @@ import { LocalHttpFake } from './local-http-fake.js';
  * (test/fixtures/openai/ holds recorded samples): `POST /embeddings` (base64 little-endian
  * float32 when asked, as the SDK does by default, or floats; `dimensions`), `POST
  * /chat/completions` (scripted text or tool calls, optionally streamed as SSE), errors in
- * OpenAI's shape (429 with retry-after, 500), slow answers, a log of every request.
+ * OpenAI's shape (429 with retry-after, 500; `failAll` for an outage), slow answers, a log of every request.
  *
  * Embeddings are deterministic and meaningful enough to rank: a bag of words (accents folded,
  * words cut to a 5-letter stem) hashed into the dimension, so texts sharing words are near.
@@ -82,6 +82,10 @@ export class FakeOpenAI extends LocalHttpFake {
   readonly chatReplies: ChatReply[] = [];
   /** Builds the reply from the request when no scripted reply is queued (e.g. naming the sources it was given); the echo otherwise. */
   chatResponder: ((body: Record<string, unknown>) => ChatReply) | undefined;
+  /** While set, every request answers this failure (a provider outage); `failures` is used up first. */
+  failAll: ScriptedFailure | undefined;
+  /** Tokens reported in the usage of every successful answer: what a provider would bill. */
+  servedTokens = 0;
   /** Delay before each answer. */
   delayMs = 0;
   /** Dimension answered when the request names none (text-embedding-3-small's). */
@@ -124,6 +128,7 @@ export class FakeOpenAI extends LocalHttpFake {
       const [f] = this.failures.splice(failure, 1);
       return this.fail(res, f as ScriptedFailure);
     }
+    if (this.failAll && (!this.failAll.path || path.endsWith(this.failAll.path))) return this.fail(res, this.failAll);
     if (req.method === 'POST' && path.endsWith('/embeddings')) return this.embeddings(res, body);
     if (req.method === 'POST' && path.endsWith('/chat/completions')) return this.chat(res, body);
     this.error(res, 404, { message: `Invalid URL (${req.method} ${path})`, type: 'invalid_request_error', param: null, code: null });
@@ -149,6 +154,7 @@ export class FakeOpenAI extends LocalHttpFake {
     const dimensions = typeof body.dimensions === 'number' ? body.dimensions : this.defaultDimensions;
     const base64 = body.encoding_format === 'base64';
     const tokens = input.reduce<number>((n, text) => n + bagOfWords(text as string).length, 0);
+    this.servedTokens += tokens;
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         object: 'list',
@@ -172,6 +178,7 @@ export class FakeOpenAI extends LocalHttpFake {
     const content = 'content' in reply ? reply.content : null;
     const finish = toolCalls ? 'tool_calls' : 'stop';
     const usage = { prompt_tokens: 20 * messages.length, completion_tokens: 10, total_tokens: 20 * messages.length + 10 };
+    this.servedTokens += usage.total_tokens;
     if (body.stream === true) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
       const chunk = (delta: unknown, finishReason: string | null) => ({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] });

@@ -1,0 +1,15 @@
+// Postgres stopped (pg_ctl -m fast: every connection cut) and started again under load: the pool
+// recovers without restarting the app, requests in the gap answer 503, no acknowledged write is lost.
+import type { FaultSpec } from './lib/fault.js';
+
+export const postgresFault: FaultSpec = {
+  name: 'postgres',
+  title: 'Postgres restarted (pg_ctl -m fast)',
+  recoveryMs: (short) => (short ? 30_000 : 60_000),
+  inject: async ({ stack, h, short }) => {
+    const gapMs = short ? 3_000 : 20_000;
+    h.log(`pg_ctl stop -m fast, ${gapMs / 1000} s down, pg_ctl start`);
+    await stack.pg.restart(gapMs);
+    return { detail: `Postgres stopped with -m fast, down ${gapMs / 1000} s, started again` };
+  },
+};
