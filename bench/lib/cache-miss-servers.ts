@@ -26,13 +26,16 @@ function expressApp(databaseUrl: string, clinicId: string, searchClinicId: strin
   const app = express();
   app.get('/api/appointments', async (req, res) => {
     const q = req.query as Record<string, string>;
-    res.json({ items: await rows(WEEK_SQL, [clinicId, new Date(q.from ?? ''), new Date(q.to ?? ''), q.professionalId]), nextCursor: null });
+    const from = new Date(q.from ?? '');
+    const startsAfter = new Date(from.getTime() - 24 * 3600_000);
+    const items = await rows(WEEK_SQL, [clinicId, clinicId, from, startsAfter, new Date(q.to ?? ''), q.professionalId, 201]);
+    res.json({ items: items.slice(0, 200), nextCursor: null });
   });
   app.get('/api/conversations', async (_req, res) => {
-    res.json({ items: (await rows(INBOX_SQL, [clinicId, 51])).slice(0, 50), nextCursor: null });
+    res.json({ items: (await rows(INBOX_SQL, [clinicId, clinicId, clinicId, clinicId, 51])).slice(0, 50), nextCursor: null });
   });
   app.get('/api/contacts', async (req, res) => {
-    res.json({ items: (await rows(SEARCH_SQL, [searchClinicId, `%${String(req.query.search)}%`, 51])).slice(0, 50), nextCursor: null });
+    res.json({ items: (await rows(SEARCH_SQL, [searchClinicId, `%${String(req.query.search)}%`, 51, 0])).slice(0, 50), nextCursor: null });
   });
   return createServer(app);
 }

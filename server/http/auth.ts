@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { apiKeys, clinics, memberships, users } from '../../shared/schema/index.js';
 import type { Cache } from '../infra/cache.js';
@@ -13,11 +13,10 @@ export const API_KEY_PREFIX = 'opb_';
 /** Dropped whenever the user, a membership of theirs or one of their clinics changes. */
 export const accountCacheGroup = (userId: string) => `account:${userId}`;
 export const apiKeyCacheKey = (hash: string) => `apikey:${hash}`;
-/** What a request or socket handshake presents: an API key, or a session cookie read by the session middleware. */
+/** What a request or socket handshake presents: an API key, or a session cookie (read by `Sessions.read`). */
 export interface Credentials {
   authorization: string | undefined;
   req: IncomingMessage;
-  res: ServerResponse;
 }
 
 /** An identity, and the session it came from (none for an API key): its id names it to whoever ends it. */
@@ -105,7 +104,7 @@ export class Authenticator {
     if (!Sessions.presented(credentials.req)) throw unauthorized();
     // The account is read while the session is: two Redis round trips at once, not one after the other.
     let early: { userId: string; account: Promise<Account | null> } | undefined;
-    const session = await this.sessions.load(credentials.req, credentials.res, (userId) => {
+    const session = await this.sessions.read(credentials.req, (userId) => {
       const account = loadAccount(this.systemDb, this.cache, userId);
       // Awaited below unless the session turns out missing or the store fails; never unhandled.
       account.catch(() => {});

@@ -151,7 +151,7 @@ function routeHandler(def: Exclude<RouteDef, WebhookRoute>, deps: MountDeps): Re
     let ctx: BaseContext | TenantContext;
     if (access === 'public') ctx = baseContext(req);
     else {
-      const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, req, res }, { userOnly });
+      const identity = await deps.authenticator.authenticate({ authorization: req.headers.authorization, req }, { userOnly });
       if (access !== 'authenticated' && !can(identity.actor, access)) throw new AppError(403, 'forbidden', 'You do not have permission to do this');
       ctx = tenantContext(req, identity);
       if (limiter) {

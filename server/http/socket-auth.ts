@@ -1,4 +1,4 @@
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { IdentifySocket } from '../infra/realtime.js';
 import type { Authenticated, Authenticator } from './auth.js';
 import { AppError } from '../lib/errors.js';
@@ -7,24 +7,16 @@ import { can } from '../lib/permissions.js';
 
 /**
  * Socket handshakes (and their periodic re-checks) are authenticated by the same code as HTTP
- * requests: an API key, or the session cookie read by the same express-session middleware (on a
- * response that is never sent). A refused credential (4xx) is null; an outage throws.
+ * requests: an API key, or the session cookie read from the same store. A refused credential (4xx) is null; an outage throws.
  */
 export const identifySocket =
   (authenticator: Authenticator): IdentifySocket =>
   async (req: IncomingMessage, token: string | undefined) => {
     let identity: Authenticated;
-    // A re-check reuses the handshake's request: drop the session express-session left on it, so
-    // the store is read again (an expired or destroyed session must be seen as such).
-    const withSession = req as IncomingMessage & { session?: unknown; sessionID?: unknown };
-    delete withSession.session;
-    delete withSession.sessionID;
     try {
-      identity = await authenticator.authenticate({
-        authorization: token ? `Bearer ${token}` : req.headers.authorization,
-        req,
-        res: new ServerResponse(req),
-      });
+      // Each call reads the store again (a re-check reuses the handshake's request): an expired or
+      // destroyed session is seen as such.
+      identity = await authenticator.authenticate({ authorization: token ? `Bearer ${token}` : req.headers.authorization, req });
     } catch (err) {
       if (err instanceof AppError && err.status < 500) return null;
       throw err;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import session, { type Store } from 'express-session';
 import RedisStore from 'connect-redis';
@@ -82,6 +82,42 @@ const newSessionId = (req: IncomingMessage) => {
   return userId ? `${userId}.${random}` : random;
 };
 
+/** The first cookie of that name, decoded as express-session's `cookie.parse` does. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of header?.split(';') ?? []) {
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return value;
+    }
+  }
+  return undefined;
+}
+
+/** The value of a cookie signed as express-session signs (`s:<value>.<HMAC-SHA256, base64>`) by one of the secrets; undefined otherwise. */
+function unsign(cookie: string | undefined, secrets: readonly string[]): string | undefined {
+  if (!cookie?.startsWith('s:')) return undefined;
+  const signed = Buffer.from(cookie.slice(2));
+  const value = cookie.slice(2, cookie.lastIndexOf('.'));
+  for (const secret of secrets) {
+    const expected = Buffer.from(`${value}.${createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')}`);
+    if (expected.length === signed.length && timingSafeEqual(expected, signed)) return value;
+  }
+  return undefined;
+}
+
+/** A signed-in session from what the store holds, or null: nobody signed in, or its 12 h are over. */
+function active(id: string, sess: Partial<session.SessionData> | null | undefined): ActiveSession | null {
+  if (!sess) return null;
+  const { userId, clinicId, startedAt } = sess;
+  if (!userId || !clinicId || typeof startedAt !== 'number' || msLeft(sess) <= 0) return null;
+  return { id, userId, clinicId, startedAt };
+}
+
 /** The store did not answer (Redis down): a retryable 503, never a 500. */
 const storeCall = (call: (done: (err?: unknown) => void) => void): Promise<void> =>
   new Promise((resolve, reject) => call((err) => (err ? reject(sessionStoreUnavailable()) : resolve())));
@@ -134,9 +170,25 @@ export class Sessions {
     }
     // express-session passes requests through without a session while its store reports itself down.
     if (!r.session) throw sessionStoreUnavailable();
-    const { userId, clinicId, startedAt } = r.session;
-    if (!userId || !clinicId || typeof startedAt !== 'number' || msLeft(r.session) <= 0) return null;
-    return { id: r.sessionID as string, userId, clinicId, startedAt };
+    return active(r.sessionID as string, r.session);
+  }
+
+  /**
+   * The signed-in session of a request, read from the store as `load` reads it but without
+   * express-session's work on each request (a Session object, two hashes of it, the response
+   * wrapped to save changes): authentication only reads. Whatever changes the session (sign-in,
+   * clinic switch, sign-out) goes through `load`. `whileReading` as for `load`.
+   */
+  async read(req: IncomingMessage, whileReading?: (userId: string) => void): Promise<ActiveSession | null> {
+    const id = unsign(cookieValue(req.headers.cookie, SESSION_COOKIE), this.opts.secrets);
+    if (!id) return null;
+    const stored = new Promise<Partial<session.SessionData> | null | undefined>((resolve, reject) =>
+      // As express-session: ENOENT is a missing session, any other failure an outage.
+      this.store.get(id, (err: (Error & { code?: string }) | null, sess) => (err && err.code !== 'ENOENT' ? reject(sessionStoreUnavailable()) : resolve(sess))),
+    );
+    const userId = USER_PREFIX.exec(id)?.[1];
+    if (userId) whileReading?.(userId);
+    return active(id, await stored);
   }
 
   /** Signs in under a new session id (no fixation): the request's previous session ends. */
@@ -155,8 +207,9 @@ export class Sessions {
   }
 
   /** Another clinic of the same user becomes the active one; the session keeps its end. */
-  async switchClinic(req: Request, clinicId: string): Promise<void> {
-    if (!req.session?.userId) return;
+  async switchClinic(req: Request, res: Response, clinicId: string): Promise<void> {
+    await this.load(req, res);
+    if (!req.session.userId) return;
     req.session.clinicId = clinicId;
     // The cookie re-sent with this change keeps the session's end, not 12 h from now.
     req.session.cookie.maxAge = Math.max(0, msLeft(req.session));

@@ -1,4 +1,6 @@
 import { and, eq, lt, or, type AnyColumn, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
+import { placeholder } from '../infra/clinic-data.js';
 import { AppError } from './errors.js';
 import { inInstantRange } from '../../shared/api/common.js';
 
@@ -32,4 +34,16 @@ export function page<T extends { createdAt: Date; id: string }>(rows: T[], limit
 export function afterCursor(createdAt: AnyColumn, id: AnyColumn, cursor: string | undefined): SQL | undefined {
   const c = decodeCursor(cursor);
   return c ? or(lt(createdAt, c.at), and(eq(createdAt, c.at), lt(id, c.id))) : undefined;
+}
+
+/** `afterCursor` in a prepared query (`ClinicQuery`): the cursor's values are its placeholders `cursorAt` and `cursorId`. */
+export function afterCursorPlaceholders(createdAt: PgColumn, id: PgColumn): SQL {
+  const at = placeholder('cursorAt', createdAt);
+  return or(lt(createdAt, at), and(eq(createdAt, at), lt(id, placeholder('cursorId', id)))) as SQL;
+}
+
+/** The placeholder values of `afterCursorPlaceholders` for a cursor (none on the first page). */
+export function cursorValues(cursor: string | undefined): { cursorAt?: Date; cursorId?: string } {
+  const c = decodeCursor(cursor);
+  return c ? { cursorAt: c.at, cursorId: c.id } : {};
 }

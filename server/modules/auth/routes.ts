@@ -98,10 +98,10 @@ export const authRoutes = (auth: AuthService, supabase: SupabaseSignIn, sessions
     userOnly: true,
     schemas: { body: switchClinicBody },
     response: meResponse,
-    handler: async ({ body, ctx, req }) => {
+    handler: async ({ body, ctx, req, res }) => {
       const userId = actorUserId(ctx) as string;
       await auth.switchClinic(ctx, userId, body.clinicId);
-      await sessions.switchClinic(req, body.clinicId);
+      await sessions.switchClinic(req, res, body.clinicId);
       // Its sockets reconnect into the new clinic's rooms.
       realtime.endSession(req.sessionID);
       return auth.me(userId, body.clinicId);

@@ -4,12 +4,12 @@ import { foldText, normalizeCpf, normalizePhone } from '../../../shared/api/braz
 import type { contactBody, contactListQuery, contactPatch } from '../../../shared/api/contacts.js';
 import type { ContactEvent } from '../../../shared/api/events.js';
 import { contacts } from '../../../shared/schema/index.js';
-import { ClinicData } from '../../infra/clinic-data.js';
+import { ClinicData, ClinicQueries, placeholder } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import type { TenantContext } from '../../http/context.js';
 import { conflict, notFound } from '../../lib/errors.js';
-import { afterCursor, page } from '../../lib/cursor.js';
+import { afterCursorPlaceholders, cursorValues, page } from '../../lib/cursor.js';
 import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import type { AuditScope, AuditService } from '../audit/service.js';
 import type { Providers } from '../module.js';
@@ -54,31 +54,83 @@ function searchTextOf(c: { name: string; email?: string | null; phone?: string |
 
 export const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
+/** What a search looks for: a whole phone and/or CPF, or `terms` substrings of the search column. */
+export interface SearchShape {
+  phone: boolean;
+  cpf: boolean;
+  terms: number;
+}
+
 /**
- * Every word must appear (accent- and case-insensitive). A whole phone (any form) or CPF is an
- * exact, indexed match; other numbers match by their digits. Also what the inbox's search uses.
+ * A search as the shape of a prepared query and its placeholder values (`searchPhone`,
+ * `searchCpf`, `search0`...). Every word must appear (accent- and case-insensitive). A whole phone
+ * (any form) or CPF is an exact, indexed match; other numbers match by their digits. Also what the
+ * inbox's search uses.
  */
-export function contactSearchCondition(search: string): SQL {
+export function contactSearch(search: string): { shape: SearchShape; values: Record<string, string | null> } {
   if (/^[\d\s().+-]+$/.test(search)) {
     const phone = normalizePhone(search);
     const cpf = normalizeCpf(search);
-    if (phone || cpf) return or(phone ? eq(contacts.phone, phone) : undefined, cpf ? eq(contacts.cpf, cpf) : undefined) as SQL;
+    if (phone || cpf) return { shape: { phone: phone !== null, cpf: cpf !== null, terms: 0 }, values: { searchPhone: phone, searchCpf: cpf } };
     const digits = search.replace(/\D/g, '');
-    return digits ? sql`${contacts.searchText} like ${`%${escapeLike(digits)}%`}` : sql`true`;
+    return substrings(digits ? [digits] : []);
   }
   const words = foldText(search)
     .split(/\s+/)
     .map((w) => w.replace(/[().,;]+/g, ''))
     .filter((w) => w.length > 0);
-  return words.length > 0 ? (and(...words.map((w) => sql`${contacts.searchText} like ${`%${escapeLike(w)}%`}`)) as SQL) : sql`true`;
+  return substrings(words);
 }
+
+const substrings = (terms: string[]) => ({
+  shape: { phone: false, cpf: false, terms: terms.length },
+  values: Object.fromEntries(terms.map((t, i) => [`search${i}`, `%${escapeLike(t)}%`])),
+});
+
+/** The condition of a search's shape, on the placeholders `contactSearch` fills. */
+export function contactSearchCondition(s: SearchShape): SQL {
+  if (s.phone || s.cpf) {
+    return or(s.phone ? eq(contacts.phone, placeholder('searchPhone', contacts.phone)) : undefined, s.cpf ? eq(contacts.cpf, placeholder('searchCpf', contacts.cpf)) : undefined) as SQL;
+  }
+  const terms = Array.from({ length: s.terms }, (_, i) => sql`${contacts.searchText} like ${sql.placeholder(`search${i}`)}`);
+  return terms.length > 0 ? (and(...terms) as SQL) : sql`true`;
+}
+
+/** Which filters a patient list has: the shape of its prepared queries. */
+interface ListShape {
+  status: boolean;
+  tag: boolean;
+  search: SearchShape | null;
+  cursor: boolean;
+}
+
+const listConditions = (s: ListShape) => [
+  isNull(contacts.deletedAt),
+  s.status ? eq(contacts.status, placeholder('status', contacts.status)) : undefined,
+  s.tag ? sql`${sql.placeholder('tag')} = any(${contacts.tags})` : undefined,
+  s.search ? contactSearchCondition(s.search) : undefined,
+  s.cursor ? afterCursorPlaceholders(contacts.createdAt, contacts.id) : undefined,
+];
 
 export class ContactService {
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
     private readonly providers: Pick<Providers, 'dependents' | 'clinicalHistory'>,
-  ) {}
+  ) {
+    this.lists = new ClinicQueries(infra.db, 'contacts.list', (data, s) =>
+      data
+        .pick(publicColumns, contacts, ...listConditions(s))
+        .orderBy(desc(contacts.createdAt), desc(contacts.id))
+        .limit(sql.placeholder('limit'))
+        .offset(sql.placeholder('offset')),
+    );
+    this.counts = new ClinicQueries(infra.db, 'contacts.count', (data, s) => data.pick({ n: count() }, contacts, ...listConditions(s)));
+  }
+
+  /** The patients list and its count (offset pages), built once per shape: a search is a cache-miss path. */
+  private readonly lists: ClinicQueries<ListShape, Pick<Contact, keyof typeof publicColumns>[]>;
+  private readonly counts: ClinicQueries<ListShape, { n: number }[]>;
 
   private data(clinicId: string) {
     return new ClinicData(clinicId, this.infra.db);
@@ -96,29 +148,19 @@ export class ContactService {
   }
 
   async list(clinicId: string, q: ListQuery) {
-    const data = this.data(clinicId);
-    const where: (SQL | undefined)[] = [isNull(contacts.deletedAt)];
-    if (q.status) where.push(eq(contacts.status, q.status));
-    if (q.tag) where.push(sql`${q.tag} = any(${contacts.tags})`);
-    if (q.search) where.push(contactSearchCondition(q.search));
+    const search = q.search ? contactSearch(q.search) : undefined;
     const offsetPage = this.infra.config.enablePagination ? q.page : undefined;
+    const shape = { status: q.status !== undefined, tag: q.tag !== undefined, search: search?.shape ?? null, cursor: offsetPage === undefined && q.cursor !== undefined };
+    const values = { ...search?.values, status: q.status, tag: q.tag, ...cursorValues(shape.cursor ? q.cursor : undefined) };
     if (offsetPage !== undefined) {
       const [rows, [total]] = await Promise.all([
-        data
-          .pick(publicColumns, contacts, ...where)
-          .orderBy(desc(contacts.createdAt), desc(contacts.id))
-          .limit(q.limit)
-          .offset((offsetPage - 1) * q.limit),
-        data.pick({ n: count() }, contacts, ...where),
+        this.lists.run(shape, clinicId, { ...values, limit: q.limit, offset: (offsetPage - 1) * q.limit }),
+        this.counts.run(shape, clinicId, values),
       ]);
       const n = total?.n ?? 0;
       return { items: rows.map((r) => this.publicView(r)), nextCursor: null, page: offsetPage, total: n };
     }
-    where.push(afterCursor(contacts.createdAt, contacts.id, q.cursor));
-    const rows = await data
-      .pick(publicColumns, contacts, ...where)
-      .orderBy(desc(contacts.createdAt), desc(contacts.id))
-      .limit(q.limit + 1);
+    const rows = await this.lists.run(shape, clinicId, { ...values, limit: q.limit + 1, offset: 0 });
     const result = page(rows, q.limit);
     return { items: result.items.map((r) => this.publicView(r)), nextCursor: result.nextCursor };
   }

@@ -1,6 +1,7 @@
 import { eq, isNull, or, type SQL } from 'drizzle-orm';
 import { whatsappNumbers } from '../../../shared/schema/index.js';
 import type { TenantContext } from '../../http/context.js';
+import { placeholder } from '../../infra/clinic-data.js';
 import type { SocketIdentity } from '../../infra/realtime.js';
 
 /**
@@ -23,9 +24,16 @@ export const viewerOf = (ctx: TenantContext): Viewer => ({
 
 export const viewerOfSocket = (identity: SocketIdentity): Viewer => ({ clinicId: identity.clinicId, userId: identity.userId, admin: identity.admin });
 
-/** The condition on the (joined) number that lets the viewer see its conversations; undefined: all. */
-export function visibleNumbers(viewer: Viewer): SQL | undefined {
-  if (viewer.admin) return undefined;
+/** What a viewer may see, as a prepared query's shape: every number, the shared ones and their own, or the shared ones. */
+export type ViewerKind = 'admin' | 'member' | 'api_key';
+export const viewerKind = (viewer: Viewer): ViewerKind => (viewer.admin ? 'admin' : viewer.userId ? 'member' : 'api_key');
+
+/**
+ * The condition on the (joined) number that lets the viewer see its conversations; undefined: all.
+ * A member's own numbers are the placeholder `viewerId` (the viewer's userId).
+ */
+export function visibleNumbers(kind: ViewerKind): SQL | undefined {
+  if (kind === 'admin') return undefined;
   const shared = isNull(whatsappNumbers.professionalId);
-  return viewer.userId ? or(shared, eq(whatsappNumbers.professionalId, viewer.userId)) : shared;
+  return kind === 'member' ? or(shared, eq(whatsappNumbers.professionalId, placeholder('viewerId', whatsappNumbers.professionalId))) : shared;
 }

@@ -3,14 +3,14 @@ import { foldText } from '../../../shared/api/brazil.js';
 import type { ConversationListQuery, ConversationPatch, ConversationView } from '../../../shared/api/inbox.js';
 import { contacts, conversations, memberships, messages, whatsappNumbers } from '../../../shared/schema/index.js';
 import type { ConversationStatus } from '../../../shared/schema/whatsapp.js';
-import { ClinicData } from '../../infra/clinic-data.js';
+import { ClinicData, ClinicQueries, placeholder } from '../../infra/clinic-data.js';
 import type { Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
 import type { EventMeta } from '../../infra/outbox.js';
-import { encodeCursor, afterCursor } from '../../lib/cursor.js';
+import { afterCursorPlaceholders, cursorValues, encodeCursor } from '../../lib/cursor.js';
 import { badRequest, notFound } from '../../lib/errors.js';
-import { contactSearchCondition, escapeLike } from '../contacts/service.js';
-import { visibleNumbers, type Viewer } from './access.js';
+import { contactSearch, contactSearchCondition, escapeLike, type SearchShape } from '../contacts/service.js';
+import { viewerKind, visibleNumbers, type Viewer, type ViewerKind } from './access.js';
 
 const PREVIEW_CHARS = 200;
 export const preview = (text: string | null) => (text === null ? null : text.slice(0, PREVIEW_CHARS));
@@ -42,7 +42,7 @@ const columns = {
   lastSentAt: messages.sentAt,
 };
 
-type Row = { [K in keyof typeof columns]: (typeof columns)[K]['_']['data'] | (K extends `last${string}` ? null : never) };
+type Row = Awaited<ReturnType<typeof viewQuery>>[number];
 
 function view(r: Row): ConversationView {
   return {
@@ -64,20 +64,69 @@ function view(r: Row): ConversationView {
   };
 }
 
+/** Which filters a conversation read has: the shape of its prepared query. */
+interface Shape {
+  viewer: ViewerKind;
+  id?: true;
+  status?: true;
+  assignee?: 'none' | 'one';
+  numberId?: true;
+  unread?: 'true' | 'false';
+  search?: SearchShape;
+  cursor?: true;
+}
+
+/**
+ * Conversations with their contact, number and last message, newest activity first, on the
+ * placeholders named as the filters, plus `viewerId`, `searchText`, `cursorAt`, `cursorId` and `limit`.
+ */
+function viewQuery(data: ClinicData, s: Shape) {
+  return data
+    .pick(
+      columns,
+      conversations,
+      visibleNumbers(s.viewer),
+      s.id ? eq(conversations.id, placeholder('id', conversations.id)) : undefined,
+      s.status ? eq(conversations.status, placeholder('status', conversations.status)) : undefined,
+      s.assignee === 'none' ? isNull(conversations.assigneeId) : s.assignee ? eq(conversations.assigneeId, placeholder('assigneeId', conversations.assigneeId)) : undefined,
+      s.numberId ? eq(conversations.numberId, placeholder('numberId', conversations.numberId)) : undefined,
+      s.unread === 'true' ? sql`${conversations.unreadCount} > 0` : s.unread === 'false' ? sql`${conversations.unreadCount} = 0` : undefined,
+      s.search ? searchCondition(data, s.search) : undefined,
+      s.cursor ? afterCursorPlaceholders(conversations.activityAt, conversations.id) : undefined,
+    )
+    .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, conversations.numberId)))
+    .innerJoin(contacts, data.owns(contacts, eq(contacts.id, conversations.contactId)))
+    .leftJoin(messages, data.owns(messages, eq(messages.id, conversations.lastMessageId)))
+    .orderBy(desc(conversations.activityAt), desc(conversations.id))
+    .limit(sql.placeholder('limit'));
+}
+
+/**
+ * The contact's name or phone (as the patients list matches them), or any message's text without
+ * accents or case ("medico" finds "Médico"), on the trigram index of opb_unaccent(lower(text)).
+ */
+function searchCondition(data: ClinicData, shape: SearchShape): SQL {
+  const inMessages = data.pick({ one: sql`1` }, messages, eq(messages.conversationId, conversations.id), sql`opb_unaccent(lower(${messages.text})) like opb_unaccent(${sql.placeholder('searchText')})`);
+  return or(contactSearchCondition(shape), exists(inMessages)) as SQL;
+}
+
 /** The inbox: conversations a viewer may see, their filters, assignment, status and snooze. */
 export class ConversationService {
-  constructor(private readonly infra: Infra) {}
+  /** Reads built once per shape: the inbox list is a cache-miss path. */
+  private readonly views: ClinicQueries<Shape, Row[]>;
+  private readonly visible: ClinicQueries<ViewerKind, { id: string }[]>;
+
+  constructor(private readonly infra: Infra) {
+    this.views = new ClinicQueries(infra.db, 'conversations', viewQuery);
+    this.visible = new ClinicQueries(infra.db, 'conversations.visible', (data, kind) =>
+      data
+        .pick({ id: conversations.id }, conversations, eq(conversations.id, placeholder('id', conversations.id)), visibleNumbers(kind))
+        .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, conversations.numberId))),
+    );
+  }
 
   private data(clinicId: string) {
     return new ClinicData(clinicId, this.infra.db);
-  }
-
-  private query(data: ClinicData, viewer: Viewer, ...conditions: (SQL | undefined)[]) {
-    return data
-      .pick(columns, conversations, visibleNumbers(viewer), ...conditions)
-      .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, conversations.numberId)))
-      .innerJoin(contacts, data.owns(contacts, eq(contacts.id, conversations.contactId)))
-      .leftJoin(messages, data.owns(messages, eq(messages.id, conversations.lastMessageId)));
   }
 
   /**
@@ -85,47 +134,39 @@ export class ConversationService {
    * a conversation without any (a reminder's before it is sent, or one whose messages were removed).
    */
   async list(viewer: Viewer, q: ConversationListQuery) {
-    const data = this.data(viewer.clinicId);
-    const rows = await this.query(
-      data,
-      viewer,
-      q.status ? eq(conversations.status, q.status) : undefined,
-      q.assigneeId === 'none' ? isNull(conversations.assigneeId) : q.assigneeId ? eq(conversations.assigneeId, q.assigneeId) : undefined,
-      q.numberId ? eq(conversations.numberId, q.numberId) : undefined,
-      q.unread === 'true' ? gt(conversations.unreadCount, 0) : q.unread === 'false' ? eq(conversations.unreadCount, 0) : undefined,
-      q.search ? this.search(data, q.search) : undefined,
-      afterCursor(conversations.activityAt, conversations.id, q.cursor),
-    )
-      .orderBy(desc(conversations.activityAt), desc(conversations.id))
-      .limit(q.limit + 1);
-    const items = rows.slice(0, q.limit) as Row[];
+    const search = q.search ? contactSearch(q.search) : undefined;
+    const shape: Shape = {
+      viewer: viewerKind(viewer),
+      ...(q.status && { status: true }),
+      ...(q.assigneeId && { assignee: q.assigneeId === 'none' ? 'none' : 'one' }),
+      ...(q.numberId && { numberId: true }),
+      ...(q.unread && { unread: q.unread }),
+      ...(search && { search: search.shape }),
+      ...(q.cursor && { cursor: true }),
+    };
+    const rows = await this.views.run(shape, viewer.clinicId, {
+      ...q,
+      ...search?.values,
+      ...cursorValues(q.cursor),
+      viewerId: viewer.userId,
+      searchText: q.search ? `%${escapeLike(foldText(q.search))}%` : null,
+      limit: q.limit + 1,
+    });
+    const items = rows.slice(0, q.limit);
     const last = items[items.length - 1];
     const more = rows.length > q.limit && last;
     return { items: items.map(view), nextCursor: more ? encodeCursor({ createdAt: last.activityAt, id: last.id }) : null };
   }
 
-  /**
-   * The contact's name or phone (as the patients list matches them), or any message's text without
-   * accents or case ("medico" finds "Médico"), on the trigram index of opb_unaccent(lower(text)).
-   */
-  private search(data: ClinicData, search: string): SQL {
-    const folded = `%${escapeLike(foldText(search))}%`;
-    const inMessages = data.pick({ one: sql`1` }, messages, eq(messages.conversationId, conversations.id), sql`opb_unaccent(lower(${messages.text})) like opb_unaccent(${folded})`);
-    return or(contactSearchCondition(search), exists(inMessages)) as SQL;
-  }
-
   /** One conversation the viewer may see; 404 for another clinic's, a missing one, or a private number's. */
   async get(viewer: Viewer, id: string): Promise<ConversationView> {
-    const [row] = await this.query(this.data(viewer.clinicId), viewer, eq(conversations.id, id));
+    const [row] = await this.views.run({ viewer: viewerKind(viewer), id: true }, viewer.clinicId, { id, viewerId: viewer.userId, limit: 1 });
     if (!row) throw notFound('Conversation');
-    return view(row as Row);
+    return view(row);
   }
 
   async canSee(viewer: Viewer, id: string): Promise<boolean> {
-    const data = this.data(viewer.clinicId);
-    const [row] = await data
-      .pick({ id: conversations.id }, conversations, eq(conversations.id, id), visibleNumbers(viewer))
-      .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, conversations.numberId)));
+    const [row] = await this.visible.run(viewerKind(viewer), viewer.clinicId, { id, viewerId: viewer.userId });
     return Boolean(row);
   }
 

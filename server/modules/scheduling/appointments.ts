@@ -1,8 +1,8 @@
-import { and, eq, gt, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { eq, gte, inArray } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { appointmentBody, appointmentListQuery, appointmentPatch, statusChange } from '../../../shared/api/scheduling.js';
 import { appointments } from '../../../shared/schema/index.js';
-import { ClinicData } from '../../infra/clinic-data.js';
+import { ClinicData, ClinicQueries } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { Tx } from '../../infra/db.js';
 import { actorUserId, type TenantContext } from '../../http/context.js';
@@ -17,7 +17,7 @@ import type { CalendarCache } from './calendar-cache.js';
 import { slotTaken, timeRange } from './booking-rules.js';
 import { canMove, isMovable } from './status.js';
 import type { TagService } from './tags.js';
-import { overlapping, selectViews, startsAfterFor, toEvent, viewsByIds, type AppointmentRow, type AppointmentView } from './views.js';
+import { listQuery, overlapping, selectViews, startsAfterFor, toEvent, viewsByIds, withDuration, type AppointmentRow, type AppointmentView, type ListShape, type ViewRow } from './views.js';
 
 type Body = z.infer<typeof appointmentBody>;
 type Patch = z.infer<typeof appointmentPatch>;
@@ -32,7 +32,12 @@ export class AppointmentService {
     private readonly team: TeamService,
     private readonly tags: TagService,
     private readonly calendars: CalendarCache,
-  ) {}
+  ) {
+    this.lists = new ClinicQueries(infra.db, 'appointments.list', listQuery);
+  }
+
+  /** The list queries, built once per shape (`GET /api/appointments`, the week view's cache miss). */
+  private readonly lists: ClinicQueries<ListShape, ViewRow[]>;
 
   private data(clinicId: string) {
     return new ClinicData(clinicId, this.infra.db);
@@ -60,16 +65,10 @@ export class AppointmentService {
   }
 
   private async query(clinicId: string, q: ListQuery) {
-    const where: (SQL | undefined)[] = [];
-    if (q.from) where.push(gt(appointments.endsAt, q.from), gt(appointments.startsAt, startsAfterFor(q.from)));
-    if (q.to) where.push(lt(appointments.startsAt, q.to));
-    if (q.professionalId) where.push(eq(appointments.professionalId, q.professionalId));
-    if (q.contactId) where.push(eq(appointments.contactId, q.contactId));
-    if (q.status) where.push(eq(appointments.status, q.status));
-    if (q.tagId) where.push(eq(appointments.tagId, q.tagId));
     const cursor = decodeCursor(q.cursor);
-    if (cursor) where.push(or(gt(appointments.startsAt, cursor.at), and(eq(appointments.startsAt, cursor.at), gt(appointments.id, cursor.id))));
-    const rows = await selectViews(this.data(clinicId), and(...where), q.limit + 1);
+    const shape = { from: !!q.from, to: !!q.to, professionalId: !!q.professionalId, contactId: !!q.contactId, status: !!q.status, tagId: !!q.tagId, cursor: !!cursor };
+    const values = { ...q, startsAfter: q.from && startsAfterFor(q.from), cursorAt: cursor?.at, cursorId: cursor?.id, limit: q.limit + 1 };
+    const rows = (await this.lists.run(shape, clinicId, values)).map(withDuration);
     const items = rows.slice(0, q.limit);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.startsAt, id: last.id }) : null };
