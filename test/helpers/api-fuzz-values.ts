@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { WEBHOOK_EVENTS } from '../../shared/api/webhooks.js';
 import { CLINICAL_AI_STATEMENT_VERSION } from '../../server/modules/ai/defaults.js';
+import { CONSENT_VERSION } from '../../server/modules/anamnesis/defaults.js';
 import { cpfFrom } from './patients.js';
 
 /**
@@ -185,7 +186,8 @@ export const HINTS: Record<string, Hint> = {
   'POST /api/pipeline/opportunities/{id}/activities': { fix: dueDate },
   'POST /api/anamnesis/templates': { fields: { questions } },
   'PATCH /api/anamnesis/templates/{id}': { fields: { questions } },
-  'POST /api/public/anamnesis/{token}': { fields: { answers: fc.constant({}), submit: fc.constant(false) } },
+  'POST /api/public/anamnesis/{token}': { fields: { answers: fc.constant({}), submit: fc.constant(false), consent: fc.constant({ accepted: true, version: CONSENT_VERSION }) } },
+  'PATCH /api/conversations/{id}': { fix: (b) => (b.snoozedUntil ? { ...b, status: 'snoozed' } : b.status === 'snoozed' ? { ...b, snoozedUntil: '2031-01-10T12:00:00.000Z' } : b) },
   'POST /api/rag/knowledge-bases/{id}/documents': {
     fields: { text: fc.constantFrom('Atendemos de segunda a sexta, das 8h às 18h.', 'Aceitamos os convênios Unimed e Bradesco Saúde.') },
     fix: (b) => exactlyOne({ ...b, url: undefined }, ['text', 'markdown'], { text: 'A clínica fica na Rua das Flores, 100.' }),
@@ -195,6 +197,9 @@ export const HINTS: Record<string, Hint> = {
   'PATCH /api/webhook-subscriptions/{id}': { fields: { url: fc.constant('@url:webhook'), authMode: fc.constant('standard') } },
   'PUT /api/ai/config': { fields: { clinicalAi: fc.constant({ enabled: true, acceptedStatementVersion: CLINICAL_AI_STATEMENT_VERSION }) } },
   // Every stage once (the order the clinic has them in, or reversed).
+  // A card goes at most one past the cards a stage holds.
+  'POST /api/pipeline/opportunities': { fields: { position: fc.constant(0) } },
+  'POST /api/pipeline/opportunities/{id}/move': { fields: { position: fc.nat(1) } },
   'POST /api/pipeline/stages/reorder': { fields: { ids: fc.constantFrom('@all:stage', '@all-reversed:stage') } },
   'GET /api/audit-log': { fields: { from: instant, to: instant } },
 };

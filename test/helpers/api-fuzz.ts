@@ -1,15 +1,17 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
-import { API_KEY_SCOPES } from '../../server/lib/permissions.js';
+import { CLINICAL_AI_STATEMENT_VERSION } from '../../server/modules/ai/defaults.js';
+import { API_KEY_SCOPES, can, PERMISSIONS, type Actor as Caller, type Permission } from '../../server/lib/permissions.js';
 import type { Module } from '../../server/modules/module.js';
 import { FakeEvolution } from '../fakes/evolution.js';
+import { FakeGoogle } from '../fakes/google.js';
 import { FakeOpenAI } from '../fakes/openai.js';
 import { FakeWebhookReceiver } from '../fakes/webhook-receiver.js';
 import { body, kindOfCollection, kindOfField, validValue, type JsonSchema } from './api-fuzz-values.js';
 import { buildTestApp, TEST_ORIGIN, type TestApp } from './app.js';
-import { addMember, createClinic, type TestClinic } from './clinic.js';
-import { linkNumber, seedConversation, seedNumber } from './inbox.js';
+import { addMember, anonymous, createClinic, type Member, type TestClinic } from './clinic.js';
+import { addMessage, linkNumber, seedConversation, seedNumber } from './inbox.js';
 import { createPatient } from './patients.js';
 import { evolutionEnv } from './whatsapp.js';
 
@@ -37,6 +39,7 @@ import { evolutionEnv } from './whatsapp.js';
 type Side = 'a' | 'b';
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 interface DocOperation {
+  description?: string;
   parameters?: { name: string; in: string; required?: boolean; schema: JsonSchema }[];
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
 }
@@ -53,6 +56,8 @@ export interface Operation {
   upload: boolean;
   /** Takes an `Idempotency-Key` header. */
   idempotent: boolean;
+  /** The permission the route asks for (`Access: ...` in its description), when it is one of the table's. */
+  permission?: Permission;
 }
 
 export interface Resource {
@@ -160,7 +165,9 @@ export function operationsOf(doc: { paths: Record<string, Record<string, DocOper
         const query = queries.length > 0 ? { type: 'object', properties: Object.fromEntries(queries.map((p) => [p.name, p.schema])), required: queries.filter((p) => p.required).map((p) => p.name) } : undefined;
         const content = op.requestBody?.content ?? {};
         const idempotent = (op.parameters ?? []).some((p) => p.in === 'header' && p.name === 'Idempotency-Key');
-        return { key, method: method as Method, path, pathKinds, query, body: content['application/json']?.schema, upload: !content['application/json'] && Boolean(content['multipart/form-data']), idempotent };
+        const access = /^Access: ([a-z_:]+)/.exec(op.description ?? '')?.[1];
+        const permission = access && access in PERMISSIONS ? (access as Permission) : undefined;
+        return { key, method: method as Method, path, pathKinds, query, body: content['application/json']?.schema, upload: !content['application/json'] && Boolean(content['multipart/form-data']), idempotent, permission };
       }),
     );
 }
@@ -180,7 +187,12 @@ interface Actor {
   name: string;
   side: Side;
   agent: TestAgent;
+  /** Who the server sees, to tell which operations it may run. */
+  caller: Caller;
 }
+
+const callerOf = (m: Member): Caller => ({ type: 'user', userId: m.id, role: m.role, isProfessional: m.isProfessional });
+const allowed = (actor: Actor, op: Operation) => !op.permission || can(actor.caller, op.permission);
 
 export interface FuzzWorld {
   app: TestApp;
@@ -190,39 +202,61 @@ export interface FuzzWorld {
   resources: Resource[];
   ledger: Ledger;
   findings: Finding[];
-  stats: { byOperation: Map<string, OperationStats>; chains: number; created: number; probes: Record<string, number> };
+  stats: { byOperation: Map<string, OperationStats>; chains: number; created: number; requests: number; probes: Record<string, number>; mailsRead: number };
   receiver: FakeWebhookReceiver;
   close(): Promise<void>;
 }
 
+/** A clinic's fixtures: a patient writing to a linked number, a reply that failed, the doctor's calendar, the assistant on, spare members; its actors. */
+async function seedClinic(app: TestApp, evolution: FakeEvolution, google: FakeGoogle, ledger: Ledger, side: Side, clinic: TestClinic): Promise<Actor[]> {
+  const patient = await createPatient(clinic);
+  const number = await seedNumber(clinic);
+  await linkNumber(evolution, number);
+  const conversation = await seedConversation(clinic, number, { contact: patient });
+  // A reply that failed to go out: what a resend takes.
+  const failed = await addMessage(clinic, conversation, { direction: 'outbound', sender: 'user', text: 'Sua consulta está confirmada.', status: 'failed' });
+  ledger.add(side, 'message', failed.id);
+  // The doctor's Google Calendar, linked the way the browser does it (consent, then Google's redirect).
+  const connect = await clinic.doctorAdmin.agent.get('/api/calendar/google/connect');
+  const linked = await anonymous(app).get(google.consent(connect.body.url as string).redirect);
+  if (linked.status !== 302) throw new Error(`calendar: ${linked.status}`);
+  // The professionals' record assistant, switched on as the doctor would (statement read and accepted).
+  const ai = await clinic.doctorAdmin.agent.put('/api/ai/config').send({ clinicalAi: { enabled: true, acceptedStatementVersion: CLINICAL_AI_STATEMENT_VERSION } });
+  if (ai.status !== 200) throw new Error(`ai config: ${ai.status} ${ai.text}`);
+  const key = await clinic.admin.agent.post('/api/api-keys').send({ name: 'fuzz', scopes: API_KEY_SCOPES });
+  if (key.status !== 201) throw new Error(`api key: ${key.status}`);
+  const members = [clinic.admin, clinic.professional, clinic.receptionist, clinic.doctorAdmin];
+  // Team changes need someone to change who is not an actor.
+  const spare = await Promise.all([addMember(app, clinic.id, 'professional', true, 'spare'), addMember(app, clinic.id, 'receptionist', false, 'spare')]);
+  ledger.note(side, JSON.stringify([clinic.id, patient.id, number.id, conversation.id, failed.id, key.body, [...members, ...spare].map((m) => m.id)]));
+  for (const id of [number.id, key.body.id as string, ...members.map((m) => m.id)]) ledger.guarded.add(id);
+  ledger.add(side, 'contact', patient.id);
+  ledger.add(side, 'number', number.id);
+  ledger.add(side, 'conversation', conversation.id);
+  for (const m of [...members, ...spare]) for (const kind of m.isProfessional ? ['user', 'professional'] : ['user']) ledger.add(side, kind, m.id);
+  const bearer = request.agent(app.app).set('Authorization', `Bearer ${key.body.key as string}`) as unknown as TestAgent;
+  return [
+    ...members.map((m) => ({ name: `${side} ${m.role}${m.isProfessional && m.role === 'admin' ? ' (professional)' : ''}`, side, agent: m.agent, caller: callerOf(m) })),
+    { name: `${side} api key`, side, agent: bearer, caller: { type: 'api_key', apiKeyId: key.body.id as string, scopes: API_KEY_SCOPES } },
+  ];
+}
+
 /** The app with every integration on fakes, two seeded clinics, and the ledger warmed by each clinic's lists. */
 export async function fuzzWorld(opts: { modules?: Module[] } = {}): Promise<FuzzWorld> {
-  const [evolution, openai, receiver] = await Promise.all([new FakeEvolution().start(), new FakeOpenAI().start(), new FakeWebhookReceiver().start()]);
-  const env = { ...evolutionEnv(evolution), OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseUrl, OUTBOUND_ALLOW_HOSTS: '127.0.0.1' };
+  const [evolution, openai, receiver, google] = await Promise.all([new FakeEvolution().start(), new FakeOpenAI().start(), new FakeWebhookReceiver().start(), new FakeGoogle().start()]);
+  google.addCalendar('agenda@clinica.test', { primary: true });
+  const env = { ...evolutionEnv(evolution), ...google.env(), OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseUrl, OUTBOUND_ALLOW_HOSTS: '127.0.0.1' };
   const app = await buildTestApp({ env, modules: opts.modules });
+  // Google's push notifications reach the app the way a request from the internet would.
+  google.deliver = async (_address, headers) => {
+    const res = await request(app.app).post('/api/webhooks/google-calendar').set(headers);
+    return { status: res.status, body: res.body };
+  };
   const [a, b] = await Promise.all([createClinic({ app }), createClinic({ app })]);
   const ledger = new Ledger();
-  const actors: Actor[] = [];
-  for (const [side, clinic] of [['a', a], ['b', b]] as const) {
-    const patient = await createPatient(clinic);
-    const number = await seedNumber(clinic);
-    await linkNumber(evolution, number);
-    const conversation = await seedConversation(clinic, number, { contact: patient });
-    const key = await clinic.admin.agent.post('/api/api-keys').send({ name: 'fuzz', scopes: API_KEY_SCOPES });
-    if (key.status !== 201) throw new Error(`api key: ${key.status}`);
-    const members = [clinic.admin, clinic.professional, clinic.receptionist, clinic.doctorAdmin];
-    // Team changes need someone to change who is not an actor.
-    const spare = await Promise.all([addMember(app, clinic.id, 'professional', true, 'spare'), addMember(app, clinic.id, 'receptionist', false, 'spare')]);
-    for (const m of spare) for (const kind of m.isProfessional ? ['user', 'professional'] : ['user']) ledger.add(side, kind, m.id);
-    ledger.note(side, JSON.stringify([clinic.id, patient.id, number.id, conversation.id, key.body, [...members, ...spare].map((m) => m.id)]));
-    for (const id of [number.id, key.body.id as string, ...members.map((m) => m.id)]) ledger.guarded.add(id);
-    ledger.add(side, 'contact', patient.id);
-    ledger.add(side, 'number', number.id);
-    ledger.add(side, 'conversation', conversation.id);
-    for (const m of members) for (const kind of m.isProfessional ? ['user', 'professional'] : ['user']) ledger.add(side, kind, m.id);
-    const bearer = request.agent(app.app).set('Authorization', `Bearer ${key.body.key as string}`) as unknown as TestAgent;
-    actors.push(...members.map((m) => ({ name: `${side} ${m.role}${m.isProfessional && m.role === 'admin' ? ' (professional)' : ''}`, side, agent: m.agent })), { name: `${side} api key`, side, agent: bearer });
-  }
+  const seeded = await Promise.all([seedClinic(app, evolution, google, ledger, 'a', a), seedClinic(app, evolution, google, ledger, 'b', b)]);
+  // In a fixed order, whatever order the seeding finished in: a seed replays the same chains.
+  const actors = seeded.flat();
   const doc = (await a.admin.agent.get('/api/openapi.json')).body;
   const operations = operationsOf(doc);
   const world: FuzzWorld = {
@@ -233,20 +267,19 @@ export async function fuzzWorld(opts: { modules?: Module[] } = {}): Promise<Fuzz
     resources: resourcesOf(operations),
     ledger,
     findings: [],
-    stats: { byOperation: new Map(operations.map((op) => [op.key, { ok: 0, refused: 0, failed: 0, codes: {} }])), chains: 0, created: 0, probes: {} },
+    stats: { byOperation: new Map(operations.map((op) => [op.key, { ok: 0, refused: 0, failed: 0, codes: {} }])), chains: 0, created: 0, requests: 0, probes: {}, mailsRead: 0 },
     receiver,
     close: async () => {
       await app.close();
-      await Promise.all([evolution.stop(), openai.stop(), receiver.stop()]);
+      await Promise.all([evolution.stop(), openai.stop(), receiver.stop(), google.stop()]);
     },
   };
   // The lists each clinic starts with (pipeline stages, anamnesis and AI templates, the team) fill the ledger.
-  for (const side of ['a', 'b'] as const) {
-    for (const op of operations.filter((o) => o.method === 'get' && o.pathKinds.length === 0 && !o.query?.required?.length)) {
-      const res = await world.clinics[side].doctorAdmin.agent.get(op.path);
-      ledger.note(side, res.text ?? '');
-      ledger.noteKinds(side, res.body, kindOfCollection(op.path));
-    }
+  const lists = operations.filter((o) => o.method === 'get' && o.pathKinds.length === 0 && !o.query?.required?.length);
+  const answers = await Promise.all((['a', 'b'] as const).flatMap((side) => lists.map(async (op) => ({ side, op, res: await world.clinics[side].doctorAdmin.agent.get(op.path) }))));
+  for (const { side, op, res } of answers) {
+    ledger.note(side, res.text ?? '');
+    ledger.noteKinds(side, res.body, kindOfCollection(op.path));
   }
   return world;
 }
@@ -298,6 +331,7 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
   if (op.upload) req = req.attach('file', FILE.data, { filename: FILE.filename, contentType: FILE.contentType });
   else if (payload !== undefined) req = req.send(payload as object);
   const res = await req.redirects(0);
+  world.stats.requests++;
   const text = `${res.text ?? ''} ${res.headers.location ?? ''}`;
   const name = `${actor.name}: ${op.method.toUpperCase()} ${url}${query ? `?${new URLSearchParams(query as Record<string, string>)}` : ''}`;
   const stats = world.stats.byOperation.get(op.key) as OperationStats;
@@ -322,6 +356,7 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
     const stored = foreign.filter((id) => !inPath.includes(id));
     if (inPath.length > 0 || stored.length > 0) world.findings.push({ kind: 'cross-clinic 2xx', request: `${name} ${JSON.stringify(payload)?.slice(0, 300)}`, status: res.status, detail: `the other clinic's ${[...inPath, ...stored].join(', ')} accepted: ${text.slice(0, 200)}` });
   }
+  noteInvitations(world);
   if (!probe && res.status < 400) {
     world.ledger.noteKinds(side, res.body, kindOfCollection(op.path.replace(/\/\{\w+\}$/, '')));
     const token = /\/files\/content\/([^/?"\s]+)/.exec(res.headers.location ?? '')?.[1];
@@ -331,6 +366,17 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
   // The other clinic's ids echoed back stay the other clinic's.
   world.ledger.note(side, foreign.reduce((t, id) => t.split(id).join(''), text));
   return res;
+}
+
+/** Invitation links go by mail (through the queue): their tokens join the inviting clinic's. */
+function noteInvitations(world: FuzzWorld) {
+  const sent = world.app.mail.sent;
+  for (; world.stats.mailsRead < sent.length; world.stats.mailsRead++) {
+    const mail = sent[world.stats.mailsRead];
+    const token = /\/convite\?token=([^\s&]+)/.exec(mail?.text ?? '')?.[1];
+    const side = (['a', 'b'] as const).find((s) => mail?.text.includes(world.clinics[s].name));
+    if (token && side) world.ledger.add(side, 'token', decodeURIComponent(token));
+  }
 }
 
 interface Step {
@@ -384,9 +430,15 @@ export function chain(world: FuzzWorld) {
     }),
   );
   const walk = fc.record({ kind: fc.constant('walk' as const), steps: fc.array(fc.constantFrom(...world.operations).chain(stepOf), { minLength: 1, maxLength: 6 }) });
-  // Clinic A's more often than B's; the doctor who owns the clinic (every permission) as often as the other three roles and the key.
-  const actors = world.actors.map((a) => ({ weight: (a.side === 'a' ? 3 : 1) * (a.name.endsWith('(professional)') ? 4 : 1), arbitrary: fc.constant(a) }));
-  return fc.record({ actor: fc.oneof(...actors), refs: refsArb, plan: fc.oneof({ weight: 2, arbitrary: resourceChain }, { weight: 1, arbitrary: walk }) }).map(({ actor, refs, plan }) => ({
+  // Clinic A's more often than B's; mostly one allowed to run the chain's first operation, sometimes any (a 403 to check).
+  const actorFor = (op: Operation | undefined) => {
+    const weighted = (actors: Actor[]) => fc.oneof(...actors.map((a) => ({ weight: a.side === 'a' ? 3 : 1, arbitrary: fc.constant(a) })));
+    const fit = world.actors.filter((a) => op && allowed(a, op));
+    return fit.length > 0 ? fc.oneof({ weight: 3, arbitrary: weighted(fit) }, { weight: 1, arbitrary: weighted(world.actors) }) : weighted(world.actors);
+  };
+  const plans = fc.oneof({ weight: 2, arbitrary: resourceChain }, { weight: 1, arbitrary: walk });
+  const planned = plans.chain((plan) => fc.record({ plan: fc.constant(plan), refs: refsArb, actor: actorFor(plan.kind === 'resource' ? plan.create.op : plan.steps[0]?.op) }));
+  return planned.map(({ actor, refs, plan }) => ({
     toString: () => `${actor.name}: ${plan.kind === 'resource' ? `${plan.resource.create.key} ${JSON.stringify(plan.create.body)?.slice(0, 200)} then ` : 'walk '}${plan.steps.map((s) => s.op.key).join(', ')}`,
     run: async () => {
       world.stats.chains++;

@@ -34,7 +34,7 @@ describe('stateful fuzzing over the OpenAPI document', () => {
     );
     const cover = coverage(world);
     console.info(
-      `fuzz: ${world.stats.chains} chains (seed ${SEED}), ${world.stats.created} created something; ${cover.reached} of ${cover.total} operations answered with a 2xx (${Math.round(cover.share * 100)}%); the other clinic's tries by status ${JSON.stringify(world.stats.probes)}\n${cover.table}`,
+      `fuzz: ${world.stats.chains} chains (seed ${SEED}), ${world.stats.requests} requests, ${world.stats.created} chains created something; ${cover.reached} of ${cover.total} operations answered with a 2xx (${Math.round(cover.share * 100)}%); the other clinic's tries by status ${JSON.stringify(world.stats.probes)}\n${cover.table}`,
     );
     expect(world.findings).toEqual([]);
     // A fuzzer refused at the door proves little: most operations must be reached.
