@@ -188,6 +188,10 @@ export const HINTS: Record<string, Hint> = {
   'PATCH /api/anamnesis/templates/{id}': { fields: { questions } },
   'POST /api/public/anamnesis/{token}': { fields: { answers: fc.constant({}), submit: fc.constant(false), consent: fc.constant({ accepted: true, version: CONSENT_VERSION }) } },
   'PATCH /api/conversations/{id}': { fix: (b) => (b.snoozedUntil ? { ...b, status: 'snoozed' } : b.status === 'snoozed' ? { ...b, snoozedUntil: '2031-01-10T12:00:00.000Z' } : b) },
+  // Mostly text alone (a file may be a record's attachment, for professionals only); numbered to tell the sends apart.
+  'POST /api/conversations/{id}/messages': {
+    fields: { text: fc.nat(99_999).map((n) => `Mensagem de teste ${n}`), fileId: fc.constantFrom(undefined, undefined, '@ref:own:0:fileId'), replyTo: fc.constantFrom(undefined, '@ref:own:0:replyTo') },
+  },
   'POST /api/rag/knowledge-bases/{id}/documents': {
     fields: { text: fc.constantFrom('Atendemos de segunda a sexta, das 8h às 18h.', 'Aceitamos os convênios Unimed e Bradesco Saúde.') },
     fix: (b) => exactlyOne({ ...b, url: undefined }, ['text', 'markdown'], { text: 'A clínica fica na Rua das Flores, 100.' }),

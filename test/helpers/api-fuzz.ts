@@ -1,9 +1,11 @@
+import { and, eq, inArray } from 'drizzle-orm';
 import fc from 'fast-check';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { CLINICAL_AI_STATEMENT_VERSION } from '../../server/modules/ai/defaults.js';
 import { API_KEY_SCOPES, can, PERMISSIONS, type Actor as Caller, type Permission } from '../../server/lib/permissions.js';
 import type { Module } from '../../server/modules/module.js';
+import { messages } from '../../shared/schema/index.js';
 import { FakeEvolution } from '../fakes/evolution.js';
 import { FakeGoogle } from '../fakes/google.js';
 import { FakeOpenAI } from '../fakes/openai.js';
@@ -13,6 +15,7 @@ import { buildTestApp, TEST_ORIGIN, type TestApp } from './app.js';
 import { addMember, anonymous, createClinic, type Member, type TestClinic } from './clinic.js';
 import { addMessage, linkNumber, seedConversation, seedNumber } from './inbox.js';
 import { createPatient } from './patients.js';
+import { until } from './until.js';
 import { evolutionEnv } from './whatsapp.js';
 
 /**
@@ -40,6 +43,7 @@ type Side = 'a' | 'b';
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 interface DocOperation {
   description?: string;
+  security?: unknown[];
   parameters?: { name: string; in: string; required?: boolean; schema: JsonSchema }[];
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
 }
@@ -58,6 +62,8 @@ export interface Operation {
   idempotent: boolean;
   /** The permission the route asks for (`Access: ...` in its description), when it is one of the table's. */
   permission?: Permission;
+  /** Needs no sign-in (`security: []`): called as a visitor, whose cookies (an invitation accepted signs in) stay out of the actor's. */
+  public: boolean;
 }
 
 export interface Resource {
@@ -68,7 +74,7 @@ export interface Resource {
 }
 
 export interface Finding {
-  kind: '5xx' | 'leak' | 'cross-clinic 2xx';
+  kind: '5xx' | 'leak' | 'cross-clinic 2xx' | 'lost message' | 'duplicate send';
   request: string;
   status: number;
   detail: string;
@@ -167,10 +173,13 @@ export function operationsOf(doc: { paths: Record<string, Record<string, DocOper
         const idempotent = (op.parameters ?? []).some((p) => p.in === 'header' && p.name === 'Idempotency-Key');
         const access = /^Access: ([a-z_:]+)/.exec(op.description ?? '')?.[1];
         const permission = access && access in PERMISSIONS ? (access as Permission) : undefined;
-        return { key, method: method as Method, path, pathKinds, query, body: content['application/json']?.schema, upload: !content['application/json'] && Boolean(content['multipart/form-data']), idempotent, permission };
+        const upload = !content['application/json'] && Boolean(content['multipart/form-data']);
+        return { key, method: method as Method, path, pathKinds, query, body: content['application/json']?.schema, upload, idempotent, permission, public: op.security?.length === 0 };
       }),
     );
 }
+
+const lifecycle = (ops: Operation[]) => [...ops.filter((op) => !FINAL.test(op.key)), ...ops.filter((op) => FINAL.test(op.key))];
 
 /** Each documented creation (`POST` not ending in an id) with the operations on what it creates. */
 export function resourcesOf(operations: Operation[]): Resource[] {
@@ -178,9 +187,15 @@ export function resourcesOf(operations: Operation[]): Resource[] {
     .filter((op) => op.method === 'post' && !op.path.endsWith('}'))
     .map((create) => {
       const kind = kindOfCollection(create.path);
-      const items = operations.filter((op) => op !== create && op.pathKinds[0] === kind && op.path.includes('{'));
-      return { create, kind, items: [...items.filter((op) => !FINAL.test(op.key)), ...items.filter((op) => FINAL.test(op.key))] };
+      return { create, kind, items: lifecycle(operations.filter((op) => op !== create && op.pathKinds[0] === kind)) };
     });
+}
+
+/** Kinds no route creates (a conversation comes from WhatsApp, a team member from an invitation): chains start on a seeded one. */
+export function fixturesOf(operations: Operation[], resources: Resource[]): { kind: string; items: Operation[] }[] {
+  const created = new Set(resources.map((r) => r.kind));
+  const kinds = [...new Set(operations.map((op) => op.pathKinds[0]))].filter((k): k is string => k !== undefined && !created.has(k));
+  return kinds.map((kind) => ({ kind, items: lifecycle(operations.filter((op) => op.pathKinds[0] === kind)) }));
 }
 
 interface Actor {
@@ -200,10 +215,12 @@ export interface FuzzWorld {
   actors: Actor[];
   operations: Operation[];
   resources: Resource[];
+  fixtures: { kind: string; items: Operation[] }[];
   ledger: Ledger;
   findings: Finding[];
-  stats: { byOperation: Map<string, OperationStats>; chains: number; created: number; requests: number; probes: Record<string, number>; mailsRead: number };
+  stats: { byOperation: Map<string, OperationStats>; chains: number; created: number; requests: number; probes: Record<string, number>; mailsRead: number; invitedBy: Map<string, Side> };
   receiver: FakeWebhookReceiver;
+  evolution: FakeEvolution;
   close(): Promise<void>;
 }
 
@@ -259,16 +276,19 @@ export async function fuzzWorld(opts: { modules?: Module[] } = {}): Promise<Fuzz
   const actors = seeded.flat();
   const doc = (await a.admin.agent.get('/api/openapi.json')).body;
   const operations = operationsOf(doc);
+  const resources = resourcesOf(operations);
   const world: FuzzWorld = {
     app,
     clinics: { a, b },
     actors,
     operations,
-    resources: resourcesOf(operations),
+    resources,
+    fixtures: fixturesOf(operations, resources),
     ledger,
     findings: [],
-    stats: { byOperation: new Map(operations.map((op) => [op.key, { ok: 0, refused: 0, failed: 0, codes: {} }])), chains: 0, created: 0, requests: 0, probes: {}, mailsRead: 0 },
+    stats: { byOperation: new Map(operations.map((op) => [op.key, { ok: 0, refused: 0, failed: 0, codes: {} }])), chains: 0, created: 0, requests: 0, probes: {}, mailsRead: 0, invitedBy: new Map() },
     receiver,
+    evolution,
     close: async () => {
       await app.close();
       await Promise.all([evolution.stop(), openai.stop(), receiver.stop(), google.stop()]);
@@ -325,7 +345,8 @@ const FILE = { data: Buffer.from('Laudo: hemograma sem alterações.\n'), filena
 
 async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, payload: unknown, query: unknown, idempotencyKey?: string, probe = false) {
   const side = actor.side;
-  let req = (actor.agent as unknown as Record<Method, (u: string) => request.Test>)[op.method](url).set('Origin', TEST_ORIGIN);
+  const agent = op.public ? anonymous(world.app) : actor.agent;
+  let req = (agent as unknown as Record<Method, (u: string) => request.Test>)[op.method](url).set('Origin', TEST_ORIGIN);
   if (idempotencyKey) req = req.set('Idempotency-Key', idempotencyKey);
   if (query && typeof query === 'object') req = req.query(query as object);
   if (op.upload) req = req.attach('file', FILE.data, { filename: FILE.filename, contentType: FILE.contentType });
@@ -335,11 +356,14 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
   const text = `${res.text ?? ''} ${res.headers.location ?? ''}`;
   const name = `${actor.name}: ${op.method.toUpperCase()} ${url}${query ? `?${new URLSearchParams(query as Record<string, string>)}` : ''}`;
   const stats = world.stats.byOperation.get(op.key) as OperationStats;
-  if (probe) world.stats.probes[res.status] = (world.stats.probes[res.status] ?? 0) + 1;
-  else if (res.status < 400) stats.ok++;
+  const code = `${res.status} ${(res.body as { error?: { code?: string } })?.error?.code ?? ''}`.trim();
+  if (probe) {
+    // By answer, and by operation for any answer but a 404: a 403 or 409 there says the item exists.
+    const by = res.status === 404 ? code : `${code} ${op.key}`;
+    world.stats.probes[by] = (world.stats.probes[by] ?? 0) + 1;
+  } else if (res.status < 400) stats.ok++;
   else if (res.status < 500) {
     stats.refused++;
-    const code = `${res.status} ${(res.body as { error?: { code?: string } })?.error?.code ?? ''}`.trim();
     stats.codes[code] = (stats.codes[code] ?? 0) + 1;
     stats.sample = `${name} ${JSON.stringify(payload)?.slice(0, 300)} -> ${res.text?.slice(0, 300)}`;
   } else stats.failed++;
@@ -356,6 +380,7 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
     const stored = foreign.filter((id) => !inPath.includes(id));
     if (inPath.length > 0 || stored.length > 0) world.findings.push({ kind: 'cross-clinic 2xx', request: `${name} ${JSON.stringify(payload)?.slice(0, 300)}`, status: res.status, detail: `the other clinic's ${[...inPath, ...stored].join(', ')} accepted: ${text.slice(0, 200)}` });
   }
+  if (op.key === 'POST /api/team/invitations' && res.status < 300) world.stats.invitedBy.set(String((payload as { email?: string }).email).toLowerCase(), side);
   noteInvitations(world);
   if (!probe && res.status < 400) {
     world.ledger.noteKinds(side, res.body, kindOfCollection(op.path.replace(/\/\{\w+\}$/, '')));
@@ -374,7 +399,7 @@ function noteInvitations(world: FuzzWorld) {
   for (; world.stats.mailsRead < sent.length; world.stats.mailsRead++) {
     const mail = sent[world.stats.mailsRead];
     const token = /\/convite\?token=([^\s&]+)/.exec(mail?.text ?? '')?.[1];
-    const side = (['a', 'b'] as const).find((s) => mail?.text.includes(world.clinics[s].name));
+    const side = world.stats.invitedBy.get(mail?.to.toLowerCase() ?? '');
     if (token && side) world.ledger.add(side, 'token', decodeURIComponent(token));
   }
 }
@@ -418,17 +443,13 @@ async function run(world: FuzzWorld, actor: Actor, step: Step, refs: string[], i
 
 const refsArb = fc.array(fc.oneof({ weight: 12, arbitrary: fc.nat(999).map((n) => `@ref:own:${n}:`) }, { weight: 1, arbitrary: fc.nat(999).map((n) => `@ref:other:${n}:`) }), { minLength: 2, maxLength: 2 });
 
-/** A resource chain or a walk, as an actor of either clinic (mostly clinic A's). */
+/** A resource chain, a chain on a seeded item (fixture) or a walk, as an actor of either clinic (mostly clinic A's). */
 export function chain(world: FuzzWorld) {
+  const stepsOf = (items: Operation[]) => fc.oneof({ weight: 3, arbitrary: fc.subarray(items) }, { weight: 1, arbitrary: fc.shuffledSubarray(items) }).chain((ops) => fc.tuple(...ops.map(stepOf)));
   const resources = world.resources.map((r) => ({ weight: r.items.length > 0 ? 4 : 1, arbitrary: fc.constant(r) }));
-  const resourceChain = fc.oneof(...resources).chain((resource) =>
-    fc.record({
-      kind: fc.constant('resource' as const),
-      resource: fc.constant(resource),
-      create: stepOf(resource.create),
-      steps: fc.oneof({ weight: 3, arbitrary: fc.subarray(resource.items) }, { weight: 1, arbitrary: fc.shuffledSubarray(resource.items) }).chain((ops) => fc.tuple(...ops.map(stepOf))),
-    }),
-  );
+  const resourceChain = fc.oneof(...resources).chain((resource) => fc.record({ kind: fc.constant('resource' as const), resource: fc.constant(resource), create: stepOf(resource.create), steps: stepsOf(resource.items) }));
+  const fixtures = world.fixtures.map((f) => ({ weight: 1, arbitrary: fc.constant(f) }));
+  const fixtureChain = fixtures.length > 0 ? fc.oneof(...fixtures).chain((fixture) => fc.record({ kind: fc.constant('fixture' as const), fixture: fc.constant(fixture), pick: fc.nat(999), steps: stepsOf(fixture.items) })) : undefined;
   const walk = fc.record({ kind: fc.constant('walk' as const), steps: fc.array(fc.constantFrom(...world.operations).chain(stepOf), { minLength: 1, maxLength: 6 }) });
   // Clinic A's more often than B's; mostly one allowed to run the chain's first operation, sometimes any (a 403 to check).
   const actorFor = (op: Operation | undefined) => {
@@ -436,23 +457,30 @@ export function chain(world: FuzzWorld) {
     const fit = world.actors.filter((a) => op && allowed(a, op));
     return fit.length > 0 ? fc.oneof({ weight: 3, arbitrary: weighted(fit) }, { weight: 1, arbitrary: weighted(world.actors) }) : weighted(world.actors);
   };
-  const plans = fc.oneof({ weight: 2, arbitrary: resourceChain }, { weight: 1, arbitrary: walk });
+  const plans = fc.oneof({ weight: 4, arbitrary: resourceChain }, { weight: 2, arbitrary: walk }, ...(fixtureChain ? [{ weight: 1, arbitrary: fixtureChain }] : []));
   const planned = plans.chain((plan) => fc.record({ plan: fc.constant(plan), refs: refsArb, actor: actorFor(plan.kind === 'resource' ? plan.create.op : plan.steps[0]?.op) }));
   return planned.map(({ actor, refs, plan }) => ({
-    toString: () => `${actor.name}: ${plan.kind === 'resource' ? `${plan.resource.create.key} ${JSON.stringify(plan.create.body)?.slice(0, 200)} then ` : 'walk '}${plan.steps.map((s) => s.op.key).join(', ')}`,
+    toString: () => `${actor.name}: ${plan.kind === 'resource' ? `${plan.resource.create.key} ${JSON.stringify(plan.create.body)?.slice(0, 200)} then ` : `${plan.kind} `}${plan.steps.map((s) => s.op.key).join(', ')}`,
     run: async () => {
       world.stats.chains++;
       if (plan.kind === 'walk') {
         for (const step of plan.steps) await run(world, actor, step, refs);
         return;
       }
-      const created = await run(world, actor, plan.create, refs);
-      const id = created.res.status < 300 && typeof created.res.body?.id === 'string' ? (created.res.body.id as string) : undefined;
-      if (id) world.stats.created++;
+      let id: string | undefined;
+      if (plan.kind === 'fixture') {
+        const pool = world.ledger.pool(actor.side, plan.fixture.kind).filter((v) => !world.ledger.guarded.has(v));
+        id = pool[plan.pick % pool.length];
+      } else {
+        const created = await run(world, actor, plan.create, refs);
+        id = created.res.status < 300 && typeof created.res.body?.id === 'string' ? (created.res.body.id as string) : undefined;
+        if (id) world.stats.created++;
+      }
       const prober = world.actors.find((a) => a.side === other(actor.side) && a.name.endsWith('(professional)')) as Actor;
       for (const step of plan.steps) {
         const done = await run(world, actor, step, refs, id);
-        if (!id) continue;
+        // A public route's token is the credential: whoever holds it may use it.
+        if (!id || step.op.public) continue;
         const probe = await call(world, prober, step.op, done.url, done.payload, done.query, step.idempotencyKey, true);
         if (probe.status < 300) world.findings.push({ kind: 'cross-clinic 2xx', request: `${prober.name}: ${step.op.method.toUpperCase()} ${done.url}`, status: probe.status, detail: probe.text.slice(0, 200) });
       }
@@ -476,4 +504,23 @@ export function coverage(world: FuzzWorld) {
       `${s.ok > 0 ? ' ' : '!'} ${key.padEnd(62)} 2xx ${String(s.ok).padStart(4)}  4xx ${String(s.refused).padStart(4)}${s.ok === 0 && s.refused > 0 ? `  (${top(s.codes)})${verbose ? `\n      ${s.sample}` : ''}` : ''}`,
   );
   return { reached, total: all.length, share: reached / all.length, table: lines.join('\n') };
+}
+
+/**
+ * After the chains, what the WhatsApp sends came to: every message the app took ends sent or
+ * failed (none stays pending: lost), and the gateway received each at most once (a second send
+ * of a message leaves a gateway id that no stored message holds: duplicate).
+ */
+export async function deliveryFindings(world: FuzzWorld, waitMs = 20_000): Promise<Finding[]> {
+  const db = world.app.infra.db;
+  const clinicIds = [world.clinics.a.id, world.clinics.b.id];
+  const outbound = () => db.select().from(messages).where(and(inArray(messages.clinicId, clinicIds), eq(messages.direction, 'outbound')));
+  const pending = async () => (await outbound()).filter((m) => m.status === 'pending');
+  await until(async () => (await pending()).length === 0, waitMs, 100).catch(() => undefined);
+  const findings: Finding[] = (await pending()).map((m) => ({ kind: 'lost message', request: `message ${m.id}`, status: 0, detail: `still pending, sendingAt ${m.sendingAt?.toISOString() ?? 'null'}` }));
+  const stored = new Set((await outbound()).map((m) => m.externalId));
+  for (const sent of world.evolution.sent.filter((s) => !stored.has(s.externalId))) {
+    findings.push({ kind: 'duplicate send', request: `${sent.route} on ${sent.instance}`, status: 0, detail: `gateway id ${sent.externalId} is on no stored message: ${JSON.stringify(sent.request).slice(0, 200)}` });
+  }
+  return findings;
 }

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { route, uuidParam } from '../../server/http/route.js';
 import type { Module } from '../../server/modules/module.js';
-import { chain, coverage, fuzzWorld, type FuzzWorld } from '../helpers/api-fuzz.js';
+import { chain, coverage, deliveryFindings, fuzzWorld, type FuzzWorld } from '../helpers/api-fuzz.js';
+import { addMessage } from '../helpers/inbox.js';
+import { until } from '../helpers/until.js';
 
 // A fixed seed and a short budget in `npm test`; `npm run bench -- fuzz` (or FUZZ_RUNS=2000
 // FUZZ_SEED=<n>) runs longer. A finding prints the request and the answer.
@@ -24,17 +26,20 @@ describe('stateful fuzzing over the OpenAPI document', () => {
     expect(byKey.get('POST /api/contacts')).toEqual(expect.arrayContaining(['GET /api/contacts/{id}/timeline', 'POST /api/contacts/{id}/anamnesis', 'DELETE /api/contacts/{id}']));
     // Deleting comes last in a lifecycle.
     expect(byKey.get('POST /api/contacts')?.at(-1)).toMatch(/^DELETE |anonymize$/);
+    // What no route creates starts from the seeded ones: a conversation, a team member.
+    expect(world.fixtures.map((f) => f.kind)).toEqual(expect.arrayContaining(['conversation', 'user']));
   });
 
-  it(`chains as every role, a key and another clinic: no 5xx, no other clinic's ids (${RUNS} chains, seed ${SEED})`, async () => {
+  it(`chains as every role, a key and another clinic: no 5xx, no other clinic's ids, no lost or twice-sent message (${RUNS} chains, seed ${SEED})`, async () => {
     await fc.assert(
       // Every chain runs (no stop at the first finding): the test then lists all that were found.
       fc.asyncProperty(chain(world), (c) => c.run()),
       { numRuns: RUNS, seed: SEED },
     );
+    world.findings.push(...(await deliveryFindings(world)));
     const cover = coverage(world);
     console.info(
-      `fuzz: ${world.stats.chains} chains (seed ${SEED}), ${world.stats.requests} requests, ${world.stats.created} chains created something; ${cover.reached} of ${cover.total} operations answered with a 2xx (${Math.round(cover.share * 100)}%); the other clinic's tries by status ${JSON.stringify(world.stats.probes)}\n${cover.table}`,
+      `fuzz: ${world.stats.chains} chains (seed ${SEED}), ${world.stats.requests} requests, ${world.stats.created} chains created something; ${cover.reached} of ${cover.total} operations answered with a 2xx (${Math.round(cover.share * 100)}%); the other clinic's tries by answer ${JSON.stringify(world.stats.probes)}, WhatsApp sends ${world.evolution.sent.length}\n${cover.table}`,
     );
     expect(world.findings).toEqual([]);
     // A fuzzer refused at the door proves little: most operations must be reached.
@@ -70,10 +75,31 @@ describe('the fuzzer on a feature with the faults it looks for', () => {
     try {
       canaryWorld.operations = canaryWorld.operations.filter((op) => op.path.startsWith('/api/fuzz-canary'));
       canaryWorld.resources = canaryWorld.resources.filter((r) => r.create.path === '/api/fuzz-canary');
+      canaryWorld.fixtures = [];
       // Clinic B's patient: the ledger knows it as clinic B's.
       foreign.id = canaryWorld.ledger.pool('b', 'contact')[0] as string;
       await fc.assert(fc.asyncProperty(chain(canaryWorld), (c) => c.run()), { numRuns: 40, seed: SEED });
       expect(new Set(canaryWorld.findings.map((f) => f.kind))).toEqual(new Set(['5xx', 'leak', 'cross-clinic 2xx']));
+    } finally {
+      await canaryWorld.close();
+    }
+  }, 120_000);
+
+  it('reports a message that stays pending and one the gateway received twice', async () => {
+    const canaryWorld = await fuzzWorld();
+    try {
+      const { a } = canaryWorld.clinics;
+      const conversation = canaryWorld.ledger.pool('a', 'conversation')[0] as string;
+      const res = await a.receptionist.agent.post(`/api/conversations/${conversation}/messages`).set('Idempotency-Key', 'canary-1').send({ text: 'Mensagem de teste 1' });
+      expect(res.status).toBe(201);
+      await until(() => canaryWorld.evolution.sent.length === 1);
+      expect(await deliveryFindings(canaryWorld, 1000)).toEqual([]);
+      // The gateway got the same message again (its second id is stored nowhere), and a message no job will send.
+      const [sent] = canaryWorld.evolution.sent;
+      canaryWorld.evolution.sent.push({ ...(sent as NonNullable<typeof sent>), externalId: '3EB0CANARY0000000000' });
+      const numberId = canaryWorld.ledger.pool('a', 'number')[0] as string;
+      await addMessage(a, { id: conversation, numberId }, { direction: 'outbound', sender: 'user', text: 'Nunca enviada', status: 'pending' });
+      expect((await deliveryFindings(canaryWorld, 1000)).map((f) => f.kind).sort()).toEqual(['duplicate send', 'lost message']);
     } finally {
       await canaryWorld.close();
     }
