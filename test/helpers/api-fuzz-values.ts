@@ -196,6 +196,8 @@ export const HINTS: Record<string, Hint> = {
     fields: { text: fc.constantFrom('Atendemos de segunda a sexta, das 8h às 18h.', 'Aceitamos os convênios Unimed e Bradesco Saúde.') },
     fix: (b) => exactlyOne({ ...b, url: undefined }, ['text', 'markdown'], { text: 'A clínica fica na Rua das Flores, 100.' }),
   },
+  // An address that names the inviting clinic (filled in when the chain runs), so the mailed token goes to its pool.
+  'POST /api/team/invitations': { fields: { email: fc.nat(99_999).map((n) => `@email:${n}`) } },
   // The fake receiver's URL, filled in when the chain runs.
   'POST /api/webhook-subscriptions': { fields: { url: fc.constant('@url:webhook'), authMode: fc.constant('standard'), secret: fc.constant(`whsec_${Buffer.alloc(32, 7).toString('base64')}`) } },
   'PATCH /api/webhook-subscriptions/{id}': { fields: { url: fc.constant('@url:webhook'), authMode: fc.constant('standard') } },

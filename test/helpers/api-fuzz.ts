@@ -218,7 +218,7 @@ export interface FuzzWorld {
   fixtures: { kind: string; items: Operation[] }[];
   ledger: Ledger;
   findings: Finding[];
-  stats: { byOperation: Map<string, OperationStats>; chains: number; created: number; requests: number; probes: Record<string, number>; mailsRead: number; invitedBy: Map<string, Side> };
+  stats: { byOperation: Map<string, OperationStats>; chains: number; created: number; requests: number; probes: Record<string, number>; mailsRead: number };
   receiver: FakeWebhookReceiver;
   evolution: FakeEvolution;
   close(): Promise<void>;
@@ -230,8 +230,8 @@ async function seedClinic(app: TestApp, evolution: FakeEvolution, google: FakeGo
   const number = await seedNumber(clinic);
   await linkNumber(evolution, number);
   const conversation = await seedConversation(clinic, number, { contact: patient });
-  // A reply that failed to go out: what a resend takes.
-  const failed = await addMessage(clinic, conversation, { direction: 'outbound', sender: 'user', text: 'Sua consulta está confirmada.', status: 'failed' });
+  // A reply the gateway never took (no gateway id): what a resend takes.
+  const failed = await addMessage(clinic, conversation, { direction: 'outbound', sender: 'user', text: 'Sua consulta está confirmada.', status: 'failed', externalId: null });
   ledger.add(side, 'message', failed.id);
   // The doctor's Google Calendar, linked the way the browser does it (consent, then Google's redirect).
   const connect = await clinic.doctorAdmin.agent.get('/api/calendar/google/connect');
@@ -286,7 +286,7 @@ export async function fuzzWorld(opts: { modules?: Module[] } = {}): Promise<Fuzz
     fixtures: fixturesOf(operations, resources),
     ledger,
     findings: [],
-    stats: { byOperation: new Map(operations.map((op) => [op.key, { ok: 0, refused: 0, failed: 0, codes: {} }])), chains: 0, created: 0, requests: 0, probes: {}, mailsRead: 0, invitedBy: new Map() },
+    stats: { byOperation: new Map(operations.map((op) => [op.key, { ok: 0, refused: 0, failed: 0, codes: {} }])), chains: 0, created: 0, requests: 0, probes: {}, mailsRead: 0 },
     receiver,
     evolution,
     close: async () => {
@@ -310,6 +310,8 @@ const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
 function resolve(world: FuzzWorld, side: Side, op: Operation, value: unknown, guard = false): unknown {
   if (typeof value === 'string') {
     if (value === '@url:webhook') return `${world.receiver.url}/hook`;
+    const email = /^@email:(\d+)$/.exec(value);
+    if (email) return `convite${email[1]}.${side}@example.com`;
     const all = /^@all(-reversed)?:(\w+)$/.exec(value);
     if (all) return all[1] ? world.ledger.pool(side, all[2] as string).reverse() : world.ledger.pool(side, all[2] as string);
     const m = /^@ref:(own|other):(\d+):(\w*)$/.exec(value);
@@ -380,7 +382,6 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
     const stored = foreign.filter((id) => !inPath.includes(id));
     if (inPath.length > 0 || stored.length > 0) world.findings.push({ kind: 'cross-clinic 2xx', request: `${name} ${JSON.stringify(payload)?.slice(0, 300)}`, status: res.status, detail: `the other clinic's ${[...inPath, ...stored].join(', ')} accepted: ${text.slice(0, 200)}` });
   }
-  if (op.key === 'POST /api/team/invitations' && res.status < 300) world.stats.invitedBy.set(String((payload as { email?: string }).email).toLowerCase(), side);
   noteInvitations(world);
   if (!probe && res.status < 400) {
     world.ledger.noteKinds(side, res.body, kindOfCollection(op.path.replace(/\/\{\w+\}$/, '')));
@@ -393,13 +394,13 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
   return res;
 }
 
-/** Invitation links go by mail (through the queue): their tokens join the inviting clinic's. */
+/** Invitation links go by mail (through the queue): their tokens join the inviting clinic's, named by the address. */
 function noteInvitations(world: FuzzWorld) {
   const sent = world.app.mail.sent;
   for (; world.stats.mailsRead < sent.length; world.stats.mailsRead++) {
     const mail = sent[world.stats.mailsRead];
     const token = /\/convite\?token=([^\s&]+)/.exec(mail?.text ?? '')?.[1];
-    const side = world.stats.invitedBy.get(mail?.to.toLowerCase() ?? '');
+    const side = /^convite\d+\.([ab])@example\.com$/.exec(mail?.to ?? '')?.[1] as Side | undefined;
     if (token && side) world.ledger.add(side, 'token', decodeURIComponent(token));
   }
 }

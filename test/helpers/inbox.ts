@@ -95,7 +95,7 @@ export async function insertMessage(
   tx: Parameters<Parameters<ClinicData['transaction']>[0]>[1],
   conversationId: string,
   numberId: string,
-  m: { direction: 'inbound' | 'outbound'; text?: string; sentAt?: Date; type?: MessageType; status?: MessageStatus; externalId?: string; sender?: 'user' | 'phone' },
+  m: { direction: 'inbound' | 'outbound'; text?: string; sentAt?: Date; type?: MessageType; status?: MessageStatus; externalId?: string | null; sender?: 'user' | 'phone' },
 ) {
   const scoped = new ClinicData(clinic.id, tx);
   const inbound = m.direction === 'inbound';
@@ -103,7 +103,7 @@ export async function insertMessage(
     .insert(messages, {
       conversationId,
       numberId,
-      externalId: m.externalId ?? `3EB0${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}`,
+      externalId: m.externalId === undefined ? `3EB0${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}` : m.externalId,
       direction: m.direction,
       sender: inbound ? 'contact' : (m.sender ?? 'phone'),
       type: m.type ?? 'text',

@@ -44,7 +44,7 @@ describe('stateful fuzzing over the OpenAPI document', () => {
     expect(world.findings).toEqual([]);
     // A fuzzer refused at the door proves little: most operations must be reached.
     if (RUNS >= 300) expect(cover.share).toBeGreaterThan(0.6);
-  }, 600_000);
+  }, 120_000 + RUNS * 1000);
 });
 
 describe('the fuzzer on a feature with the faults it looks for', () => {
