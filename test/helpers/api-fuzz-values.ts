@@ -59,6 +59,8 @@ const FIELD_KINDS: Record<string, string> = {
   tagId: 'appointmentTag',
   replyTo: 'message',
   moveTo: 'stage',
+  // A holiday entry is answered as the override of the day (`overrideId`); `DELETE /holidays/{id}` takes it.
+  overrideId: 'holiday',
   'POST /api/pipeline/stages/reorder ids': 'stage',
   'PUT /api/reminders/settings templateId': 'aiTemplate',
   'GET /api/files/content/{token} token': 'fileToken',

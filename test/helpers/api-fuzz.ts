@@ -326,13 +326,18 @@ function resolve(world: FuzzWorld, side: Side, op: Operation, value: unknown, gu
   return value;
 }
 
-/** The path with its ids: the first the given one (the chain's item) when there is one, the others drawn by kind. */
+/**
+ * The path with its ids: the first the given one (the chain's item) when there is one, the others
+ * drawn by kind. A public route's token is the credential (whoever holds it may use it): only the
+ * clinic's own are drawn.
+ */
 function fill(world: FuzzWorld, side: Side, op: Operation, refs: string[], first?: string) {
   let i = 0;
   return op.path.replace(/\{\w+\}/g, () => {
     const at = i++;
     if (at === 0 && first) return first;
-    const ref = refs[at % refs.length] as string;
+    const drawn = refs[at % refs.length] as string;
+    const ref = op.public ? drawn.replace('@ref:other:', '@ref:own:') : drawn;
     return encodeURIComponent(resolve(world, side, op, ref.replace(/:\w*$/, `:${op.pathKinds[at]}`), GUARDED.test(op.key)) as string);
   });
 }
@@ -502,7 +507,7 @@ export function coverage(world: FuzzWorld) {
   const verbose = process.env.FUZZ_VERBOSE === '1';
   const lines = all.map(
     ([key, s]) =>
-      `${s.ok > 0 ? ' ' : '!'} ${key.padEnd(62)} 2xx ${String(s.ok).padStart(4)}  4xx ${String(s.refused).padStart(4)}${s.ok === 0 && s.refused > 0 ? `  (${top(s.codes)})${verbose ? `\n      ${s.sample}` : ''}` : ''}`,
+      `${s.ok > 0 ? ' ' : '!'} ${key.padEnd(62)} 2xx ${String(s.ok).padStart(4)}  4xx ${String(s.refused).padStart(4)}${s.failed > 0 ? `  5xx ${s.failed}` : ''}${s.ok === 0 && s.refused > 0 ? `  (${top(s.codes)})${verbose ? `\n      ${s.sample}` : ''}` : ''}`,
   );
   return { reached, total: all.length, share: reached / all.length, table: lines.join('\n') };
 }
