@@ -2,8 +2,9 @@
  * Outbound webhook figures on real Postgres with the in-process queue (`npx tsx bench/webhooks.ts`;
  * BENCH_DATABASE_URL overrides postgres://postgres@127.0.0.1:5432/postgres). Creates and drops a
  * database of its own; the receiver is a node:http server on 127.0.0.1 answering 200 at once.
- *   0. Baseline, same run: the same signed POSTs (standardwebhooks signature, safe-fetch) sent by a
- *      loop at the queue's concurrency, with no database: the sender's ceiling on this machine.
+ *   0. Baseline, same run: the same signed POSTs (standardwebhooks signature, safe-fetch with its
+ *      kept-alive connections, as the job sends) by a loop at the queue's concurrency, with no
+ *      database: the sender's ceiling on this machine.
  *   1. Throughput: 5,000 deliveries queued at once; signed deliveries/s until every row is `delivered`
  *      (each one: load, claim, sign, POST, record, as the job runs in production).
  *   2. Lag: contact.created events published at 100/s for 10 s (one per transaction) with one
@@ -76,6 +77,8 @@ try {
   {
     const N = 5_000;
     const secret = newSecret();
+    // The configuration's list, as the job passes it (safe-fetch parses a list once).
+    const allowHosts = config.outboundAllowHosts;
     let next = 0;
     const cpu = process.cpuUsage();
     const t0 = performance.now();
@@ -84,7 +87,7 @@ try {
         while (next < N) {
           next++;
           const headers = await signedHeaders(`msg_${next}`, body, new Date(), { secrets: [secret], authMode: 'standard', clinicId });
-          await safeFetch(target, { method: 'POST', body, headers, anyStatus: true, maxBytes: 1024, timeoutMs: 10_000, allowHosts: ['127.0.0.1'] });
+          await safeFetch(target, { method: 'POST', body, headers, anyStatus: true, maxBytes: 1024, timeoutMs: 10_000, allowHosts });
         }
       }),
     );

@@ -10,11 +10,15 @@
  *   3. Baseline in the same run: a minimal Express route doing one `INSERT ... ON CONFLICT DO
  *      NOTHING` of the same row, at the same concurrency; the ratio is 2 / 3.
  * BENCH_DURATION (seconds per phase, default 10; `--full` = 60). The load generator (autocannon)
- * runs in this process too, so the figures are conservative for the app.
+ * runs in this process too, so the figures are conservative for the app. Load-independent figures
+ * beside them: SQL statements per delivery (every statement the app's postgres.js client sends,
+ * counted through its `debug` hook: acks, drains, the outbox and its subscribers) and this
+ * process's CPU per message, for the app and the baseline alike.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import os from 'node:os';
 import autocannon from 'autocannon';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -28,6 +32,7 @@ import { closeInfra, createInfra } from '../server/infra/index.js';
 import { createLogger } from '../server/infra/logger.js';
 import { createModules } from '../server/modules/index.js';
 import { listeningPort, startServer } from '../server/http-server.js';
+import { dropRedisKeys } from './lib/redis-keys.js';
 
 const DB = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,6 +42,12 @@ const DUPLICATES = 0.05;
 const SENDERS = 500;
 
 const round = (x: number) => Math.round(x * 10) / 10;
+const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+/** CPU (user + system) this process spent, ms. */
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 async function reachable(): Promise<string | undefined> {
   try {
@@ -75,6 +86,9 @@ const template = JSON.parse(readFileSync(new URL('../test/fixtures/evolution/web
 try {
   const config = loadConfig({ NODE_ENV: 'development', DATABASE_URL: url.toString(), REDIS_URL: REDIS, REDIS_PREFIX: prefix, CORS_ORIGINS: 'http://bench.local', LOG_LEVEL: 'info', DATA_DIR: '/tmp/opb-bench-wa' });
   const infra = await createInfra(config, createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) }));
+  // Every statement the app sends: postgres.js calls `debug` once per query it writes (its options object is shared by its connections).
+  let statements = 0;
+  (infra.db as unknown as { $client: { options: { debug: unknown } } }).$client.options.debug = () => void statements++;
   const modules = createModules(infra);
   const delivered = new Map<string, number>();
   infra.events.subscribe({ name: 'bench-received', events: ['message.received'], handle: (e) => void delivered.set((e.payload as { externalId: string }).externalId, performance.now()) });
@@ -133,16 +147,21 @@ try {
     while (delivered.size < unique && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   };
 
-  // Warm-up: connections, JIT, the senders' contacts created once.
-  await run({ duration: 3, connections: 8 });
+  // Warm-up: connections, JIT, every sender's lead created once (so the phases measure known senders).
+  await autocannon({ url: target, method: 'POST', headers, connections: 8, amount: Math.ceil(SENDERS * 1.2), requests: [{ setupRequest: (req) => ({ ...req, body: nextBody() }) }] });
   await drain(seq);
 
+  console.log(`load average at start: ${load()}`);
   // 1. Ack latency at 500 msg/s.
   {
+    const statementsBefore = statements;
     const r = await run({ duration: SECONDS, connections: CONNECTIONS, overallRate: 500 });
     if (r.non2xx || r.errors || r.timeouts) throw new Error(`rate phase: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
-    console.log(`ack at 500 msg/s: ${r.requests.total} deliveries in ${SECONDS} s, ack p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms`);
     await drain(seq);
+    console.log(
+      `ack at 500 msg/s: ${r.requests.total} deliveries in ${SECONDS} s, ack p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms; ` +
+        `${round((statements - statementsBefore) / r.requests.total)} statements per delivery end to end`,
+    );
   }
 
   // 2. Sustained, end to end, 5 % duplicates.
@@ -151,11 +170,14 @@ try {
     const before = delivered.size;
     const seqBefore = seq;
     duplicatesSent = 0;
+    const statementsBefore = statements;
+    const cpuBefore = cpuMs();
     const t0 = performance.now();
     const r = await run({ duration: SECONDS, connections: CONNECTIONS });
     if (r.non2xx || r.errors || r.timeouts) throw new Error(`throughput phase: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
     const loadEnd = performance.now();
     await drain(seq);
+    const cpu = cpuMs() - cpuBefore;
     const unique = seq - seqBefore;
     const stored = delivered.size - before;
     const last = Math.max(...[...delivered.values()]);
@@ -165,7 +187,8 @@ try {
     console.log(
       `sustained: ${r.requests.total} deliveries (${duplicatesSent} duplicates) in ${SECONDS} s = ${Math.round(r.requests.total / SECONDS)} acks/s (ack p99 ${r.latency.p99} ms); ` +
         `${stored} of ${unique} new messages stored and delivered as events in ${round(seconds)} s = ${Math.round(ingestRate)} msg/s end to end ` +
-        `(queue drained ${round((last - loadEnd) / 1000)} s after the load); ${n} message rows in all, duplicates stored once`,
+        `(queue drained ${round((last - loadEnd) / 1000)} s after the load); ${n} message rows in all, duplicates stored once; ` +
+        `${round((statements - statementsBefore) / r.requests.total)} statements per delivery, ${(cpu / r.requests.total).toFixed(2)} ms CPU per delivery (this process, load generator included)`,
     );
   }
 
@@ -182,9 +205,11 @@ try {
     const http = createServer(baseline);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
     const port = (http.address() as { port: number }).port;
+    const cpuBefore = cpuMs();
     const r = await run({ duration: SECONDS, connections: CONNECTIONS, url: `http://127.0.0.1:${port}/baseline` });
+    const cpu = cpuMs() - cpuBefore;
     const rate = r.requests.total / SECONDS;
-    console.log(`baseline (Express + one INSERT ... ON CONFLICT DO NOTHING): ${Math.round(rate)} req/s, p99 ${r.latency.p99} ms`);
+    console.log(`baseline (Express + one INSERT ... ON CONFLICT DO NOTHING): ${Math.round(rate)} req/s, p99 ${r.latency.p99} ms, ${(cpu / r.requests.total).toFixed(2)} ms CPU per request`);
     console.log(`ratio: end-to-end ingest ${Math.round(ingestRate)} msg/s = ${round((ingestRate / rate) * 100)} % of the baseline`);
     http.close();
     await sql.end();
@@ -197,12 +222,6 @@ try {
 } finally {
   await admin.unsafe(`drop database if exists ${dbName} with (force)`);
   await admin.end();
-  const redis = new Redis(REDIS);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
+  await dropRedisKeys(REDIS, prefix);
+  console.log(`load average at end: ${load()}`);
 }

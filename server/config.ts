@@ -97,6 +97,10 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /** Consecutive deliveries that ended failed (every attempt spent) before a subscription is switched off. */
   WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1000).default(20),
+  /** Per process: how long a subscription's target and opened secrets are kept for deliveries (0: read every time). */
+  WEBHOOK_SUBSCRIPTION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  /** Finished deliveries (delivered or failed) older than this are deleted from the log. */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** How often one worker of the cluster re-queues deliveries whose job was lost (a crash mid-attempt). */
   WEBHOOK_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   N8N_API_KEY: optionalString,
@@ -233,6 +237,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
       sweepEveryMs: e.WEBHOOK_SWEEP_EVERY_MS,
+      subscriptionCacheMs: e.WEBHOOK_SUBSCRIPTION_CACHE_MS,
+      retentionMs: e.WEBHOOK_DELIVERY_RETENTION_DAYS * 86_400_000,
     },
     webhookBaseUrl: e.WEBHOOK_BASE_URL,
     /** How long a process keeps a webhook's connection and WhatsApp number (0: not at all); other processes see a change after it. */

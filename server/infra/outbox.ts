@@ -20,6 +20,11 @@ export interface Subscriber<N extends DomainEventName = DomainEventName> {
   name: string;
   events: readonly N[];
   handle(event: AnyDeliveredEvent<N>): Promise<void> | void;
+  /**
+   * Several events of one claim at once (at most one per aggregate), so a subscriber can read what
+   * they need in one query rather than one per event. A throw hands each event to `handle` alone.
+   */
+  handleBatch?(events: AnyDeliveredEvent<N>[]): Promise<void>;
 }
 
 export interface OutboxOptions {
@@ -264,7 +269,7 @@ export class Outbox {
     );
     if (claimed.length === 0) return 0;
     // One event per aggregate at most (only heads are due), so they may run side by side.
-    const results = await Promise.allSettled(claimed.map((row) => this.handle(r, row)));
+    const results = await this.handleAll(r, claimed);
     const delivered: string[] = [];
     const failed: { row: ClaimedRow; err: unknown }[] = [];
     results.forEach((res, i) => {
@@ -279,11 +284,25 @@ export class Outbox {
     return claimed.length;
   }
 
-  private async handle(r: Registered, row: ClaimedRow): Promise<void> {
+  /** The batch handler when the subscriber has one (each event alone if it throws), else each event side by side. */
+  private async handleAll(r: Registered, claimed: ClaimedRow[]): Promise<PromiseSettledResult<void>[]> {
+    const batch = r.subscriber.handleBatch?.bind(r.subscriber);
+    if (batch && claimed.length > 1) {
+      try {
+        await this.timed(() => batch(claimed.map(toEvent) as never));
+        return claimed.map(() => ({ status: 'fulfilled', value: undefined }));
+      } catch (err) {
+        this.log.warn({ err: errorForLog(err), subscriber: r.subscriber.name, events: claimed.length }, 'event batch failed; delivering its events one by one');
+      }
+    }
+    return Promise.allSettled(claimed.map((row) => this.timed(async () => r.subscriber.handle(toEvent(row) as never))));
+  }
+
+  private async timed(run: () => Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        (async () => r.subscriber.handle(toEvent(row) as never))(),
+        run(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`handler timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
         }),

@@ -18,6 +18,7 @@ export const EVENT_PERMISSIONS = {
   'appointment:created': 'appointments:read',
   'appointment:updated': 'appointments:read',
   'appointment:deleted': 'appointments:read',
+  'appointment:reschedule_requested': 'appointments:read',
   'medical_record:signed': 'records:read',
   'anamnesis:submitted': 'anamnesis:read',
   'calendar:conflict': 'appointments:read',

@@ -1,5 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import http, { type IncomingMessage } from 'node:http';
+import http, { type AgentOptions, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
@@ -60,6 +60,16 @@ interface AllowList {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Parsed once per list (the configuration's array is the same on every call). */
+const parsedLists = new WeakMap<readonly string[], AllowList>();
+
+function allowListOf(entries: readonly string[] | undefined): AllowList {
+  if (!entries) return parseAllowList([]);
+  let list = parsedLists.get(entries);
+  if (!list) parsedLists.set(entries, (list = parseAllowList(entries)));
+  return list;
+}
 
 export function parseAllowList(entries: readonly string[]): AllowList {
   const list: AllowList = { names: new Set(), ranges: [] };
@@ -138,12 +148,12 @@ function parseUrl(raw: string, base?: string): URL {
  */
 export async function checkUrl(rawUrl: string, opts: Pick<SafeFetchOptions, 'allowHosts' | 'resolve'> = {}): Promise<URL> {
   const url = parseUrl(rawUrl);
-  await checkedAddresses(url.hostname.toLowerCase().replace(/^\[|\]$/g, ''), parseAllowList(opts.allowHosts ?? []), opts.resolve ?? systemResolve);
+  await checkedAddresses(url.hostname.toLowerCase().replace(/^\[|\]$/g, ''), allowListOf(opts.allowHosts), opts.resolve ?? systemResolve);
   return url;
 }
 
 export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise<SafeResponse> {
-  const allow = parseAllowList(opts.allowHosts ?? []);
+  const allow = allowListOf(opts.allowHosts);
   const resolve = opts.resolve ?? systemResolve;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
@@ -178,12 +188,40 @@ export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise
   }
 }
 
+/** Request options as the pools see them: the checked addresses are part of a pool's key. */
+type PinnedOptions = AgentOptions & { pinnedTo?: string };
+
+/** Free sockets close after this: under the 5 s Node servers (and many proxies) keep an idle connection. */
+const KEEP_ALIVE_IDLE_MS = 4000;
+
+/**
+ * Connections stay open for the next request to the same host (webhook deliveries to one receiver),
+ * in pools keyed by the host and the addresses its check approved: a kept socket only serves a
+ * request whose own check approved the address it is connected to. Node's global agent would key
+ * them by the name alone, handing a socket opened for yesterday's address to today's request.
+ */
+class PinnedHttpAgent extends http.Agent {
+  override getName(options: PinnedOptions = {}): string {
+    return `${super.getName(options)}|${options.pinnedTo ?? ''}`;
+  }
+}
+class PinnedHttpsAgent extends https.Agent {
+  override getName(options: PinnedOptions = {}): string {
+    return `${super.getName(options)}|${options.pinnedTo ?? ''}`;
+  }
+}
+const pools = {
+  'http:': new PinnedHttpAgent({ keepAlive: true, timeout: KEEP_ALIVE_IDLE_MS, scheduling: 'lifo' }),
+  'https:': new PinnedHttpsAgent({ keepAlive: true, timeout: KEEP_ALIVE_IDLE_MS, scheduling: 'lifo' }),
+};
+
 function request(url: URL, addresses: string[], opts: SafeFetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     // `hostname` stays the name, so TLS checks the certificate (and SNI) for it; `lookup` pins the address.
     const headers = { 'user-agent': 'Operabase/1.0', ...opts.headers };
-    const req = client.request(url, { method: opts.method ?? 'GET', headers, lookup: pinned(addresses), signal }, resolve);
+    const pool = { agent: pools[url.protocol as 'http:' | 'https:'], pinnedTo: addresses.join(',') };
+    const req = client.request(url, { method: opts.method ?? 'GET', headers, lookup: pinned(addresses), signal, ...pool }, resolve);
     req.on('error', (err) => reject(signal.aborted ? err : new SafeFetchError('unreachable', `Could not reach ${url.host}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)));
     req.end(opts.body);
   });
@@ -211,7 +249,9 @@ function readBody(res: IncomingMessage, maxBytes: number, truncate: boolean): Pr
     });
     res.on('end', () => resolve(Buffer.concat(parts)));
     res.on('error', reject);
-    // Aborted (the deadline) or cut by the server: a promise already settled ignores this.
-    res.on('close', () => reject(new SafeFetchError('unreachable', 'The connection closed before the answer ended')));
+    // Aborted (the deadline) or cut by the server; a complete answer (or one already cut short here) has settled.
+    res.on('close', () => {
+      if (!res.complete && size <= maxBytes) reject(new SafeFetchError('unreachable', 'The connection closed before the answer ended'));
+    });
   });
 }

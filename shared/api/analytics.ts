@@ -82,8 +82,9 @@ export const messagingFigures = z.object({
   medianFirstResponseSecondsAi: z.number().nullable(),
   humanResponses: count,
   aiResponses: count.nullable(),
-  /** Conversations the assistant wrote in where a person wrote after it, over those the assistant wrote in. */
+  /** Conversations the assistant wrote in during the period. */
   aiConversations: count.nullable(),
+  /** Of those, the ones it handed to a person (its handoff message, which records the reason, is in the period). */
   aiHandoffs: count.nullable(),
   aiHandoffRate: rate,
 });

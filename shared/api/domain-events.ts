@@ -1,4 +1,4 @@
-import type { AppointmentEvent, AssistantHandoffEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent, KnowledgeDocumentEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
+import type { AppointmentEvent, AssistantHandoffEvent, RescheduleRequestedEvent, ContactEvent, GoogleCalendarConflictEvent, GoogleCalendarConnectionEvent, KnowledgeDocumentEvent, OpportunityEvent, OpportunityMovedEvent, PipelineStagesEvent } from './events.js';
 
 /**
  * Domain events: what happened, recorded in the transaction of the change (the outbox) and
@@ -19,6 +19,8 @@ export interface DomainEvents {
   'appointment.updated': AppointmentEvent;
   'appointment.cancelled': AppointmentEvent;
   'appointment.deleted': { id: string; contactId: string; professionalId: string; startsAt: string; endsAt: string };
+  /** The patient answered a reminder asking to reschedule (reminders module). */
+  'appointment.reschedule_requested': RescheduleRequestedEvent;
   'medical_record.signed': { id: string; contactId: string };
   'anamnesis.submitted': { id: string; contactId: string };
   /** A patient's message was stored (the assistant and the inbox react). */
@@ -70,6 +72,7 @@ export const EVENT_AGGREGATES: { [N in DomainEventName]: { type: string; id: (pa
   'appointment.updated': { type: 'appointment', id: (p) => p.id },
   'appointment.cancelled': { type: 'appointment', id: (p) => p.id },
   'appointment.deleted': { type: 'appointment', id: (p) => p.id },
+  'appointment.reschedule_requested': { type: 'appointment', id: (p) => p.appointmentId },
   'medical_record.signed': { type: 'medical_record', id: (p) => p.id },
   'anamnesis.submitted': { type: 'anamnesis_response', id: (p) => p.id },
   'message.received': { type: 'conversation', id: (p) => p.conversationId },

@@ -28,6 +28,16 @@ export interface AppointmentEvent {
   previousStatus?: string;
 }
 
+/** A patient answered a reminder asking to reschedule (the staff calls back); ids and the start only. */
+export interface RescheduleRequestedEvent {
+  appointmentId: string;
+  contactId: string;
+  professionalId: string;
+  startsAt: string;
+  /** Where the patient answered: the staff replies there. */
+  conversationId: string;
+}
+
 /** A board card: what it shows, without the lost reason (free text about the patient). */
 export interface OpportunityEvent {
   id: string;
@@ -131,6 +141,8 @@ export interface ServerToClientEvents {
   'appointment:created': (payload: AppointmentEvent) => void;
   'appointment:updated': (payload: AppointmentEvent) => void;
   'appointment:deleted': (payload: { id: string; professionalId: string; startsAt: string; endsAt: string }) => void;
+  /** The patient answered a reminder with "2"/"remarcar": someone should offer another time. */
+  'appointment:reschedule_requested': (payload: RescheduleRequestedEvent) => void;
   // Ids only: clinical content never travels over sockets.
   'medical_record:signed': (payload: { id: string; contactId: string }) => void;
   'anamnesis:submitted': (payload: { id: string; contactId: string }) => void;

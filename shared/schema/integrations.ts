@@ -51,8 +51,16 @@ export const integrationWebhookEvents = pgTable(
     payload: jsonb('payload').notNull(),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
     processedAt: timestamp('processed_at', { withTimezone: true }),
+    /** Runs of this delivery alone that failed; at WEBHOOK_MAX_ATTEMPTS it is left for an operator (it no longer holds back the others). */
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
   },
-  (t) => [uniqueIndex('integration_webhook_events_external_unique').on(t.connectionId, t.externalId), index('integration_webhook_events_clinic_idx').on(t.clinicId)],
+  (t) => [
+    uniqueIndex('integration_webhook_events_external_unique').on(t.connectionId, t.externalId),
+    index('integration_webhook_events_clinic_idx').on(t.clinicId),
+    // The drain's queue: a clinic's unprocessed deliveries in arrival order.
+    index('integration_webhook_events_pending_idx').on(t.clinicId, t.receivedAt).where(sql`processed_at is null`),
+  ],
 );
 
 /** One row per `Idempotency-Key` (per clinic and route): the first answer, replayed to retries. */

@@ -72,6 +72,8 @@ export const webhookDeliveries = pgTable(
     uniqueIndex('webhook_deliveries_event_operator_unique').on(t.eventId, t.eventType).where(sql`${t.subscriptionId} is null`),
     index('webhook_deliveries_subscription_idx').on(t.subscriptionId, t.createdAt),
     index('webhook_deliveries_pending_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // The retention job deletes finished rows by age, across clinics.
+    index('webhook_deliveries_created_idx').on(t.createdAt),
     check('webhook_deliveries_status', sql`${t.status} in ('pending', 'delivered', 'failed')`),
   ],
 );

@@ -169,8 +169,10 @@ export const messages = pgTable(
     foreignKey({ name: 'messages_conversation_fk', columns: [t.clinicId, t.conversationId], foreignColumns: [conversations.clinicId, conversations.id] }).onDelete('cascade'),
     uniqueIndex('messages_clinic_automation_key_unique').on(t.clinicId, t.automationKey).where(sql`${t.automationKey} is not null`),
     uniqueIndex('messages_number_external_unique').on(t.numberId, t.externalId).where(sql`${t.externalId} is not null`),
-    index('messages_conversation_sent_idx').on(t.conversationId, t.sentAt, t.id),
-    index('messages_clinic_idx').on(t.clinicId),
+    // Led by the clinic, as every query of messages is: a conversation's messages in order, and a
+    // clinic's messages by time (the analytics ranges), without reading other clinics' rows.
+    index('messages_clinic_conversation_sent_idx').on(t.clinicId, t.conversationId, t.sentAt, t.id),
+    index('messages_clinic_sent_idx').on(t.clinicId, t.sentAt),
     // Inbox search by message text: the trigram index on opb_unaccent(lower(text)) is made by the
     // custom migration after the immutable opb_unaccent wrapper it needs (drizzle cannot declare it).
   ],

@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import { and, asc, eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { contactWhatsappIds, contacts, conversations, integrationWebhookEvents, messages, whatsappNumbers } from '../../shared/schema/index.js';
+import { ClinicData } from '../../server/infra/clinic-data.js';
+import { deliveryId, evolutionEnvelope } from '../../server/modules/whatsapp/webhook.js';
+import { eventName } from '../../server/modules/whatsapp/normalize.js';
 import type { TestApp } from './app.js';
 import { anonymous } from './clinic.js';
 import { until } from './until.js';
@@ -85,6 +88,18 @@ export async function ingest(app: TestApp, number: TestNumber, body: unknown, op
   await processed(app, number);
   return res;
 }
+
+/** Stores deliveries as the receiver does (delivery id, no token), oldest first, without asking for a drain: `drainNow` takes them as one batch. */
+export async function store(app: TestApp, number: TestNumber, bodies: Sample[]) {
+  for (const body of bodies) {
+    const { apikey: _token, ...payload } = body;
+    await new ClinicData(number.clinicId, app.infra.db).insert(integrationWebhookEvents, { connectionId: number.connectionId, externalId: deliveryId(evolutionEnvelope.parse(body)), type: eventName(body.event as string), payload });
+  }
+}
+
+/** Runs the clinic's drain now, as its job would. */
+export const drainNow = (app: TestApp, number: TestNumber) =>
+  app.modules.services.integrations.inbox.drain(number.clinicId, { clinicId: number.clinicId, requestId: null, jobId: 'test-drain', attempt: 1, log: app.infra.log });
 
 export const messagesOf = (app: TestApp, number: TestNumber) => app.infra.db.select().from(messages).where(eq(messages.numberId, number.id)).orderBy(asc(messages.sentAt), asc(messages.createdAt));
 export const messageByExternal = async (app: TestApp, number: TestNumber, externalId: string) =>

@@ -144,6 +144,46 @@ describe('outbox', () => {
     expect(first.received).toHaveLength(5);
   });
 
+  it('hands a claimed batch to handleBatch in one call; when it throws, each event goes to handle alone and only the failing one is retried', async () => {
+    const database = await sharedDatabase();
+    const clinicId = await newClinicId(database);
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const batches: string[][] = [];
+    const alone: string[] = [];
+    let breakBatch = false;
+    let badAttempts = 0;
+    const subscriber: Subscriber<'contact.updated'> = {
+      name: 'batched',
+      events: ['contact.updated'],
+      handle(e) {
+        alone.push(e.payload.name);
+        if (e.payload.name === 'bad' && badAttempts++ < 2) throw new Error('this one fails');
+      },
+      async handleBatch(events) {
+        if (breakBatch) throw new Error('batch failed');
+        batches.push(events.map((e) => e.payload.name));
+      },
+    };
+    // Published before the relay starts, so its first claim takes all three (heads of three aggregates).
+    const o = new Outbox(database, log, { scope: `${randomUUID().slice(0, 8)}:`, backoffMs: 10 });
+    o.subscribe(subscriber);
+    await database.db.transaction((tx) => o.publishMany(tx, ids.map((id, i) => ({ name: 'contact.updated' as const, payload: contactEvent(id, `c${i}`) })), { clinicId }));
+    o.start();
+    running.push(o);
+    await o.flush();
+    expect(batches).toEqual([['c0', 'c1', 'c2']]);
+    expect(alone).toEqual([]);
+    breakBatch = true;
+    await o.stop();
+    await database.db.transaction((tx) => o.publishMany(tx, [contactEvent(ids[0]!, 'ok'), contactEvent(ids[1]!, 'bad')].map((payload) => ({ name: 'contact.updated' as const, payload })), { clinicId }));
+    o.start();
+    await until(() => alone.filter((n) => n === 'bad').length === 3);
+    await o.flush();
+    // 'ok' delivered once on its own after the batch failed; 'bad' failed twice, alone, then went through.
+    expect(alone.filter((n) => n === 'ok')).toEqual(['ok']);
+    expect(await o.stats()).toMatchObject({ pending: 0, dead: 0 });
+  });
+
   it('marks a delivery dead after the last attempt and lets the aggregate move on', async () => {
     const database = await sharedDatabase();
     const clinicId = await newClinicId(database);

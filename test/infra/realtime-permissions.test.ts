@@ -22,6 +22,7 @@ const samples: { [E in ServerEvent]: EventPayload<E> } = {
   'appointment:created': appointment(),
   'appointment:updated': appointment(),
   'appointment:deleted': { id, professionalId: id, startsAt: '2026-12-01T12:00:00Z', endsAt: '2026-12-01T12:30:00Z' },
+  'appointment:reschedule_requested': { appointmentId: id, contactId: id, professionalId: id, startsAt: '2026-12-01T12:00:00Z', conversationId: id },
   'medical_record:signed': { id, contactId: id },
   'anamnesis:submitted': { id, contactId: id },
   'message:new': { id, conversationId: id, numberId: id, contactId: id, direction: 'inbound', sender: 'contact', type: 'text', status: 'delivery_ack', preview: 'Bom dia', sentAt: '2026-12-01T12:00:00Z' },

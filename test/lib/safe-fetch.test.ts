@@ -11,6 +11,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     hits++;
     if (req.url === '/ok') return res.writeHead(200, { 'content-type': 'text/plain' }).end(`olá ${req.headers.host}`);
+    // Which connection the request came on.
+    if (req.url === '/port') return res.writeHead(200, { 'content-type': 'text/plain' }).end(String(req.socket.remotePort));
     if (req.url?.startsWith('/redirect?to=')) return res.writeHead(302, { location: decodeURIComponent(req.url.slice('/redirect?to='.length)) }).end();
     if (req.url === '/big') return res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2048' }).end('a'.repeat(2048));
     if (req.url === '/big-chunked') {
@@ -100,6 +102,29 @@ describe('safeFetch with OUTBOUND_ALLOW_HOSTS', () => {
     // The name exists in no DNS: the socket went to the pinned address, and Host kept the name.
     expect(res.body.toString()).toBe(`olá wiki.clinica.test:${port}`);
     expect(lookups).toBe(1);
+  });
+
+  it('keeps a connection open only for requests whose own check approved its address', async () => {
+    // A second host on another loopback address, same port: whoever answers tells which address the request reached.
+    const other = createServer((req, res) => res.end(`other ${req.socket.remotePort}`));
+    await new Promise<void>((resolve) => other.listen(port, '127.0.0.2', resolve));
+    try {
+      let address = '127.0.0.1';
+      const opts = { ...base, allowHosts: ['127.0.0.0/8'], resolve: async () => [address] };
+      const first = (await safeFetch(`http://n8n.clinica.test:${port}/port`, opts)).body.toString();
+      expect((await safeFetch(`http://n8n.clinica.test:${port}/port`, opts)).body.toString()).toBe(first);
+      // The name moved: the open connection to the old address is not handed to the new one.
+      address = '127.0.0.2';
+      expect((await safeFetch(`http://n8n.clinica.test:${port}/port`, opts)).body.toString()).toMatch(/^other /);
+      // The name now points where the check refuses: no request at all, the open connections unused.
+      address = '10.0.0.5';
+      const before = hits;
+      expect(await refusal(`http://n8n.clinica.test:${port}/port`, { ...opts, allowHosts: ['127.0.0.1'] })).toBe('blocked_address');
+      expect(hits).toBe(before);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    }
   });
 
   it('follows redirects between allowed hosts', async () => {

@@ -95,47 +95,42 @@ export function revenueFigures(facts: Fact[]): Pair<RevenueFigures> {
 }
 
 interface SeenRow {
-  /** Null on the row of the clinic's total. */
+  /** Null on the rows of the clinic's total. */
   professional_id: string | null;
-  cur_patients: number;
-  cur_new: number;
-  prev_patients: number;
-  prev_new: number;
+  current: boolean;
+  patients: number;
+  fresh: number;
 }
 
 /**
  * Patients with an active appointment in each period, new when their first active appointment at
- * the clinic (any professional) lies in that period. Totals count each patient once. One pass
- * over the clinic's active appointments up to the end, grouped by patient and professional.
+ * the clinic (any professional) lies in that period. Totals count each patient once. One pass over
+ * the clinic's active appointments up to the end, grouped by patient: their first visit and the
+ * professionals who saw them in each period (a few per patient), unnested to count per professional.
  */
 export async function contactFigures(db: Db, data: ClinicData, p: Periods): Promise<Pair<ContactFigures>> {
   const { previousStart, currentStart, end } = p.sql;
   const rows = rowsOf<SeenRow>(
     await db.execute(sql`
-      with pairs as (
-        select contact_id, professional_id, min(starts_at) as first_at,
-          bool_or(starts_at >= ${currentStart}) as cur, bool_or(starts_at >= ${previousStart} and starts_at < ${currentStart}) as prev
+      with patients as (
+        select min(starts_at) as first_at,
+          array_agg(distinct professional_id) filter (where starts_at >= ${currentStart}) as cur,
+          array_agg(distinct professional_id) filter (where starts_at >= ${previousStart} and starts_at < ${currentStart}) as prev
         from ${appointments}
         where ${data.owns(appointments, sql`status in ${ACTIVE} and starts_at < ${end}`)}
-        group by contact_id, professional_id
-      ), patients as (
-        select contact_id, min(first_at) as first_at, bool_or(cur) as cur, bool_or(prev) as prev from pairs group by contact_id
+        group by contact_id
       ), seen as (
-        select pairs.professional_id, pairs.cur, pairs.prev, patients.first_at from pairs join patients on patients.contact_id = pairs.contact_id
+        select seen_by.id as professional_id, true as current, first_at >= ${currentStart} as fresh from patients, unnest(cur) as seen_by(id)
         union all
-        select null, cur, prev, first_at from patients
+        select seen_by.id, false, first_at >= ${previousStart} from patients, unnest(prev) as seen_by(id)
+        union all
+        select null, true, first_at >= ${currentStart} from patients where cur is not null
+        union all
+        select null, false, first_at >= ${previousStart} from patients where prev is not null
       )
-      select professional_id,
-        count(*) filter (where cur)::int as cur_patients, count(*) filter (where cur and first_at >= ${currentStart})::int as cur_new,
-        count(*) filter (where prev)::int as prev_patients, count(*) filter (where prev and first_at >= ${previousStart})::int as prev_new
-      from seen where cur or prev group by professional_id`),
+      select professional_id, current, count(*)::int as patients, count(*) filter (where fresh)::int as fresh from seen group by 1, 2`),
   );
   const { pair, at } = pairOf((): ContactFigures => ({ patients: 0, newPatients: 0, returningPatients: 0 }));
-  for (const r of rows) {
-    for (const [current, patients, fresh] of [[true, r.cur_patients, r.cur_new], [false, r.prev_patients, r.prev_new]] as const) {
-      if (patients === 0 && r.professional_id !== null) continue;
-      Object.assign(at(current, r.professional_id), { patients, newPatients: fresh, returningPatients: patients - fresh });
-    }
-  }
+  for (const r of rows) Object.assign(at(r.current, r.professional_id), { patients: r.patients, newPatients: r.fresh, returningPatients: r.patients - r.fresh });
   return pair;
 }

@@ -24,7 +24,7 @@ interface ResponseRow {
   n: number;
   median: number;
 }
-interface HandoffRow {
+interface AssistantRow {
   current: boolean;
   ai_conversations: number;
   handoffs: number;
@@ -39,43 +39,43 @@ const ANSWER_GRACE = sql.raw(`interval '7 days'`);
 /**
  * WhatsApp volume, median first response and AI handoffs (docs/analytics.md). A wait starts at a
  * patient's message that follows an answer (or opens the conversation); its first response is the
- * next outbound message not sent by the system (reminders are no answer). A handoff: a person
- * wrote in a conversation after the assistant did, in the same period.
+ * next outbound message not sent by the system (reminders are no answer). A handoff is recorded by
+ * the assistant itself: the message it sends when it hands a conversation to a person carries
+ * `meta.handoff` (its reason).
  */
 export async function messagingFigures(db: Db, data: ClinicData, p: Periods): Promise<Pair<MessagingFigures>> {
   const { previousStart, currentStart, end } = p.sql;
   const inPeriods = sql`sent_at >= ${previousStart} and sent_at < ${end}`;
-  const [volume, responses, handoffs] = await Promise.all([
+  const [volume, responses, assistant] = await Promise.all([
     db.execute(sql`
       select sent_at >= ${currentStart} as current, direction, sender, author_user_id, count(*)::int as n
       from ${messages} where ${data.owns(messages, inPeriods)}
       group by 1, 2, 3, 4`),
+    // One ordered pass per conversation: a patient's message after an answer (or first) starts a
+    // wait; the outbound message right after a patient's one answers the latest wait.
     db.execute(sql`
       with m as (
-        select conversation_id, direction, sender, author_user_id, sent_at,
-          sum((direction = 'outbound')::int) over (partition by conversation_id order by sent_at, id) as answered
+        select conversation_id, id, direction, sender, author_user_id, sent_at, lag(direction) over (partition by conversation_id order by sent_at, id) as before
         from ${messages}
         where ${data.owns(messages, sql`sender <> 'system' and sent_at >= ${previousStart} and sent_at < ${end} + ${ANSWER_GRACE}`)}
-      ), waits as (
-        select conversation_id, answered, min(sent_at) as asked_at from m where direction = 'inbound' group by 1, 2
+      ), answers as (
+        select direction, sender, author_user_id, sent_at, before,
+          max(sent_at) filter (where direction = 'inbound' and before is distinct from 'inbound') over (partition by conversation_id order by sent_at, id rows unbounded preceding) as asked_at
+        from m
       ), responses as (
-        select waits.asked_at >= ${currentStart} as current, case when m.sender = 'ai' then 'ai' else 'human' end as kind,
-          m.author_user_id, extract(epoch from m.sent_at - waits.asked_at)::float8 as seconds
-        from waits join m on m.conversation_id = waits.conversation_id and m.direction = 'outbound' and m.answered = waits.answered + 1
-        where waits.asked_at >= ${previousStart} and waits.asked_at < ${end}
+        select asked_at >= ${currentStart} as current, case when sender = 'ai' then 'ai' else 'human' end as kind,
+          author_user_id, extract(epoch from sent_at - asked_at)::float8 as seconds
+        from answers
+        where direction = 'outbound' and before = 'inbound' and asked_at >= ${previousStart} and asked_at < ${end}
       )
       select current, kind, author_user_id, grouping(author_user_id) as is_total, count(*)::int as n,
         (percentile_cont(0.5) within group (order by seconds))::float8 as median
       from responses group by grouping sets ((current, kind), (current, kind, author_user_id))`),
     db.execute(sql`
-      select current, count(*) filter (where first_ai is not null)::int as ai_conversations,
-        count(*) filter (where last_person > first_ai)::int as handoffs
-      from (
-        select conversation_id, sent_at >= ${currentStart} as current,
-          min(sent_at) filter (where sender = 'ai') as first_ai, max(sent_at) filter (where sender in ('user', 'phone')) as last_person
-        from ${messages} where ${data.owns(messages, inPeriods)}
-        group by 1, 2
-      ) c group by 1`),
+      select sent_at >= ${currentStart} as current, count(distinct conversation_id)::int as ai_conversations,
+        count(distinct conversation_id) filter (where meta ->> 'handoff' is not null)::int as handoffs
+      from ${messages} where ${data.owns(messages, sql`sender = 'ai' and ${inPeriods}`)}
+      group by 1`),
   ]);
 
   const empty = (): MessagingFigures => ({
@@ -109,7 +109,7 @@ export async function messagingFigures(db: Db, data: ClinicData, p: Periods): Pr
     if (r.kind === 'ai') Object.assign(f, { aiResponses: r.n, medianFirstResponseSecondsAi: r.median });
     else Object.assign(f, { humanResponses: r.n, medianFirstResponseSecondsHuman: r.median });
   }
-  for (const r of rowsOf<HandoffRow>(handoffs)) {
+  for (const r of rowsOf<AssistantRow>(assistant)) {
     const f = at(r.current, null);
     Object.assign(f, { aiConversations: r.ai_conversations, aiHandoffs: r.handoffs, aiHandoffRate: ratio(r.handoffs, r.ai_conversations) });
   }

@@ -34,7 +34,7 @@ const NOTES: Record<AnalyticsReport, string[]> = {
   contacts: ['Paciente novo: a primeira consulta (não cancelada, sem falta) na clínica está no período.'],
   revenue: ['Receita: consultas concluídas x preço; sem preço contam em "unpriced". Não há módulo de pagamentos: vale o status de pagamento da consulta.'],
   pipeline: ['Conversão: das oportunidades criadas no período, quantas passaram por cada etapa.'],
-  messaging: ['Transferência da IA: conversa em que uma pessoa escreveu depois do assistente no mesmo período (o assistente ainda não marca transferências).'],
+  messaging: ['Transferência da IA: conversa que o assistente passou para a equipe no período (palavra-chave, emergência, limite ou falha), sobre as conversas em que ele escreveu.'],
 };
 
 /** Figures a member's row cannot have (null there). */
@@ -108,14 +108,20 @@ export class AnalyticsService {
     return this.once(`${clinicId}:facts:${p.current.from}:${p.current.to}`, () => appointmentFacts(this.infra.db, new ClinicData(clinicId, this.infra.db), p));
   }
 
+  /** Each active professional's working minutes in both periods (their hours, closed days, blocks). */
+  private async working(clinicId: string, data: ClinicData, p: Periods) {
+    const [members, clinic] = await Promise.all([this.members(clinicId), this.clinicOnce(clinicId)]);
+    const schedules = members.filter(isProfessional).map((m) => scheduleOf(m.userId, m, clinic));
+    return workingMinutes(data, p, schedules, (from, to) => this.scheduling.holidays.closedDates(clinicId, from, to));
+  }
+
   private async figures(clinicId: string, name: AnalyticsReport, p: Periods): Promise<Pair<unknown>> {
     const db = this.infra.db;
     const data = new ClinicData(clinicId, db);
     switch (name) {
       case 'appointments': {
-        const [facts, members, clinic] = await Promise.all([this.facts(clinicId, p), this.members(clinicId), this.clinicOnce(clinicId)]);
-        const schedules = members.filter(isProfessional).map((m) => scheduleOf(m.userId, m, clinic));
-        const working = await workingMinutes(data, p, schedules, (from, to) => this.scheduling.holidays.closedDates(clinicId, from, to));
+        // The scan runs while the working time is read and computed.
+        const [facts, working] = await Promise.all([this.facts(clinicId, p), this.working(clinicId, data, p)]);
         return appointmentFigures(facts, working);
       }
       case 'revenue':

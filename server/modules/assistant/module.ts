@@ -3,6 +3,8 @@ import { whatsappNumbers } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { defineJob } from '../../infra/queue.js';
+import type { AiConfigView } from '../../../shared/api/ai.js';
+import type { DeliveredEvent } from '../../../shared/api/domain-events.js';
 import type { AiConfigService } from '../ai/config.js';
 import type { AiUsageService } from '../ai/usage.js';
 import type { ClinicService } from '../clinic/service.js';
@@ -42,6 +44,24 @@ export function assistantModule(
 ): Module<{ assistant: { reply: AutoReply; conversations: AssistantConversations } }> {
   const conversations = new AssistantConversations(infra);
   const reply = new AutoReply(infra, { ...deps, messages: deps.inbox.messages, conversations });
+  /** A claimed batch reads each clinic's settings once (an ingest batch brings hundreds of messages). */
+  const replyLater = async (events: DeliveredEvent<'message.received'>[]) => {
+    const configs = new Map<string, Promise<AiConfigView>>();
+    for (const event of events) {
+      if (!configs.has(event.clinicId)) configs.set(event.clinicId, deps.aiConfig.get(event.clinicId));
+      const config = await configs.get(event.clinicId)!;
+      const skipped = reply.serves(config, event.payload.numberId);
+      if (skipped) {
+        reply.skip(skipped, infra.log.child({ clinicId: event.clinicId, subscriber: 'assistant-reply' }));
+        continue;
+      }
+      await infra.queue.add(
+        'assistant.reply',
+        { messageId: event.payload.id },
+        { jobId: `assistant-reply:${event.payload.id}`, delayMs: config.debounceSeconds * 1000, context: { clinicId: event.clinicId, requestId: event.requestId } },
+      );
+    }
+  };
   return {
     name: 'assistant',
     services: { assistant: { reply, conversations } },
@@ -50,16 +70,8 @@ export function assistantModule(
       defineSubscriber({
         name: 'assistant-reply',
         events: ['message.received'],
-        async handle(event) {
-          const config = await deps.aiConfig.get(event.clinicId);
-          const skipped = reply.serves(config, event.payload.numberId);
-          if (skipped) return reply.skip(skipped, infra.log.child({ clinicId: event.clinicId, subscriber: 'assistant-reply' }));
-          await infra.queue.add(
-            'assistant.reply',
-            { messageId: event.payload.id },
-            { jobId: `assistant-reply:${event.payload.id}`, delayMs: config.debounceSeconds * 1000, context: { clinicId: event.clinicId, requestId: event.requestId } },
-          );
-        },
+        handle: (event) => replyLater([event]),
+        handleBatch: replyLater,
       }),
       // A person answered from the app or from the phone (fromMe): the assistant keeps quiet for the configured time.
       defineSubscriber({

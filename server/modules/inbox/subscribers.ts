@@ -1,45 +1,59 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
+import type { AnyDeliveredEvent } from '../../../shared/api/domain-events.js';
 import type { MessageNewEvent } from '../../../shared/api/events.js';
 import { conversations, messages, whatsappNumbers } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
+import { groupBy } from '../../lib/group-by.js';
 import { defineSubscriber } from '../module.js';
 import { preview } from './conversations.js';
 import { sendable } from './messages.js';
+
+const INBOX_EVENTS = ['message.received', 'message.sent', 'message.updated', 'conversation.updated'] as const;
+type InboxEvent = AnyDeliveredEvent<(typeof INBOX_EVENTS)[number]>;
 
 /**
  * Inbox events to sockets: `message:new`, `message:updated`, `conversation:updated` go to the
  * clinic's `conversations:read` room, or, for a private number, to its professional and the
  * admins only (the same rule as the REST API). A redelivery emits again; screens redraw from it.
+ * A claimed batch is read with one query per kind (this is the inbox's hot path), then emitted in order.
  */
-export const inboxRealtime = (infra: Infra) =>
-  defineSubscriber({
-    name: 'inbox-realtime',
-    events: ['message.received', 'message.sent', 'message.updated', 'conversation.updated'],
-    async handle(event) {
-      const data = new ClinicData(event.clinicId, infra.db);
-      const emitFor = (owner: string | null): typeof infra.realtime.emitToClinic => (clinicId, name, payload) =>
-        owner ? infra.realtime.emitToOwner(clinicId, owner, name, payload) : infra.realtime.emitToClinic(clinicId, name, payload);
-      if (event.name === 'message.received' || event.name === 'message.sent') {
-        // One query for the socket payload and whom it goes to: this is the inbox's hot path.
-        const found = await newMessage(data, event.payload.id);
-        if (found) emitFor(found.owner)(event.clinicId, 'message:new', found.payload);
-        return;
+export const inboxRealtime = (infra: Infra) => {
+  const emitAll = async (events: InboxEvent[]) => {
+    for (const [clinicId, list] of groupBy(events, (e) => e.clinicId)) {
+      const data = new ClinicData(clinicId, infra.db);
+      const ids = (keep: (e: InboxEvent) => boolean) => [...new Set(list.filter(keep).map((e) => e.payload.id))];
+      const fresh = (e: InboxEvent) => e.name === 'message.received' || e.name === 'message.sent';
+      const [news, owners, texts] = await Promise.all([
+        newMessages(data, ids(fresh)),
+        ownersOf(data, [...new Set(list.filter((e) => !fresh(e)).map((e) => e.payload.numberId))]),
+        // An edit: the screens get the new text's preview, as for a new message.
+        textsOf(data, ids((e) => e.name === 'message.updated' && !!e.payload.editedAt)),
+      ]);
+      const emitFor = (owner: string | null): typeof infra.realtime.emitToClinic => (clinic, name, payload) =>
+        owner ? infra.realtime.emitToOwner(clinic, owner, name, payload) : infra.realtime.emitToClinic(clinic, name, payload);
+      for (const event of list) {
+        if (event.name === 'message.received' || event.name === 'message.sent') {
+          const found = news.get(event.payload.id);
+          if (found) emitFor(found.owner)(clinicId, 'message:new', found.payload);
+          continue;
+        }
+        const owner = owners.get(event.payload.numberId);
+        if (owner === undefined) continue;
+        const emit = emitFor(owner);
+        if (event.name === 'conversation.updated') emit(clinicId, 'conversation:updated', event.payload);
+        else if (!event.payload.editedAt) emit(clinicId, 'message:updated', event.payload);
+        else emit(clinicId, 'message:updated', { ...event.payload, preview: preview(texts.get(event.payload.id) ?? null) });
       }
-      const [number] = await data.pick({ owner: whatsappNumbers.professionalId }, whatsappNumbers, eq(whatsappNumbers.id, event.payload.numberId));
-      if (!number) return;
-      const emit = emitFor(number.owner);
-      if (event.name === 'conversation.updated') return emit(event.clinicId, 'conversation:updated', event.payload);
-      if (!event.payload.editedAt) return emit(event.clinicId, 'message:updated', event.payload);
-      // An edit: the screens get the new text's preview, as for a new message.
-      const [m] = await data.pick({ text: messages.text }, messages, eq(messages.id, event.payload.id));
-      return emit(event.clinicId, 'message:updated', { ...event.payload, preview: preview(m?.text ?? null) });
-    },
-  });
+    }
+  };
+  return defineSubscriber({ name: 'inbox-realtime', events: INBOX_EVENTS, handle: (event) => emitAll([event]), handleBatch: emitAll });
+};
 
-/** The `message:new` payload and the number's owner (null for a shared number). */
-async function newMessage(data: ClinicData, id: string): Promise<{ payload: MessageNewEvent; owner: string | null } | undefined> {
-  const [m] = await data
+/** The `message:new` payloads and their number's owner (null for a shared number), by message id. */
+async function newMessages(data: ClinicData, ids: string[]): Promise<Map<string, { payload: MessageNewEvent; owner: string | null }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await data
     .pick(
       {
         id: messages.id,
@@ -55,13 +69,24 @@ async function newMessage(data: ClinicData, id: string): Promise<{ payload: Mess
         owner: whatsappNumbers.professionalId,
       },
       messages,
-      eq(messages.id, id),
+      inArray(messages.id, ids),
     )
     .innerJoin(conversations, data.owns(conversations, eq(conversations.id, messages.conversationId)))
     .innerJoin(whatsappNumbers, data.owns(whatsappNumbers, eq(whatsappNumbers.id, messages.numberId)));
-  if (!m) return undefined;
-  const { text, sentAt, owner, ...rest } = m;
-  return { payload: { ...rest, preview: preview(text), sentAt: sentAt.toISOString() }, owner };
+  return new Map(rows.map(({ text, sentAt, owner, ...rest }) => [rest.id, { payload: { ...rest, preview: preview(text), sentAt: sentAt.toISOString() }, owner }]));
+}
+
+/** Each number's owner (null: shared); a number gone is absent. */
+async function ownersOf(data: ClinicData, numberIds: string[]): Promise<Map<string, string | null>> {
+  if (numberIds.length === 0) return new Map();
+  const rows = await data.pick({ id: whatsappNumbers.id, owner: whatsappNumbers.professionalId }, whatsappNumbers, inArray(whatsappNumbers.id, numberIds));
+  return new Map(rows.map((r) => [r.id, r.owner]));
+}
+
+async function textsOf(data: ClinicData, ids: string[]): Promise<Map<string, string | null>> {
+  if (ids.length === 0) return new Map();
+  const rows = await data.pick({ id: messages.id, text: messages.text }, messages, inArray(messages.id, ids));
+  return new Map(rows.map((r) => [r.id, r.text]));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lt, ne, sql } from 'drizzle-orm';
 import { WEBHOOK_TEST_EVENT } from '../../../shared/api/webhooks.js';
 import { webhookDeliveries, type WebhookDeliveryStatus } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
@@ -20,6 +20,7 @@ declare module '../../infra/queue.js' {
   interface JobMap {
     'webhooks.deliver': DeliverJob;
     'webhooks.sweep': Record<string, never>;
+    'webhooks.prune': Record<string, never>;
   }
 }
 
@@ -45,6 +46,8 @@ export function deliveryView(r: DeliveryRow) {
 
 /** A job whose delivery is still pending this long after its time was lost (a crash): the sweep queues it again. */
 const SWEEP_GRACE_MS = 5 * 60_000;
+/** Rows deleted per statement by the retention job (short statements, no long lock on the table). */
+const PRUNE_BATCH = 5000;
 
 /** Delivery rows: one per (event, subscription), made from domain events; the log; replays and test events. */
 export class DeliveryService {
@@ -63,25 +66,30 @@ export class DeliveryService {
    * the operator's N8N_WEBHOOK_URL), then a job per new row. Run twice, the unique index makes no
    * second row; a row whose job was lost is queued again by the sweep.
    */
-  async fanOut(event: SourceEvent): Promise<void> {
-    const data = this.data(event.clinicId);
+  async fanOut(events: SourceEvent[]): Promise<void> {
     const operator = Boolean(this.infra.config.n8n.webhookUrl);
-    const created: string[] = [];
-    for (const message of messagesOf(event)) {
-      const body = envelopeBody(message.type, event.clinicId, event.createdAt, message.data);
-      const targets: (string | null)[] = (await this.subscriptions.listening(event.clinicId, message.type)).map((s) => s.id);
-      if (operator) targets.push(null);
-      if (targets.length === 0) continue;
-      const rows = await data
-        .insert(
-          webhookDeliveries,
-          targets.map((subscriptionId) => ({ subscriptionId, eventId: event.id, eventType: message.type, body })),
-        )
-        .onConflictDoNothing()
-        .returning({ id: webhookDeliveries.id });
-      created.push(...rows.map((r) => r.id));
+    // A claimed batch asks once per clinic and event type who listens (an ingest batch brings hundreds of events).
+    const listening = new Map<string, Promise<string[]>>();
+    const created: { clinicId: string; id: string }[] = [];
+    for (const event of events) {
+      for (const message of messagesOf(event)) {
+        const key = `${event.clinicId}:${message.type}`;
+        if (!listening.has(key)) listening.set(key, this.subscriptions.listening(event.clinicId, message.type).then((rows) => rows.map((s) => s.id)));
+        const targets: (string | null)[] = [...(await listening.get(key)!)];
+        if (operator) targets.push(null);
+        if (targets.length === 0) continue;
+        const body = envelopeBody(message.type, event.clinicId, event.createdAt, message.data);
+        const rows = await this.data(event.clinicId)
+          .insert(
+            webhookDeliveries,
+            targets.map((subscriptionId) => ({ subscriptionId, eventId: event.id, eventType: message.type, body })),
+          )
+          .onConflictDoNothing()
+          .returning({ id: webhookDeliveries.id });
+        created.push(...rows.map((r) => ({ clinicId: event.clinicId, id: r.id })));
+      }
     }
-    await Promise.all(created.map((id) => this.enqueue(event.clinicId, id, 0)));
+    await Promise.all(created.map((c) => this.enqueue(c.clinicId, c.id, 0)));
   }
 
   enqueue(clinicId: string, deliveryId: string, attempt: number, delayMs = 0) {
@@ -157,5 +165,19 @@ export class DeliveryService {
       .limit(limit);
     await Promise.all(stale.map((d) => this.enqueue(d.clinicId, d.id, d.attempts)));
     return stale.length;
+  }
+
+  /**
+   * The log's retention: finished deliveries (delivered or failed) of every clinic created more than
+   * WEBHOOK_DELIVERY_RETENTION_DAYS ago are deleted; a pending one stays until it finishes.
+   */
+  async prune(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.infra.config.webhooks.retentionMs);
+    for (let removed = 0; ; ) {
+      const old = this.infra.systemDb.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(and(lt(webhookDeliveries.createdAt, cutoff), ne(webhookDeliveries.status, 'pending'))).limit(PRUNE_BATCH);
+      const gone = await this.infra.systemDb.delete(webhookDeliveries).where(inArray(webhookDeliveries.id, old)).returning({ id: webhookDeliveries.id });
+      removed += gone.length;
+      if (gone.length < PRUNE_BATCH) return removed;
+    }
   }
 }

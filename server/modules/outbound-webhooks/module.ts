@@ -8,6 +8,9 @@ import { webhookRoutes } from './routes.js';
 import { WebhookSender } from './sender.js';
 import { SubscriptionService } from './subscriptions.js';
 
+/** The delivery log's retention runs hourly, once per cluster (rows go in small batches). */
+const PRUNE_EVERY_MS = 3600_000;
+
 export interface OutboundWebhooks {
   subscriptions: SubscriptionService;
   deliveries: DeliveryService;
@@ -35,8 +38,19 @@ export function outboundWebhooksModule(infra: Infra, deps: { audit: AuditService
           if (requeued > 0) job.log.warn({ requeued }, 'webhook deliveries whose job was lost queued again');
         },
       }),
+      defineJob({
+        name: 'webhooks.prune',
+        queue: 'maintenance',
+        everyMs: PRUNE_EVERY_MS,
+        handler: async (_data, job) => {
+          const removed = await deliveries.prune();
+          job.log.info({ removed }, 'old webhook deliveries removed');
+        },
+      }),
     ],
-    subscribers: [defineSubscriber({ name: 'outbound-webhooks', events: [...SOURCE_EVENTS], handle: (event) => deliveries.fanOut(event as SourceEvent) })],
+    subscribers: [
+      defineSubscriber({ name: 'outbound-webhooks', events: [...SOURCE_EVENTS], handle: (event) => deliveries.fanOut([event as SourceEvent]), handleBatch: (events) => deliveries.fanOut(events as SourceEvent[]) }),
+    ],
     metrics: Object.values(sender.metrics),
   };
 }

@@ -89,10 +89,11 @@ export class WebhookSender {
       if (!webhookUrl || !webhookSecret) return { skip: 'operator_webhook_not_configured' };
       return { url: webhookUrl, keys: { secrets: [webhookSecret], authMode: 'standard', clinicId: delivery.clinicId }, failures: 0 };
     }
-    const row = await this.subscriptions.find(delivery.clinicId, delivery.subscriptionId);
-    if (!row) return { skip: 'subscription_deleted' };
+    const target = await this.subscriptions.target(delivery.clinicId, delivery.subscriptionId);
+    if (!target) return { skip: 'subscription_deleted' };
+    const { row } = target;
     if (!row.active && !test) return { skip: 'subscription_disabled' };
-    return { url: row.url, keys: this.subscriptions.keys(row), failures: row.consecutiveFailures };
+    return { url: row.url, keys: this.subscriptions.keys(target), failures: row.consecutiveFailures };
   }
 
   private async send(url: string, delivery: DeliveryRow, keys: SigningKeys) {

@@ -7,6 +7,7 @@ import type { Infra } from '../../infra/index.js';
 import { systemContext, type TenantContext } from '../../http/context.js';
 import { badRequest, notFound } from '../../lib/errors.js';
 import { checkUrl, SafeFetchError } from '../../lib/safe-fetch.js';
+import { TtlCache } from '../../lib/ttl-cache.js';
 import type { AuditService } from '../audit/service.js';
 import { newSecret, type SigningKeys } from './signing.js';
 
@@ -15,6 +16,14 @@ type Body = z.infer<typeof subscriptionBody>;
 type Patch = z.infer<typeof subscriptionPatch>;
 
 const KNOWN = new Set<string>(WEBHOOK_EVENT_TYPES);
+
+/** A subscription as deliveries use it: the row and its secrets opened once. */
+export interface DeliveryTarget {
+  row: SubscriptionRow;
+  secret: string;
+  previousSecret: string | null;
+  headerValue: string | null;
+}
 
 export function subscriptionView(r: SubscriptionRow) {
   return {
@@ -35,10 +44,19 @@ export function subscriptionView(r: SubscriptionRow) {
 
 /** A clinic's webhook endpoints: targets checked against the inside, secrets sealed and shown once. */
 export class SubscriptionService {
+  /**
+   * Deliveries read their subscription here, kept per process for WEBHOOK_SUBSCRIPTION_CACHE_MS:
+   * every change this service makes drops the entry at once; another instance's change (a switch-off,
+   * a new URL or secret) applies here within that time.
+   */
+  private readonly targets: TtlCache<DeliveryTarget>;
+
   constructor(
     private readonly infra: Infra,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    this.targets = new TtlCache(infra.config.webhooks.subscriptionCacheMs);
+  }
 
   private data(clinicId: string) {
     return new ClinicData(clinicId, this.infra.db);
@@ -52,6 +70,21 @@ export class SubscriptionService {
   async find(clinicId: string, id: string): Promise<SubscriptionRow | undefined> {
     const [row] = await this.data(clinicId).select(webhookSubscriptions, eq(webhookSubscriptions.id, id));
     return row;
+  }
+
+  /** The subscription with its secrets opened, for a delivery (cached, see `targets`). */
+  target(clinicId: string, id: string): Promise<DeliveryTarget | undefined> {
+    return this.targets.get(`${clinicId}:${id}`, async () => {
+      const row = await this.find(clinicId, id);
+      if (!row) return undefined;
+      const open = (sealed: string | null) => (sealed ? this.infra.secrets.open(sealed) : null);
+      return { row, secret: this.infra.secrets.open(row.secret), previousSecret: open(row.previousSecret), headerValue: open(row.headerValue) };
+    });
+  }
+
+  /** Drops a subscription's cached target: called by every change below. */
+  forget(id: string): void {
+    this.targets.invalidate((_key, target) => target.row.id === id);
   }
 
   async row(clinicId: string, id: string): Promise<SubscriptionRow> {
@@ -114,6 +147,7 @@ export class SubscriptionService {
       await this.audit.record(ctx, { action: 'webhook_subscription.updated', entityType: 'webhook_subscription', entityId: id, details: { fields: Object.keys(patch) } }, tx);
       return updated;
     });
+    this.forget(id);
     return subscriptionView(row);
   }
 
@@ -123,6 +157,7 @@ export class SubscriptionService {
       if (!gone) throw notFound('Webhook subscription');
       await this.audit.record(ctx, { action: 'webhook_subscription.deleted', entityType: 'webhook_subscription', entityId: id }, tx);
     });
+    this.forget(id);
   }
 
   /** A new secret, shown in this answer only; the old one keeps signing beside it for `graceHours`. */
@@ -147,24 +182,20 @@ export class SubscriptionService {
       await this.audit.record(ctx, { action: 'webhook_subscription.secret_rotated', entityType: 'webhook_subscription', entityId: id, details: { graceHours } }, tx);
       return updated;
     });
+    this.forget(id);
     return { ...subscriptionView(row), secret };
   }
 
-  /** The secrets that sign now (newest first) and the auth mode's extras, opened. */
-  keys(row: SubscriptionRow): SigningKeys {
-    const previous = row.previousSecret && row.previousSecretExpiresAt && row.previousSecretExpiresAt > new Date() ? [this.infra.secrets.open(row.previousSecret)] : [];
-    return {
-      secrets: [this.infra.secrets.open(row.secret), ...previous],
-      authMode: row.authMode,
-      headerName: row.headerName,
-      headerValue: row.headerValue ? this.infra.secrets.open(row.headerValue) : null,
-      clinicId: row.clinicId,
-    };
+  /** The secrets that sign now (newest first: the previous one until its grace period ends) and the auth mode's extras. */
+  keys({ row, secret, previousSecret, headerValue }: DeliveryTarget, now = new Date()): SigningKeys {
+    const previous = previousSecret && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? [previousSecret] : [];
+    return { secrets: [secret, ...previous], authMode: row.authMode, headerName: row.headerName, headerValue, clinicId: row.clinicId };
   }
 
   /** A delivered message: the run of failures ends. */
   async succeeded(clinicId: string, id: string) {
     await this.data(clinicId).update(webhookSubscriptions, { consecutiveFailures: 0 }, eq(webhookSubscriptions.id, id), sql`${webhookSubscriptions.consecutiveFailures} > 0`);
+    this.forget(id);
   }
 
   /** A delivery that ended failed; returns the subscription when this failure switched it off. */
@@ -172,19 +203,22 @@ export class SubscriptionService {
     const [row] = await this.data(clinicId)
       .update(webhookSubscriptions, { consecutiveFailures: sql`${webhookSubscriptions.consecutiveFailures} + 1` }, eq(webhookSubscriptions.id, id))
       .returning();
+    this.forget(id);
     if (!row || row.consecutiveFailures < this.infra.config.webhooks.disableAfterFailures) return undefined;
     return this.disable(clinicId, id, 'failing');
   }
 
   /** Switched off by the system (410, or too many failures); audited as `system:webhooks`. Undefined when it already was off. */
   async disable(clinicId: string, id: string, reason: 'gone' | 'failing'): Promise<SubscriptionRow | undefined> {
-    return this.data(clinicId).transaction(async (data, tx) => {
+    const disabled = await this.data(clinicId).transaction(async (data, tx) => {
       const [row] = await data
         .update(webhookSubscriptions, { active: false, disabledReason: reason, updatedAt: new Date() }, and(eq(webhookSubscriptions.id, id), eq(webhookSubscriptions.active, true)))
         .returning();
       if (row) await this.audit.record(systemContext(clinicId, 'webhooks', null), { action: 'webhook_subscription.disabled', entityType: 'webhook_subscription', entityId: id, details: { reason } }, tx);
       return row;
     });
+    this.forget(id);
+    return disabled;
   }
 
   private checkEvents(events: string[]): string[] {

@@ -14,6 +14,7 @@ const EVENTS = [
   'appointment.updated',
   'appointment.cancelled',
   'appointment.deleted',
+  'appointment.reschedule_requested',
   'medical_record.signed',
   'anamnesis.submitted',
   'opportunity.created',
@@ -68,6 +69,8 @@ export function realtimeSubscriber(realtime: Realtime): Subscriber<Mapped> {
           const { id, professionalId, startsAt, endsAt } = event.payload;
           return realtime.emitToClinic(room, 'appointment:deleted', { id, professionalId, startsAt, endsAt });
         }
+        case 'appointment.reschedule_requested':
+          return realtime.emitToClinic(room, 'appointment:reschedule_requested', event.payload);
         case 'medical_record.signed':
           return realtime.emitToClinic(room, 'medical_record:signed', event.payload);
         case 'anamnesis.submitted':

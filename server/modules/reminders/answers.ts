@@ -1,4 +1,4 @@
-import { desc, eq, gt, lte } from 'drizzle-orm';
+import { desc, eq, gt, inArray, lte } from 'drizzle-orm';
 import { appointmentReminders, messages } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
@@ -37,17 +37,20 @@ export class ReminderAnswers {
     private readonly deps: Deps,
   ) {}
 
-  private async match(clinicId: string, messageId: string): Promise<{ reminder: ReminderRow; reply: ReminderReply; message: { id: string; conversationId: string } } | undefined> {
-    const data = new ClinicData(clinicId, this.infra.db);
-    const [message] = await data.pick(
+  /** The messages' rows the rule reads, in one query. */
+  private load(clinicId: string, messageIds: string[]) {
+    return new ClinicData(clinicId, this.infra.db).pick(
       { id: messages.id, conversationId: messages.conversationId, direction: messages.direction, type: messages.type, text: messages.text, sentAt: messages.sentAt },
       messages,
-      eq(messages.id, messageId),
+      inArray(messages.id, messageIds),
     );
-    if (!message || message.direction !== 'inbound' || message.type !== 'text') return undefined;
+  }
+
+  private async match(clinicId: string, message: Awaited<ReturnType<ReminderAnswers['load']>>[number]): Promise<{ reminder: ReminderRow; reply: ReminderReply; message: { id: string; conversationId: string } } | undefined> {
+    if (message.direction !== 'inbound' || message.type !== 'text') return undefined;
     const reply = parseReply(message.text);
     if (!reply) return undefined;
-    const [reminder] = await data
+    const [reminder] = await new ClinicData(clinicId, this.infra.db)
       .select(
         appointmentReminders,
         eq(appointmentReminders.conversationId, message.conversationId),
@@ -62,7 +65,8 @@ export class ReminderAnswers {
 
   /** `provides.inboundClaims`: the message is an answer to a reminder (the assistant stays quiet). */
   async claims(clinicId: string, messageId: string): Promise<boolean> {
-    return Boolean(await this.match(clinicId, messageId));
+    const [message] = await this.load(clinicId, [messageId]);
+    return Boolean(message && (await this.match(clinicId, message)));
   }
 
   /**
@@ -70,19 +74,29 @@ export class ReminderAnswers {
    * applied too. Each step is safe to run again: a redelivered event finds the answer recorded by
    * this very message and only completes what is missing (the reply's key sends it once).
    */
-  async handle(clinicId: string, messageId: string, requestId: string | null): Promise<void> {
-    const found = await this.match(clinicId, messageId);
-    if (!found) return;
-    const { reminder, reply, message } = found;
+  async handle(clinicId: string, received: { messageId: string; requestId: string | null }[]): Promise<void> {
+    const requestOf = new Map(received.map((r) => [r.messageId, r.requestId]));
+    // A claimed batch's messages in one query; only a text that reads as an answer looks for its reminder.
+    for (const loaded of await this.load(clinicId, [...requestOf.keys()])) {
+      const found = await this.match(clinicId, loaded);
+      if (found) await this.apply(clinicId, found, requestOf.get(loaded.id) ?? null);
+    }
+  }
+
+  private async apply(clinicId: string, { reminder, reply, message }: NonNullable<Awaited<ReturnType<ReminderAnswers['match']>>>, requestId: string | null): Promise<void> {
     if (reminder.answer === reply && reminder.answerMessageId !== message.id) return;
     const ctx = systemContext(clinicId, 'reminders', requestId);
+    const appointment = await this.deps.appointments.get(clinicId, reminder.appointmentId).catch(() => undefined);
     await new ClinicData(clinicId, this.infra.db).transaction(async (data, tx) => {
       await data.update(appointmentReminders, { answer: reply, answerMessageId: message.id, answeredAt: new Date() }, eq(appointmentReminders.id, reminder.id));
-      if (reminder.answerMessageId !== message.id) {
-        await this.deps.audit.record(ctx, { action: 'appointment_reminder.answered', entityType: 'appointment', entityId: reminder.appointmentId, details: { answer: reply, kind: reminder.kind } }, tx);
+      // Once per answering message: a redelivered event finds it recorded.
+      if (reminder.answerMessageId === message.id) return;
+      await this.deps.audit.record(ctx, { action: 'appointment_reminder.answered', entityType: 'appointment', entityId: reminder.appointmentId, details: { answer: reply, kind: reminder.kind } }, tx);
+      if (reply === 'reschedule' && appointment) {
+        const { id, contactId, professionalId, startsAt } = appointment;
+        await this.infra.events.publish(tx, 'appointment.reschedule_requested', { appointmentId: id, contactId, professionalId, startsAt: startsAt.toISOString(), conversationId: message.conversationId }, ctx);
       }
     });
-    const appointment = await this.deps.appointments.get(clinicId, reminder.appointmentId).catch(() => undefined);
     const confirmable = appointment && (appointment.status === 'confirmed' || canMove(appointment.status, 'confirmed'));
     if (reply === 'confirm' && appointment && confirmable) {
       if (appointment.status !== 'confirmed') await this.deps.appointments.changeStatus(ctx, appointment.id, { status: 'confirmed' });

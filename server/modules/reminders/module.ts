@@ -9,6 +9,7 @@ import type { ClinicService } from '../clinic/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { ConversationService } from '../inbox/conversations.js';
 import type { MessageService } from '../inbox/messages.js';
+import { groupBy } from '../../lib/group-by.js';
 import { defineSubscriber, type Module } from '../module.js';
 import type { Scheduling } from '../scheduling/module.js';
 import { ReminderAnswers } from './answers.js';
@@ -65,7 +66,14 @@ export function remindersModule(
           await scheduler.schedule(event.clinicId, { id: event.payload.id, startsAt: new Date(event.payload.startsAt), status: event.payload.status }, { requestId: event.requestId });
         },
       }),
-      defineSubscriber({ name: 'reminders-answers', events: ['message.received'], handle: (event) => answers.handle(event.clinicId, event.payload.id, event.requestId) }),
+      defineSubscriber({
+        name: 'reminders-answers',
+        events: ['message.received'],
+        handle: (event) => answers.handle(event.clinicId, [{ messageId: event.payload.id, requestId: event.requestId }]),
+        handleBatch: async (events) => {
+          for (const [clinicId, list] of groupBy(events, (e) => e.clinicId)) await answers.handle(clinicId, list.map((e) => ({ messageId: e.payload.id, requestId: e.requestId })));
+        },
+      }),
     ],
     provides: {
       inboundClaims: [(clinicId, messageId) => answers.claims(clinicId, messageId)],

@@ -11,6 +11,8 @@ import { isPhoneJid, jidDigits, phoneVariants } from './normalize.js';
 export const UNNAMED_LEAD = 'Contato do WhatsApp';
 export const GROUP_LEAD = 'Grupo do WhatsApp';
 
+type Known = { jid: string | null; contactId: string; phone: string | null };
+
 export interface Sender {
   /** `...@s.whatsapp.net`, when the version told us. */
   phoneJid?: string;
@@ -19,6 +21,9 @@ export interface Sender {
   groupJid?: string;
   pushName?: string;
 }
+
+const jidsOf = (who: Sender) => [who.groupJid, who.phoneJid, who.lid].filter((j): j is string => !!j);
+const phonesOf = (who: Sender) => (!who.groupJid && who.phoneJid ? phoneVariants(jidDigits(who.phoneJid)) : []);
 
 /**
  * Who a WhatsApp address is: a contact found by the addresses it was seen with
@@ -31,40 +36,70 @@ export class WhatsappContacts {
     private readonly contacts: ContactService,
   ) {}
 
-  async resolve(scope: ContactWriter, who: Sender): Promise<string> {
+  /**
+   * Several senders (a batch of deliveries), in order: one query finds every known one; a sender
+   * that needs a write (a new lead, a merge, a learned phone or address) is settled on its own, and
+   * the others are looked up again after it (it may have made their contact).
+   */
+  async resolveMany(scope: ContactWriter, senders: readonly Sender[]): Promise<string[]> {
+    if (senders.length === 0) return [];
     const data = new ClinicData(scope.clinicId, this.infra.db);
-    const jids = [who.groupJid, who.phoneJid, who.lid].filter((j): j is string => !!j);
-    const phones = !who.groupJid && who.phoneJid ? phoneVariants(jidDigits(who.phoneJid)) : [];
-    // One query: the contacts known by these addresses and (a row with jid null) the one with this phone.
+    let found = await this.known(data, senders);
+    const ids: string[] = [];
+    for (const who of senders) {
+      const { contactId, wrote } = await this.settle(scope, data, who, found);
+      ids.push(contactId);
+      if (wrote) found = await this.known(data, senders);
+    }
+    return ids;
+  }
+
+  /** One query: the contacts known by the senders' addresses and (rows with jid null) those with their phones. */
+  private async known(data: ClinicData, senders: readonly Sender[]): Promise<Known[]> {
+    const jids = [...new Set(senders.flatMap(jidsOf))];
+    const phones = [...new Set(senders.flatMap(phonesOf))];
     const byAddress = data
       .pick({ jid: sql<string | null>`${contactWhatsappIds.jid}`, contactId: contactWhatsappIds.contactId, phone: contacts.phone }, contactWhatsappIds, inArray(contactWhatsappIds.jid, jids))
       .innerJoin(contacts, data.owns(contacts, eq(contacts.id, contactWhatsappIds.contactId), isNull(contacts.deletedAt)));
-    const found =
-      phones.length > 0
-        ? await byAddress.unionAll(data.pick({ jid: sql<string | null>`null::text`, contactId: contacts.id, phone: contacts.phone }, contacts, inArray(contacts.phone, phones), isNull(contacts.deletedAt)))
-        : await byAddress;
-    const known = found.filter((k) => k.jid !== null);
-    const byJid = (jid: string | undefined) => known.find((k) => k.jid === jid);
+    return phones.length > 0
+      ? await byAddress.unionAll(data.pick({ jid: sql<string | null>`null::text`, contactId: contacts.id, phone: contacts.phone }, contacts, inArray(contacts.phone, phones), isNull(contacts.deletedAt)))
+      : await byAddress;
+  }
 
-    if (who.groupJid) return byJid(who.groupJid)?.contactId ?? (await this.create(scope, { name: GROUP_LEAD }, [who.groupJid]));
+  /** Who one sender is, given what `known` found; `wrote` when it created, merged or remembered something. */
+  private async settle(scope: ContactWriter, data: ClinicData, who: Sender, found: Known[]): Promise<{ contactId: string; wrote: boolean }> {
+    const jids = jidsOf(who);
+    const phones = phonesOf(who);
+    const byJid = (jid: string | undefined) => (jid ? found.find((k) => k.jid === jid) : undefined);
 
-    const phoneContact = byJid(who.phoneJid)?.contactId ?? found.find((k) => k.jid === null)?.contactId;
+    if (who.groupJid) {
+      const group = byJid(who.groupJid)?.contactId;
+      return group ? { contactId: group, wrote: false } : { contactId: await this.create(scope, { name: GROUP_LEAD }, [who.groupJid]), wrote: true };
+    }
+
+    const phoneContact = byJid(who.phoneJid)?.contactId ?? found.find((k) => k.jid === null && k.phone !== null && phones.includes(k.phone))?.contactId;
     const lidOwner = byJid(who.lid);
     let contactId: string;
+    let wrote = false;
     if (phoneContact && lidOwner && lidOwner.contactId !== phoneContact && !lidOwner.phone) {
       await this.merge(scope, lidOwner.contactId, phoneContact);
       contactId = phoneContact;
+      wrote = true;
     } else if (phoneContact ?? lidOwner) {
       contactId = (phoneContact ?? lidOwner?.contactId)!;
       // A lid-only lead learns its phone.
-      if (!phoneContact && lidOwner && !lidOwner.phone && who.phoneJid) await this.learnPhone(scope, contactId, who.phoneJid);
+      if (!phoneContact && lidOwner && !lidOwner.phone && who.phoneJid) wrote = await this.learnPhone(scope, contactId, who.phoneJid);
     } else {
       const phone = who.phoneJid ? normalizePhone(jidDigits(who.phoneJid)) : null;
       contactId = await this.create(scope, { name: who.pushName ?? UNNAMED_LEAD, phone }, jids);
+      wrote = true;
     }
     const unknown = jids.filter((j) => byJid(j)?.contactId !== contactId);
-    if (unknown.length > 0) await this.remember(data, contactId, unknown);
-    return contactId;
+    if (unknown.length > 0) {
+      await this.remember(data, contactId, unknown);
+      wrote = true;
+    }
+    return { contactId, wrote };
   }
 
   /** A lead; a race with another delivery for the same phone ends on the existing patient (409 names it). */
@@ -101,14 +136,17 @@ export class WhatsappContacts {
     await this.contacts.update(scope, contactId, { name: name.slice(0, 200) });
   }
 
-  private async learnPhone(scope: ContactWriter, contactId: string, phoneJid: string) {
+  /** True when the contact's phone was written. */
+  private async learnPhone(scope: ContactWriter, contactId: string, phoneJid: string): Promise<boolean> {
     const phone = isPhoneJid(phoneJid) ? normalizePhone(jidDigits(phoneJid)) : null;
-    if (!phone) return;
+    if (!phone) return false;
     try {
       await this.contacts.update(scope, contactId, { phone });
+      return true;
     } catch (err) {
       // Taken meanwhile by another patient: the next message merges them.
       if (!(err instanceof AppError && err.code === 'contact_duplicate')) throw err;
+      return false;
     }
   }
 
@@ -155,7 +193,10 @@ export class WhatsappContacts {
   }
 }
 
-export const conversationEvent = (c: typeof conversations.$inferSelect) => ({
+/** What `conversation.updated` carries of a conversation. */
+export type ConversationEvent = Pick<typeof conversations.$inferSelect, 'id' | 'contactId' | 'numberId' | 'status' | 'assigneeId' | 'unreadCount'>;
+
+export const conversationEvent = (c: ConversationEvent) => ({
   id: c.id,
   contactId: c.contactId,
   numberId: c.numberId,

@@ -1,15 +1,14 @@
-import { desc, eq, gt, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import type { MessageStatus } from '../../../shared/schema/index.js';
+import type { MessageStatus, mediaStateEnum } from '../../../shared/schema/index.js';
 import { contactWhatsappIds, contacts, conversations, messages, whatsappEarlyStatuses } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
 import type { Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
-import type { JobContext } from '../../infra/queue.js';
 import type { ContactWriter } from '../contacts/service.js';
 import type { PendingEvent } from '../../infra/outbox.js';
-import type { SettleDelivery, WebhookEvent } from '../integrations/webhooks.js';
-import { conversationEvent, UNNAMED_LEAD, type WhatsappContacts } from './contacts.js';
+import type { WebhookProcessor } from '../integrations/webhooks.js';
+import { conversationEvent, UNNAMED_LEAD, type ConversationEvent, type Sender, type WhatsappContacts } from './contacts.js';
 import type { NumberLookup, NumberRow } from './lookup.js';
 import { eventName, items, laterStatus, parseContact, parseDelete, parseEdit, parseMessage, parseStatusUpdate, type ParsedEdit, type ParsedMessage } from './normalize.js';
 
@@ -28,26 +27,31 @@ const RECONCILE_WINDOW_MS = 10 * 60_000;
 const rank = (status: SQL | AnyPgColumn) =>
   sql`(case ${status} when 'server_ack' then 1 when 'delivery_ack' then 2 when 'read' then 3 when 'played' then 4 when 'error' then 9 when 'deleted' then 9 else 0 end)`;
 
-/**
- * One message's rows are written one transaction at a time (a status racing its message). A
- * delivery's messages are locked at once, in a fixed order, so two deliveries never wait on each other in a cycle.
- */
-const lockMessages = (tx: Tx, numberId: string, externalIds: string[]) => {
-  const keys = [...new Set(externalIds)].sort().map((id) => sql`${`${numberId}:${id}`}`);
-  // unnest keeps the array's order.
-  return tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(k, 7245)) from unnest(array[${sql.join(keys, sql`, `)}]::text[]) as k`);
-};
+/** One change a delivery makes, planned before its transaction; a message's sender is resolved with the batch's. */
+type Change = { kind: 'message'; m: ParsedMessage; sender: Sender } | { kind: 'status'; externalId: string; status: MessageStatus } | { kind: 'edit'; edit: ParsedEdit };
 
-/** One change a delivery makes, planned before its transaction (contacts are resolved by then). */
-type Change = { kind: 'message'; m: ParsedMessage; contactId: string } | { kind: 'status'; externalId: string; status: MessageStatus } | { kind: 'edit'; edit: ParsedEdit };
+/** A message to store, its sender resolved. */
+type Incoming = { number: NumberRow; m: ParsedMessage; contactId: string };
+type MessageKey = { numberId: string; externalId: string };
 
 const MESSAGE_EVENTS = new Set(['messages.upsert', 'send.message', 'messages.update', 'messages.delete', 'messages.edited', 'send.message.update']);
 
+const keyOf = (numberId: string, externalId: string) => `${numberId}:${externalId}`;
+const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
+
+/** `table`'s rows of these (number, WhatsApp id) pairs: one `external_id in (...)` per number, on the unique index. */
+function byMessage(table: { numberId: AnyPgColumn; externalId: AnyPgColumn }, keys: readonly MessageKey[]): SQL {
+  const byNumber = new Map<string, string[]>();
+  for (const k of keys) byNumber.set(k.numberId, [...(byNumber.get(k.numberId) ?? []), k.externalId]);
+  return or(...[...byNumber].map(([numberId, ids]) => and(eq(table.numberId, numberId), inArray(table.externalId, ids)))) as SQL;
+}
+
 /**
- * The webhook processor of Evolution deliveries (run by the integrations inbox job, safe twice):
- * messages stored once per (number, WhatsApp id) with their conversation, statuses moved forward
- * only, edits applied, media fetched by a job, connection events handed to the numbers module.
- * A delivery's message changes, their events and its `processed_at` commit in one transaction.
+ * The webhook processor of Evolution deliveries, a batch at a time (the integrations inbox's drain,
+ * oldest first; safe twice): messages stored once per (number, WhatsApp id) with their
+ * conversation, statuses moved forward only, edits applied, media fetched by a job, connection
+ * events handed to the numbers module. A batch's message changes, their events and its deliveries'
+ * `processed_at` commit in one transaction, with set-based statements.
  */
 export class WhatsappIngest {
   constructor(
@@ -57,47 +61,54 @@ export class WhatsappIngest {
     private readonly connectionEvents: ConnectionEventHandler,
   ) {}
 
-  readonly process = async (event: WebhookEvent, job: JobContext, settle: SettleDelivery): Promise<void> => {
-    const envelope = event.payload as { event: string; instance: string; data: unknown };
-    const name = eventName(envelope.event);
-    const number = await this.lookup.find(event.clinicId, event.connectionId, envelope.instance);
-    if (!number) {
-      job.log.info({ event: name }, 'evolution event for a number that is gone');
-      return;
-    }
-    const scope: ContactWriter = { clinicId: event.clinicId, actor: null, requestId: job.requestId };
-    const list = items(envelope.data);
-    if (!MESSAGE_EVENTS.has(name)) {
-      for (const item of list) {
-        if (name === 'contacts.upsert' || name === 'contacts.update') await this.nameLead(scope, item);
-        else if (name === 'connection.update' || name === 'qrcode.updated') await this.connectionEvents(scope, number, name, item);
+  readonly process: WebhookProcessor = async (deliveries, job, settle) => {
+    const clinicId = deliveries[0]?.clinicId;
+    if (!clinicId) return;
+    const scope: ContactWriter = { clinicId, actor: null, requestId: job.requestId };
+    const planned: { id: string; number: NumberRow; changes: Change[] }[] = [];
+    for (const delivery of deliveries) {
+      const envelope = delivery.payload as { event: string; instance: string; data: unknown };
+      const name = eventName(envelope.event);
+      const number = await this.lookup.find(clinicId, delivery.connectionId, envelope.instance);
+      if (!number) {
+        job.log.info({ event: name }, 'evolution event for a number that is gone');
+        continue;
       }
-      return;
+      const list = items(envelope.data);
+      if (!MESSAGE_EVENTS.has(name)) {
+        // Their services' own transactions, safe to run again; marked processed by the inbox after.
+        for (const item of list) {
+          if (name === 'contacts.upsert' || name === 'contacts.update') await this.nameLead(scope, item);
+          else if (name === 'connection.update' || name === 'qrcode.updated') await this.connectionEvents(scope, number, name, item);
+        }
+        continue;
+      }
+      const changes = list.flatMap((item) => this.plan(number, name, item));
+      if (changes.length > 0) planned.push({ id: delivery.id, number, changes });
     }
-    const changes: Change[] = [];
-    for (const item of list) changes.push(...(await this.plan(scope, number, name, item)));
-    if (changes.length === 0) return;
-    const media = await new ClinicData(scope.clinicId, this.infra.db).transaction(async (data, tx) => {
-      // Another run got here first: its writes stand.
-      if (!(await settle(tx))) return [];
-      await lockMessages(tx, number.id, changes.map((c) => (c.kind === 'message' ? c.m.externalId : c.kind === 'status' ? c.externalId : c.edit.externalId)));
+    if (planned.length === 0) return;
+    // Every sender of the batch at once, before the transaction (the contacts service owns its own).
+    const senders = planned.flatMap((p) => p.changes.filter((c) => c.kind === 'message'));
+    const contactIds = await this.who.resolveMany(scope, senders.map((c) => c.sender));
+    const contactOf = new Map(senders.map((c, i) => [c, contactIds[i]!]));
+    const media = await new ClinicData(clinicId, this.infra.db).transaction(async (data, tx) => {
+      // Deliveries another run took first: its writes stand.
+      const mine = await settle(tx, planned.map((p) => p.id));
+      const work = planned.filter((p) => mine.has(p.id));
       const events: PendingEvent[] = [];
-      const fetch: string[] = [];
-      for (const c of changes) {
-        if (c.kind === 'message') {
-          const stored = await this.store(data, number, c.m, c.contactId, events);
-          if (stored?.media) fetch.push(stored.id);
-        } else if (c.kind === 'status') await this.applyStatus(data, number.id, c.externalId, c.status, events);
-        else await this.applyEdit(data, number.id, c.edit, events);
-      }
+      const all = <K extends Change['kind']>(kind: K) => work.flatMap((p) => p.changes.flatMap((c) => (c.kind === kind ? [{ number: p.number, change: c as Extract<Change, { kind: K }> }] : [])));
+      const fetch = await this.store(data, tx, all('message').map(({ number, change }) => ({ number, m: change.m, contactId: contactOf.get(change)! })), events);
+      // Statuses after the batch's messages (a status before its message in the same batch applies), edits last (a delete wins).
+      await this.applyStatuses(data, tx, all('status').map(({ number, change }) => ({ numberId: number.id, externalId: change.externalId, status: change.status })), events);
+      for (const { number, change } of all('edit')) await this.applyEdit(data, number.id, change.edit, events);
       await this.infra.events.publishMany(tx, events, scope);
       return fetch;
     });
     for (const messageId of media) await this.infra.queue.add('whatsapp.media', { messageId }, { jobId: `media:${messageId}`, context: scope });
   };
 
-  /** What one item of a message event changes; a message's sender is resolved here, before the transaction (the contacts service owns its own). */
-  private async plan(scope: ContactWriter, number: NumberRow, name: string, item: Record<string, unknown>): Promise<Change[]> {
+  /** What one item of a message event changes. */
+  private plan(number: NumberRow, name: string, item: Record<string, unknown>): Change[] {
     const edit = parseEdit(item);
     if (name === 'messages.edited' || name === 'send.message.update') return edit ? [{ kind: 'edit', edit }] : [];
     if (name === 'messages.update') {
@@ -115,77 +126,118 @@ export class WhatsappIngest {
     if (m.chat === 'status@broadcast' || m.chat.endsWith('@newsletter') || m.chat.endsWith('@broadcast')) return [];
     if (m.group && !number.groupsEnabled) return [];
     if (!m.group && !m.phoneJid && !m.lid) return [];
-    const contactId = await this.who.resolve(scope, m.group ? { groupJid: m.chat } : { ...(m.phoneJid ? { phoneJid: m.phoneJid } : {}), ...(m.lid ? { lid: m.lid } : {}), ...(m.pushName ? { pushName: m.pushName } : {}) });
-    return [{ kind: 'message', m, contactId }];
+    const sender: Sender = m.group ? { groupJid: m.chat } : { ...(m.phoneJid ? { phoneJid: m.phoneJid } : {}), ...(m.lid ? { lid: m.lid } : {}), ...(m.pushName ? { pushName: m.pushName } : {}) };
+    return [{ kind: 'message', m, sender }];
   }
 
-  /** Stores one message (or attaches its id to the send that timed out); a duplicate changes nothing. */
-  private async store(data: ClinicData, number: NumberRow, m: ParsedMessage, contactId: string, events: PendingEvent[]): Promise<{ id: string; media: boolean } | undefined> {
-    const [conv] = await data
-      .insert(conversations, { numberId: number.id, contactId })
+  /**
+   * Stores the batch's messages (or attaches an id to the send that timed out); a duplicate, in the
+   * batch or stored before, changes nothing. Answers the messages whose media to fetch.
+   */
+  private async store(data: ClinicData, tx: Tx, list: Incoming[], events: PendingEvent[]): Promise<string[]> {
+    const seen = new Set<string>();
+    const unique = list.filter(({ number, m }) => {
+      const key = keyOf(number.id, m.externalId);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    if (unique.length === 0) return [];
+    const pairs = new Map(unique.map(({ number, contactId }) => [keyOf(number.id, contactId), { numberId: number.id, contactId }]));
+    const convs = await data
+      .insert(conversations, [...pairs.values()])
       .onConflictDoUpdate({ target: [conversations.numberId, conversations.contactId], set: { numberId: sql`excluded.number_id` } })
-      .returning({ id: conversations.id });
-    if (!conv) throw new Error('conversation upsert returned nothing');
+      .returning({ id: conversations.id, numberId: conversations.numberId, contactId: conversations.contactId });
+    const conversationOf = new Map(convs.map((c) => [keyOf(c.numberId, c.contactId), c.id]));
 
-    if (m.fromMe) {
-      const reconciled = await this.reconcile(data, number.id, conv.id, m, events);
-      if (reconciled) return { id: reconciled, media: false };
+    const rows: (Incoming & { conversationId: string })[] = [];
+    for (const item of unique) {
+      const conversationId = conversationOf.get(keyOf(item.number.id, item.contactId));
+      if (!conversationId) throw new Error('conversation upsert returned nothing');
+      if (item.m.fromMe && (await this.reconcile(data, item.number.id, conversationId, item.m, events))) continue;
+      rows.push({ ...item, conversationId });
     }
-    const [early] = await data
-      .delete(whatsappEarlyStatuses, eq(whatsappEarlyStatuses.numberId, number.id), eq(whatsappEarlyStatuses.externalId, m.externalId))
-      .returning({ status: whatsappEarlyStatuses.status });
-    let status: MessageStatus = m.status ?? (m.fromMe ? 'server_ack' : 'delivery_ack');
-    if (early) status = laterStatus(status, early.status);
-    const media = MEDIA_TYPES.has(m.type);
-    const replyTo = m.quotedExternalId
-      ? (await data.pick({ id: messages.id }, messages, eq(messages.numberId, number.id), eq(messages.externalId, m.quotedExternalId)))[0]?.id
-      : undefined;
-    const content = m.group ? { ...m.content, participant: { jid: m.phoneJid ?? m.lid ?? null, name: m.pushName ?? null } } : m.content;
-    const [row] = await data
-      .insert(messages, {
-        conversationId: conv.id,
-        numberId: number.id,
-        externalId: m.externalId,
-        direction: m.fromMe ? 'outbound' : 'inbound',
-        sender: m.fromMe ? 'phone' : 'contact',
-        type: m.type,
-        rawType: m.rawType,
-        text: m.text,
-        content,
-        quotedExternalId: m.quotedExternalId,
-        replyToId: replyTo ?? null,
-        status,
-        mediaState: media ? 'pending' : null,
-        mediaMimetype: m.media?.mimetype ?? null,
-        mediaFileName: m.media?.fileName ?? null,
-        sentAt: m.sentAt,
-      })
-      .onConflictDoNothing({ target: [messages.numberId, messages.externalId], where: sql`${messages.externalId} is not null` })
-      .returning({ id: messages.id });
-    if (!row) {
-      // Stored before; a media fetch whose job was never added (a crash after commit) is added now.
-      const [existing] = await data.pick({ id: messages.id, mediaState: messages.mediaState, attempts: messages.mediaAttempts }, messages, eq(messages.numberId, number.id), eq(messages.externalId, m.externalId));
-      return existing ? { id: existing.id, media: existing.mediaState === 'pending' && existing.attempts === 0 } : undefined;
-    }
-    const inbound = !m.fromMe;
-    const [updated] = await data
-      .update(
-        conversations,
-        {
-          lastMessageAt: sql`greatest(${conversations.lastMessageAt}, ${m.sentAt.toISOString()}::timestamptz)`,
-          lastMessageId: sql`case when ${conversations.lastMessageAt} is null or ${conversations.lastMessageAt} <= ${m.sentAt.toISOString()}::timestamptz then ${row.id}::uuid else ${conversations.lastMessageId} end`,
-          unreadCount: inbound ? sql`${conversations.unreadCount} + 1` : conversations.unreadCount,
-          // A patient's message reopens a resolved or snoozed conversation.
-          ...(inbound ? { status: sql`case when ${conversations.status} in ('resolved', 'snoozed') then 'open'::conversation_status else ${conversations.status} end`, snoozedUntil: sql`case when ${conversations.status} in ('resolved', 'snoozed') then null else ${conversations.snoozedUntil} end` } : {}),
-          updatedAt: new Date(),
-        },
-        eq(conversations.id, conv.id),
+    if (rows.length === 0) return [];
+    const keys = rows.map((r) => ({ numberId: r.number.id, externalId: r.m.externalId }));
+    const early = await data.delete(whatsappEarlyStatuses, byMessage(whatsappEarlyStatuses, keys)).returning({ numberId: whatsappEarlyStatuses.numberId, externalId: whatsappEarlyStatuses.externalId, status: whatsappEarlyStatuses.status });
+    const earlyOf = new Map(early.map((e) => [keyOf(e.numberId, e.externalId), e.status]));
+    const quoted = rows.flatMap((r) => (r.m.quotedExternalId ? [{ numberId: r.number.id, externalId: r.m.quotedExternalId }] : []));
+    const replies = quoted.length > 0 ? await data.pick({ id: messages.id, numberId: messages.numberId, externalId: messages.externalId }, messages, byMessage(messages, quoted)) : [];
+    const replyOf = new Map(replies.map((r) => [keyOf(r.numberId, r.externalId ?? ''), r.id]));
+
+    const inserted = await data
+      .insert(
+        messages,
+        rows.map(({ number, m, conversationId }) => {
+          const found = earlyOf.get(keyOf(number.id, m.externalId));
+          const status: MessageStatus = m.status ?? (m.fromMe ? 'server_ack' : 'delivery_ack');
+          return {
+            conversationId,
+            numberId: number.id,
+            externalId: m.externalId,
+            direction: m.fromMe ? ('outbound' as const) : ('inbound' as const),
+            sender: m.fromMe ? ('phone' as const) : ('contact' as const),
+            type: m.type,
+            rawType: m.rawType,
+            text: m.text,
+            content: m.group ? { ...m.content, participant: { jid: m.phoneJid ?? m.lid ?? null, name: m.pushName ?? null } } : m.content,
+            quotedExternalId: m.quotedExternalId,
+            replyToId: (m.quotedExternalId && replyOf.get(keyOf(number.id, m.quotedExternalId))) ?? null,
+            status: found ? laterStatus(status, found) : status,
+            mediaState: MEDIA_TYPES.has(m.type) ? ('pending' as const) : null,
+            mediaMimetype: m.media?.mimetype ?? null,
+            mediaFileName: m.media?.fileName ?? null,
+            sentAt: m.sentAt,
+          };
+        }),
       )
-      .returning();
-    if (inbound) events.push({ name: 'message.received', payload: { id: row.id, conversationId: conv.id, contactId, numberId: number.id, externalId: m.externalId } });
-    else events.push({ name: 'message.sent', payload: { id: row.id, conversationId: conv.id, numberId: number.id, sender: 'phone' } });
-    if (updated) events.push({ name: 'conversation.updated', payload: conversationEvent(updated) });
-    return { id: row.id, media };
+      .onConflictDoNothing({ target: [messages.numberId, messages.externalId], where: sql`${messages.externalId} is not null` })
+      .returning({ id: messages.id, numberId: messages.numberId, externalId: messages.externalId });
+    const idOf = new Map(inserted.map((r) => [keyOf(r.numberId, r.externalId ?? ''), r.id]));
+
+    const fetch: string[] = [];
+    // Stored before: a media fetch whose job was never added (a crash after commit) is added now.
+    const old = rows.filter((r) => !idOf.has(keyOf(r.number.id, r.m.externalId)) && MEDIA_TYPES.has(r.m.type));
+    if (old.length > 0) {
+      const existing = await data.pick({ id: messages.id, mediaState: messages.mediaState, attempts: messages.mediaAttempts }, messages, byMessage(messages, old.map((r) => ({ numberId: r.number.id, externalId: r.m.externalId }))));
+      fetch.push(...existing.filter((e) => e.mediaState === 'pending' && e.attempts === 0).map((e) => e.id));
+    }
+    /** Per conversation: its newest stored message (a later one wins a tie, as one at a time would) and the patient's count. */
+    const moves = new Map<string, { at: Date; messageId: string; unread: number }>();
+    for (const r of rows) {
+      const id = idOf.get(keyOf(r.number.id, r.m.externalId));
+      if (!id) continue;
+      const inbound = !r.m.fromMe;
+      // A reply to a message stored earlier in this batch (rare: the ids were not known before the insert).
+      const target = r.m.quotedExternalId ? idOf.get(keyOf(r.number.id, r.m.quotedExternalId)) : undefined;
+      if (target && !replyOf.has(keyOf(r.number.id, r.m.quotedExternalId!))) await data.update(messages, { replyToId: target }, eq(messages.id, id));
+      if (MEDIA_TYPES.has(r.m.type)) fetch.push(id);
+      const move = moves.get(r.conversationId) ?? { at: r.m.sentAt, messageId: id, unread: 0 };
+      if (r.m.sentAt >= move.at) Object.assign(move, { at: r.m.sentAt, messageId: id });
+      move.unread += inbound ? 1 : 0;
+      moves.set(r.conversationId, move);
+      if (inbound) events.push({ name: 'message.received', payload: { id, conversationId: r.conversationId, contactId: r.contactId, numberId: r.number.id, externalId: r.m.externalId } });
+      else events.push({ name: 'message.sent', payload: { id, conversationId: r.conversationId, numberId: r.number.id, sender: 'phone' } });
+    }
+    if (moves.size === 0) return fetch;
+    // One statement for every conversation: last message moved only forward in time; a patient's message adds to unread and reopens a resolved or snoozed one.
+    const values = sql.join([...moves].map(([id, v]) => sql`(${id}::uuid, ${v.at.toISOString()}::timestamptz, ${v.messageId}::uuid, ${v.unread}::int)`), sql`, `);
+    const reopen = sql`v.unread > 0 and conversations.status in ('resolved', 'snoozed')`;
+    const updated = rowsOf<ConversationEvent>(
+      await tx.execute(sql`
+        update conversations set
+          last_message_at = greatest(conversations.last_message_at, v.at),
+          last_message_id = case when conversations.last_message_at is null or conversations.last_message_at <= v.at then v.message_id else conversations.last_message_id end,
+          unread_count = conversations.unread_count + v.unread,
+          status = case when ${reopen} then 'open'::conversation_status else conversations.status end,
+          snoozed_until = case when ${reopen} then null else conversations.snoozed_until end,
+          updated_at = now()
+        from (values ${values}) as v(id, at, message_id, unread)
+        where ${data.owns(conversations)} and conversations.id = v.id
+        returning conversations.id, conversations.contact_id as "contactId", conversations.number_id as "numberId", conversations.status, conversations.assignee_id as "assigneeId", conversations.unread_count as "unreadCount"`),
+    );
+    for (const c of updated) events.push({ name: 'conversation.updated', payload: conversationEvent(c) });
+    return fetch;
   }
 
   /**
@@ -208,23 +260,35 @@ export class WhatsappIngest {
     return candidate.id;
   }
 
-  /** Moves a message's status forward only; one not stored yet keeps the status for when it comes. */
-  private async applyStatus(data: ClinicData, numberId: string, externalId: string, status: MessageStatus, events: PendingEvent[]): Promise<void> {
-    const [row] = await data
-      .update(messages, { status, updatedAt: new Date() }, eq(messages.numberId, numberId), eq(messages.externalId, externalId), sql`${rank(messages.status)} < ${rank(sql`${status}`)}`)
-      .returning({ id: messages.id, conversationId: messages.conversationId, mediaState: messages.mediaState });
-    if (row) {
-      events.push({ name: 'message.updated', payload: { id: row.id, conversationId: row.conversationId, numberId, status, mediaState: row.mediaState } });
-      return;
+  /**
+   * Moves statuses forward only (a message's furthest status in the batch); one for a message not
+   * stored yet is kept for when it comes. One statement for the batch.
+   */
+  private async applyStatuses(data: ClinicData, tx: Tx, list: (MessageKey & { status: MessageStatus })[], events: PendingEvent[]): Promise<void> {
+    const furthest = new Map<string, MessageKey & { status: MessageStatus }>();
+    for (const s of list) {
+      const before = furthest.get(keyOf(s.numberId, s.externalId));
+      furthest.set(keyOf(s.numberId, s.externalId), { ...s, status: before ? laterStatus(before.status, s.status) : s.status });
     }
-    const [exists] = await data.pick({ id: messages.id }, messages, eq(messages.numberId, numberId), eq(messages.externalId, externalId));
-    if (exists) return;
-    await data
-      .insert(whatsappEarlyStatuses, { numberId, externalId, status })
-      .onConflictDoUpdate({
-        target: [whatsappEarlyStatuses.numberId, whatsappEarlyStatuses.externalId],
-        set: { status: sql`case when ${rank(whatsappEarlyStatuses.status)} < ${rank(sql`excluded.status`)} then excluded.status else ${whatsappEarlyStatuses.status} end` },
-      });
+    if (furthest.size === 0) return;
+    const values = sql.join([...furthest.values()].map((s) => sql`(${s.numberId}::uuid, ${s.externalId}::text, ${s.status}::message_status)`), sql`, `);
+    const same = sql`messages.number_id = v.number_id and messages.external_id = v.external_id`;
+    const moved = rowsOf<{ id: string; conversationId: string; numberId: string; status: MessageStatus; mediaState: (typeof mediaStateEnum.enumValues)[number] | null }>(
+      await tx.execute(sql`
+        with v(number_id, external_id, status) as (values ${values}),
+        moved as (
+          update messages set status = v.status, updated_at = now() from v
+          where ${data.owns(messages)} and ${same} and ${rank(sql`messages.status`)} < ${rank(sql`v.status`)}
+          returning messages.id, messages.conversation_id as "conversationId", messages.number_id as "numberId", messages.status, messages.media_state as "mediaState"),
+        early as (
+          insert into whatsapp_early_statuses (clinic_id, number_id, external_id, status)
+          select ${data.clinicId}::uuid, v.number_id, v.external_id, v.status from v
+          where not exists (select 1 from messages where ${data.owns(messages)} and ${same})
+          on conflict (number_id, external_id) do update
+          set status = case when ${rank(sql`whatsapp_early_statuses.status`)} < ${rank(sql`excluded.status`)} then excluded.status else whatsapp_early_statuses.status end)
+        select * from moved`),
+    );
+    for (const m of moved) events.push({ name: 'message.updated', payload: { id: m.id, conversationId: m.conversationId, numberId: m.numberId, status: m.status, mediaState: m.mediaState } });
   }
 
   /**

@@ -142,7 +142,8 @@ describe('analytics figures of a seeded clinic', () => {
     const member = { inbound: null, aiResponses: null, aiConversations: null, aiHandoffs: null, aiHandoffRate: null, medianFirstResponseSecondsAi: null };
     const sent = (counts: Partial<Record<'user' | 'phone' | 'ai' | 'system', number>>) => ({ user: 0, phone: 0, ai: 0, system: 0, ...counts });
     // Waits: X 09:00 -> AI 09:01 (60 s); X 09:05 -> R 09:08 (180 s); X 09:20 -> phone 09:30 (600 s; the system's 09:21 is no answer);
-    // Y Sunday 23:50 -> AI 00:00:30 Monday (630 s, after the period but answering it). A person wrote after the AI in X.
+    // Y Sunday 23:50 -> AI 00:00:30 Monday (630 s, after the period but answering it). A person wrote after the AI in X, but the
+    // assistant handed nothing over: no handoff.
     expect(r.current.total).toEqual({
       inbound: 5,
       outbound: 6,
@@ -152,13 +153,13 @@ describe('analytics figures of a seeded clinic', () => {
       humanResponses: 2,
       aiResponses: 2,
       aiConversations: 1,
-      aiHandoffs: 1,
-      aiHandoffRate: 1,
+      aiHandoffs: 0,
+      aiHandoffRate: 0,
     });
     expect(row(r.current, s.R)).toEqual({ ...member, outbound: 1, outboundBySender: sent({ user: 1 }), medianFirstResponseSecondsHuman: 180, humanResponses: 1 });
     expect(row(r.current, s.D)).toEqual({ ...member, outbound: 1, outboundBySender: sent({ user: 1 }), medianFirstResponseSecondsHuman: null, humanResponses: 0 });
     expect(row(r.current, s.P)).toEqual({ ...member, outbound: 0, outboundBySender: sent({}), medianFirstResponseSecondsHuman: null, humanResponses: 0 });
-    // Previous: AI answers in 10, 50 and 30 s, P in 120 s; Z was handed to P, W stayed with the AI.
+    // Previous: AI answers in 10, 50 and 30 s, P in 120 s; the assistant handed Z (keyword) and W (emergency) to the staff.
     expect(r.previous.total).toEqual({
       inbound: 4,
       outbound: 4,
@@ -168,8 +169,8 @@ describe('analytics figures of a seeded clinic', () => {
       humanResponses: 1,
       aiResponses: 3,
       aiConversations: 2,
-      aiHandoffs: 1,
-      aiHandoffRate: 0.5,
+      aiHandoffs: 2,
+      aiHandoffRate: 1,
     });
     expect(row(r.previous, s.P)).toEqual({ ...member, outbound: 1, outboundBySender: sent({ user: 1 }), medianFirstResponseSecondsHuman: 120, humanResponses: 1 });
   });

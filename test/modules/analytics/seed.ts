@@ -119,7 +119,8 @@ export async function seedAnalyticsClinic() {
   const number = await seedNumber(clinic);
   const conversation = async (contactId: string) => (await data.insert(conversations, { numberId: number.id, contactId }).returning())[0]!.id;
   const [X, Y, Z, W] = await Promise.all([A, B, C, E].map((c) => conversation(c!.id)));
-  type Msg = [conversation: string, sender: 'contact' | 'user' | 'phone' | 'ai' | 'system', local: string, author?: string];
+  // `handoff`: the assistant's message handing the conversation to a person (its reason, as the assistant records it in `meta`).
+  type Msg = [conversation: string, sender: 'contact' | 'user' | 'phone' | 'ai' | 'system', local: string, author?: string, handoff?: string];
   const R = clinic.receptionist.id;
   const msgs: Msg[] = [
     [X!, 'contact', '2026-03-02T09:00:00'],
@@ -138,15 +139,15 @@ export async function seedAnalyticsClinic() {
     [Z!, 'contact', '2026-02-27T10:00:00'],
     [Z!, 'ai', '2026-02-27T10:00:10'],
     [Z!, 'contact', '2026-02-27T10:05:00'],
-    [Z!, 'ai', '2026-02-27T10:05:50'],
+    [Z!, 'ai', '2026-02-27T10:05:50', undefined, 'keyword'],
     [Z!, 'contact', '2026-02-27T11:00:00'],
     [Z!, 'user', '2026-02-27T11:02:00', P],
     [W!, 'contact', '2026-02-28T10:00:00'],
-    [W!, 'ai', '2026-02-28T10:00:30'],
+    [W!, 'ai', '2026-02-28T10:00:30', undefined, 'emergency'],
   ];
   await data.insert(
     messages,
-    msgs.map(([conversationId, sender, local, author]) => ({
+    msgs.map(([conversationId, sender, local, author, handoff]) => ({
       conversationId,
       numberId: number.id,
       direction: sender === 'contact' ? ('inbound' as const) : ('outbound' as const),
@@ -156,6 +157,7 @@ export async function seedAnalyticsClinic() {
       text: 'Olá',
       status: 'delivery_ack' as const,
       sentAt: at(local),
+      meta: handoff ? { handoff } : null,
     })),
   );
   return { clinic, P, D, R, patients: { A: A!, B: B!, C: C!, E: E!, F: F!, G: G! }, stages: { S1, S2, S3 } };

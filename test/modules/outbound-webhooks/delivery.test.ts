@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { jwtVerify } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { webhookSubscriptions } from '../../../shared/schema/index.js';
+import { webhookDeliveries, webhookSubscriptions } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../../server/infra/clinic-data.js';
 import { FakeWebhookReceiver, type ReceivedWebhook } from '../../fakes/webhook-receiver.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
@@ -179,8 +179,9 @@ describe('signed delivery', () => {
     expect(String(during?.headers['webhook-signature']).split(' ')).toHaveLength(2);
     for (const secret of [s.secret, rotated.body.secret as string]) expect(() => new Webhook(secret).verify(during?.raw ?? '', FakeWebhookReceiver.signed(during as ReceivedWebhook))).not.toThrow();
 
-    // The grace period ends (as 24 h later).
+    // The grace period ends (as 24 h later, long after this process's cached copy of the subscription expired).
     await new ClinicData(clinic.id, app.infra.db).update(webhookSubscriptions, { previousSecretExpiresAt: new Date(Date.now() - 1000) }, eq(webhookSubscriptions.id, s.id));
+    app.modules.services.webhooks.subscriptions.forget(s.id);
     await clinic.admin.agent.post(`/api/webhook-subscriptions/${s.id}/test`).send({});
     const [, after] = await received(s, 2);
     expect(() => new Webhook(rotated.body.secret).verify(after?.raw ?? '', FakeWebhookReceiver.signed(after as ReceivedWebhook))).not.toThrow();
@@ -293,5 +294,62 @@ describe('targets inside the network at delivery time', () => {
     const delivery = await settled(clinic, s);
     expect(delivery).toMatchObject({ status: 'failed', responseStatus: null });
     expect(String(delivery.lastError)).toMatch(/^blocked_address/);
+  });
+});
+
+describe('retention of the delivery log', () => {
+  it('deletes finished deliveries of every clinic older than 30 days (the default), hourly and once per cluster; pending ones stay', async () => {
+    expect(app.modules.jobs.find((j) => j.name === 'webhooks.prune')).toMatchObject({ queue: 'maintenance', everyMs: 3600_000 });
+    const day = 86_400_000;
+    const rows: Record<string, string> = {};
+    for (const clinic of [await createClinic({ app }), await createClinic({ app })]) {
+      const s = await subscribe(clinic, { active: false });
+      const seed = async (name: string, status: 'delivered' | 'failed' | 'pending', ageDays: number) => {
+        const [row] = await new ClinicData(clinic.id, app.infra.db)
+          .insert(webhookDeliveries, { subscriptionId: s.id, eventType: 'contact.created', body: '{}', status, createdAt: new Date(Date.now() - ageDays * day) })
+          .returning({ id: webhookDeliveries.id });
+        rows[`${clinic.id}:${name}`] = row!.id;
+      };
+      await seed('delivered-31d', 'delivered', 31);
+      await seed('failed-31d', 'failed', 31);
+      await seed('pending-31d', 'pending', 31);
+      await seed('delivered-29d', 'delivered', 29);
+    }
+    expect(await app.modules.services.webhooks.deliveries.prune()).toBeGreaterThanOrEqual(4);
+    const kept = await app.infra.systemDb.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(inArray(webhookDeliveries.id, Object.values(rows)));
+    const names = Object.entries(rows).filter(([, id]) => kept.some((k) => k.id === id)).map(([name]) => name.split(':')[1]);
+    expect(names.sort()).toEqual(['delivered-29d', 'delivered-29d', 'pending-31d', 'pending-31d']);
+  });
+});
+
+describe('the subscription as deliveries see it (kept per process)', () => {
+  it("another instance's change applies here within WEBHOOK_SUBSCRIPTION_CACHE_MS; this process's own at once", async () => {
+    const local = await buildTestApp({ env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_SUBSCRIPTION_CACHE_MS: '400' } });
+    try {
+      const clinic = await createClinic({ app: local });
+      const s = await subscribe(clinic);
+      const test = async () => {
+        const res = await clinic.admin.agent.post(`/api/webhook-subscriptions/${s.id}/test`).send({});
+        await until(async () => (await clinic.admin.agent.get(`/api/webhook-deliveries/${res.body.id}`)).body.status !== 'pending');
+      };
+      const hits = (path: string) => receiver.received.filter((r) => r.path === path).length;
+      await test();
+      // Another instance moves the target: this process keeps the copy it read for up to 400 ms...
+      const moved = `/webhook/${randomUUID()}`;
+      await new ClinicData(clinic.id, local.infra.db).update(webhookSubscriptions, { url: `${receiver.url}${moved}` }, eq(webhookSubscriptions.id, s.id));
+      await test();
+      expect([hits(s.path), hits(moved)]).toEqual([2, 0]);
+      // ...then reads it again.
+      await new Promise((r) => setTimeout(r, 450));
+      await test();
+      expect([hits(s.path), hits(moved)]).toEqual([2, 1]);
+      // A change made through this process applies to the next delivery.
+      const back = await clinic.admin.agent.patch(`/api/webhook-subscriptions/${s.id}`).send({ url: `${receiver.url}${s.path}` });
+      expect(back.status).toBe(200);
+      await test();
+      expect([hits(s.path), hits(moved)]).toEqual([3, 1]);
+    } finally {
+      await local.close();
+    }
   });
 });

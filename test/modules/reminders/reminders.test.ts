@@ -4,16 +4,18 @@ import { appointmentReminders, appointments, auditLog, conversations, messages }
 import type { JobContext } from '../../../server/infra/queue.js';
 import type { ReminderJob } from '../../../server/modules/reminders/send.js';
 import { FakeEvolution } from '../../fakes/evolution.js';
-import { buildTestApp, type TestApp } from '../../helpers/app.js';
+import { buildTestApp, TEST_ORIGIN, type TestApp } from '../../helpers/app.js';
 import { createClinic, type TestClinic } from '../../helpers/clinic.js';
 import { linkNumber, receive, seedNumber, type SeededNumber } from '../../helpers/inbox.js';
 import { createPatient, type Patient } from '../../helpers/patients.js';
+import { collect, listen, nextEvent, openSocket, sessionCookie, type RunningServer } from '../../helpers/server.js';
 import { until } from '../../helpers/until.js';
 
 let fake: FakeEvolution;
 let app: TestApp;
 let clinic: TestClinic;
 let number: SeededNumber;
+let running: RunningServer;
 
 const HOUR = 3600_000;
 
@@ -26,9 +28,10 @@ beforeAll(async () => {
   // No quiet hours here, so the tests hold at any hour they run (the quiet-hour math is unit-tested).
   const saved = await clinic.admin.agent.put('/api/reminders/settings').send({ enabled: true, quietHours: null });
   expect(saved.status).toBe(200);
+  running = await listen(app);
 });
 afterAll(async () => {
-  await app.close();
+  await running.close();
   await fake.stop();
 });
 
@@ -293,6 +296,31 @@ describe("the patient's answer", () => {
     // The timeline shows the reminder and its answer.
     const timeline = await clinic.receptionist.agent.get(`/api/contacts/${patient.id}/timeline`);
     expect(timeline.body.items ?? timeline.body).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'appointment_reminder', id: row.id, data: expect.objectContaining({ answer: 'reschedule' }) })]));
+  });
+
+  it('"remarcar" is told to the staff over the socket, once, to whoever may read the appointment and never to another clinic', async () => {
+    const other = await createClinic({ app });
+    const open = async (email: string) => openSocket(running.url, { origin: TEST_ORIGIN, cookie: await sessionCookie(running.url, email) });
+    const [receptionist, professional, stranger] = await Promise.all([open(clinic.receptionist.email), open(clinic.professional.email), open(other.admin.email)]);
+    try {
+      const [seenByReceptionist, seenByStranger] = [collect(receptionist, 'appointment:reschedule_requested'), collect(stranger, 'appointment:reschedule_requested')];
+      const patient = await createPatient(clinic);
+      const { id, startsAt, conversation } = await sendReminder(patient);
+      const told = nextEvent(professional, 'appointment:reschedule_requested');
+      const answer = await receive(clinic, conversation, 'remarcar');
+      await app.infra.events.flush();
+      const expected = { appointmentId: id, contactId: patient.id, professionalId: clinic.professional.id, startsAt: startsAt.toISOString(), conversationId: conversation.id };
+      expect(await told).toEqual(expected);
+      await until(() => seenByReceptionist.length === 1);
+      // The same message handled again (a redelivered event) tells nobody twice.
+      await app.modules.services.reminders.answers.handle(clinic.id, [{ messageId: answer.id, requestId: null }]);
+      await app.infra.events.flush();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seenByReceptionist).toEqual([expected]);
+      expect(seenByStranger).toEqual([]);
+    } finally {
+      for (const socket of [receptionist, professional, stranger]) socket.close();
+    }
   });
 
   it('anything else stays a normal inbox message: not claimed, nothing changed, no reply', async () => {

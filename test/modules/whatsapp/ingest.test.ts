@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
-import { conversations, messages, outbox } from '../../../shared/schema/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { eq, inArray } from 'drizzle-orm';
+import { contacts, conversations, messages, outbox, whatsappEarlyStatuses } from '../../../shared/schema/index.js';
+import { WEBHOOK_MAX_ATTEMPTS } from '../../../server/modules/integrations/webhooks.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { createClinic, type TestClinic } from '../../helpers/clinic.js';
 import { createPatient } from '../../helpers/patients.js';
-import { contactOf, conversationsOf, createNumber, fixture, ingest, jidsOf, messageByExternal, messagesOf, textMessage, type TestNumber } from '../../helpers/whatsapp-webhooks.js';
+import { contactOf, conversationsOf, createNumber, deliveriesOf, drainNow, fixture, ingest, jidsOf, messageByExternal, messagesOf, store, textMessage, type TestNumber } from '../../helpers/whatsapp-webhooks.js';
 
 let app: TestApp;
 let clinic: TestClinic;
@@ -302,5 +303,97 @@ describe('who is writing', () => {
     expect(message).toMatchObject({ text: 'Mensagem no grupo', content: { participant: { jid: '5511987654321@s.whatsapp.net', name: 'Maria Souza' } } });
     const [conversation] = await conversationsOf(app, groups);
     expect(await contactOf(app, conversation!.contactId)).toMatchObject({ name: 'Grupo do WhatsApp', phone: null });
+  });
+});
+
+describe('batches (many deliveries in one drain)', () => {
+  const eventsOf = async (name: string, ids: string[]) => (await app.infra.db.select().from(outbox).where(eq(outbox.name, name))).filter((e) => ids.includes((e.payload as { id: string }).id));
+  /** One batch sets every delivery's processed_at in one statement: the same instant. */
+  const oneBatch = async (number: TestNumber) => {
+    const rows = await deliveriesOf(app, number);
+    expect(rows.every((r) => r.processedAt !== null)).toBe(true);
+    expect(new Set(rows.map((r) => r.processedAt!.toISOString())).size).toBe(1);
+  };
+
+  it('a message twice in the batch (an array and alone) and one stored before are each stored once, with one event each', async () => {
+    const number = await createNumber(app, clinic.id);
+    const before = textMessage(number, 'Já guardada');
+    await ingest(app, number, before);
+    const x = textMessage(number, 'Primeira');
+    const y = textMessage(number, 'Segunda', { remoteJid: '5521998765432@s.whatsapp.net' }, { pushName: 'João' });
+    await store(app, number, [x, { ...x, data: [x.data, y.data] }, { ...before, data: [before.data, y.data] }]);
+    await drainNow(app, number);
+    const rows = await messagesOf(app, number);
+    expect(rows.map((m) => m.text).sort()).toEqual(['Já guardada', 'Primeira', 'Segunda']);
+    expect(await eventsOf('message.received', rows.map((m) => m.id))).toHaveLength(3);
+    const convs = await conversationsOf(app, number);
+    expect(convs.map((c) => c.unreadCount).sort()).toEqual([1, 2]);
+    // Two senders, one lead each (João's first seen in this batch, twice).
+    const leads = await app.infra.db.select().from(contacts).where(inArray(contacts.id, convs.map((c) => c.contactId)));
+    expect(leads.map((c) => c.name).sort()).toEqual(['João', 'Maria Souza']);
+    const joao = convs.find((c) => c.contactId === leads.find((l) => l.name === 'João')!.id)!;
+    expect(joao.lastMessageId).toBe(rows.find((m) => m.text === 'Segunda')!.id);
+  });
+
+  it('statuses before their message in the same batch are applied to it; one for a message still to come is kept', async () => {
+    const number = await createNumber(app, clinic.id);
+    const id = newId();
+    const later = newId();
+    await store(app, number, [statusUpdate(number, id, 'READ'), statusUpdate(number, id, 'DELIVERY_ACK'), statusUpdate(number, later, 'DELIVERY_ACK'), textMessage(number, 'Até amanhã', { fromMe: true, id }, { status: 'SERVER_ACK' })]);
+    await drainNow(app, number);
+    await oneBatch(number);
+    const message = await messageByExternal(app, number, id);
+    expect(message!.status).toBe('read');
+    expect(await eventsOf('message.updated', [message!.id])).toMatchObject([{ payload: { status: 'read' } }]);
+    const early = await app.infra.db.select().from(whatsappEarlyStatuses).where(eq(whatsappEarlyStatuses.numberId, number.id));
+    expect(early.map((e) => [e.externalId, e.status])).toEqual([[later, 'delivery_ack']]);
+    await ingest(app, number, textMessage(number, 'Depois', { fromMe: true, id: later }, { status: 'SERVER_ACK' }));
+    expect((await messageByExternal(app, number, later))!.status).toBe('delivery_ack');
+  });
+
+  it('a batch that dies mid-transaction leaves nothing half-done: the rerun stores each message, lead and event once', async () => {
+    const number = await createNumber(app, clinic.id);
+    const bodies = [textMessage(number, 'Um', { remoteJid: '5511911112222@s.whatsapp.net' }, { pushName: 'Ana' }), textMessage(number, 'Dois', { remoteJid: '5511933334444@s.whatsapp.net' }, { pushName: 'Bruno' }), textMessage(number, 'Três', { remoteJid: '5511911112222@s.whatsapp.net' })];
+    await store(app, number, bodies);
+    // The crash: after the messages and conversations are written, before the commit (the batch, then each delivery alone).
+    const publish = vi.spyOn(app.infra.events, 'publishMany').mockRejectedValue(new Error('connection lost'));
+    try {
+      await drainNow(app, number);
+    } finally {
+      publish.mockRestore();
+    }
+    expect(await messagesOf(app, number)).toHaveLength(0);
+    expect(await conversationsOf(app, number)).toHaveLength(0);
+    const failed = await deliveriesOf(app, number);
+    expect(failed.map((d) => [d.processedAt, d.attempts, d.lastError])).toEqual(bodies.map(() => [null, 1, 'connection lost']));
+    await drainNow(app, number);
+    const rows = await messagesOf(app, number);
+    expect(rows.map((m) => m.text).sort()).toEqual(['Dois', 'Três', 'Um']);
+    const convs = await conversationsOf(app, number);
+    expect(convs.map((c) => c.unreadCount).sort()).toEqual([1, 2]);
+    const people = await app.infra.db.select().from(contacts).where(inArray(contacts.id, convs.map((c) => c.contactId)));
+    expect(people.map((c) => c.name).sort()).toEqual(['Ana', 'Bruno']);
+    expect(await eventsOf('message.received', rows.map((m) => m.id))).toHaveLength(3);
+    await oneBatch(number);
+  });
+
+  it('a delivery that fails on its own does not hold back the others, and is left aside after its attempts', async () => {
+    const number = await createNumber(app, clinic.id);
+    // One sender the contacts service keeps refusing (as if its lead could not be created).
+    const service = app.modules.services.contacts;
+    const create = service.create.bind(service);
+    const refuse = vi.spyOn(service, 'create').mockImplementation(async (scope, input) => (input.name === 'Quebra' ? Promise.reject(new Error('lead refused')) : create(scope, input)));
+    await store(app, number, [textMessage(number, 'Antes'), textMessage(number, 'Não passa', { remoteJid: '5511977778888@s.whatsapp.net' }, { pushName: 'Quebra' }), textMessage(number, 'Depois')]);
+    try {
+      await drainNow(app, number);
+      expect((await messagesOf(app, number)).map((m) => m.text).sort()).toEqual(['Antes', 'Depois']);
+      // The batch and the first run alone, then one run per drain; left aside after that.
+      for (let i = 0; i < WEBHOOK_MAX_ATTEMPTS + 2; i++) await drainNow(app, number);
+      expect(refuse.mock.calls.filter(([, input]) => input.name === 'Quebra')).toHaveLength(WEBHOOK_MAX_ATTEMPTS + 1);
+    } finally {
+      refuse.mockRestore();
+    }
+    const stuck = (await deliveriesOf(app, number)).filter((d) => d.processedAt === null);
+    expect(stuck.map((d) => [d.attempts, d.lastError])).toEqual([[WEBHOOK_MAX_ATTEMPTS, 'lead refused']]);
   });
 });

@@ -95,6 +95,19 @@ describe('Evolution webhook receiver', () => {
     expect(await messagesOf(app, other)).toHaveLength(1);
   });
 
+  it('concurrent deliveries (the same event twice among them) are each answered, stored once, one copy not a duplicate', async () => {
+    const other = await createNumber(app, clinic.id);
+    const twice = textMessage(other, 'Ao mesmo tempo');
+    const burst = Array.from({ length: 8 }, (_, i) => textMessage(other, `Rajada ${i}`));
+    const answers = await Promise.all([twice, twice, ...burst].map((body) => deliver(app, other, body)));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expect(answers.slice(0, 2).map((a) => a.body.duplicate).sort()).toEqual([false, true]);
+    expect(answers.slice(2).map((a) => a.body.duplicate)).toEqual(burst.map(() => false));
+    await processed(app, other);
+    expect(await deliveriesOf(app, other)).toHaveLength(9);
+    expect((await messagesOf(app, other)).map((m) => m.text).sort()).toEqual(['Ao mesmo tempo', ...burst.map((_, i) => `Rajada ${i}`)].sort());
+  });
+
   it('takes UPPER_CASE names and arrays of messages; unhandled events are answered and dropped', async () => {
     const other = await createNumber(app, clinic.id);
     const a = textMessage(other, 'Um');
