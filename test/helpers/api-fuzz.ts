@@ -384,7 +384,7 @@ async function call(world: FuzzWorld, actor: Actor, op: Operation, url: string, 
   // The other clinic's ids in the path, or taken from the body and stored (echoed), must not pass.
   if (res.status < 300 && !probe) {
     const inPath = world.ledger.foreign(side, url);
-    const stored = foreign.filter((id) => !inPath.includes(id));
+    const stored = foreign.filter((id) => !inPath.includes(id) && !leaked.includes(id));
     if (inPath.length > 0 || stored.length > 0) world.findings.push({ kind: 'cross-clinic 2xx', request: `${name} ${JSON.stringify(payload)?.slice(0, 300)}`, status: res.status, detail: `the other clinic's ${[...inPath, ...stored].join(', ')} accepted: ${text.slice(0, 200)}` });
   }
   noteInvitations(world);
