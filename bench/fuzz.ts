@@ -2,7 +2,8 @@
  * The stateful API fuzzer of test/http/fuzz.test.ts with a long budget: `npm run bench -- fuzz`
  * (FUZZ_RUNS, default 3000; FUZZ_SEED, default a new one each run, printed so a finding can be
  * replayed). Embedded mode unless TEST_DATABASE_URL / TEST_REDIS_URL are set, as for the tests.
- * Not a speed figure: it fails when the fuzzer finds a 5xx or another clinic's ids.
+ * Not a speed figure: it fails when the fuzzer finds a 5xx, another clinic's ids, or a lost or
+ * twice-sent message; it prints how many operations were answered with a 2xx.
  */
 import { spawnSync } from 'node:child_process';
 

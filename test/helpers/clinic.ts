@@ -42,31 +42,32 @@ export async function signIn(app: TestApp, email: string, password = PASSWORD): 
   return agent;
 }
 
+/** A member of the clinic with this role, signed in. */
+export async function addMember(app: TestApp, clinicId: string, role: Role, isProfessional: boolean, label: string, tag = randomUUID().slice(0, 8)): Promise<Member> {
+  passwordHash ??= hashPassword(PASSWORD);
+  const passwordHashValue = await passwordHash;
+  const email = `${label}-${tag}@example.com`;
+  const name = `${label} ${tag}`;
+  const [user] = await app.infra.db.insert(users).values({ name, email, passwordHash: passwordHashValue }).returning();
+  if (!user) throw new Error('no user');
+  await app.infra.db.insert(memberships).values({ clinicId, userId: user.id, role, isProfessional });
+  return { id: user.id, email, name, role, isProfessional, agent: await signIn(app, email) };
+}
+
 /** A fresh clinic with one member of each role, each signed in. No two tests share one. */
 export async function createClinic(opts: { app?: TestApp; timezone?: string } = {}): Promise<TestClinic> {
   const app = opts.app ?? (await getTestApp());
-  const db = app.infra.db;
-  passwordHash ??= hashPassword(PASSWORD);
-  const hash = await passwordHash;
   const tag = randomUUID().slice(0, 8);
-  const [clinic] = await db
+  const [clinic] = await app.infra.db
     .insert(clinics)
     .values({ name: `Clínica ${tag}`, timezone: opts.timezone ?? 'America/Sao_Paulo' })
     .returning();
   if (!clinic) throw new Error('no clinic');
-  const make = async (role: Role, isProfessional: boolean, label: string): Promise<Member> => {
-    const email = `${label}-${tag}@example.com`;
-    const name = `${label} ${tag}`;
-    const [user] = await db.insert(users).values({ name, email, passwordHash: hash }).returning();
-    if (!user) throw new Error('no user');
-    await db.insert(memberships).values({ clinicId: clinic.id, userId: user.id, role, isProfessional });
-    return { id: user.id, email, name, role, isProfessional, agent: await signIn(app, email) };
-  };
   const [admin, professional, receptionist, doctorAdmin] = await Promise.all([
-    make('admin', false, 'admin'),
-    make('professional', true, 'professional'),
-    make('receptionist', false, 'receptionist'),
-    make('admin', true, 'doctor'),
+    addMember(app, clinic.id, 'admin', false, 'admin', tag),
+    addMember(app, clinic.id, 'professional', true, 'professional', tag),
+    addMember(app, clinic.id, 'receptionist', false, 'receptionist', tag),
+    addMember(app, clinic.id, 'admin', true, 'doctor', tag),
   ]);
   return { id: clinic.id, name: clinic.name, admin, professional, receptionist, doctorAdmin, app };
 }

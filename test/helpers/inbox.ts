@@ -95,7 +95,7 @@ export async function insertMessage(
   tx: Parameters<Parameters<ClinicData['transaction']>[0]>[1],
   conversationId: string,
   numberId: string,
-  m: { direction: 'inbound' | 'outbound'; text?: string; sentAt?: Date; type?: MessageType; status?: MessageStatus; externalId?: string },
+  m: { direction: 'inbound' | 'outbound'; text?: string; sentAt?: Date; type?: MessageType; status?: MessageStatus; externalId?: string | null; sender?: 'user' | 'phone' },
 ) {
   const scoped = new ClinicData(clinic.id, tx);
   const inbound = m.direction === 'inbound';
@@ -103,9 +103,9 @@ export async function insertMessage(
     .insert(messages, {
       conversationId,
       numberId,
-      externalId: m.externalId ?? `3EB0${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}`,
+      externalId: m.externalId === undefined ? `3EB0${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}` : m.externalId,
       direction: m.direction,
-      sender: inbound ? 'contact' : 'phone',
+      sender: inbound ? 'contact' : (m.sender ?? 'phone'),
       type: m.type ?? 'text',
       text: m.text ?? null,
       status: m.status ?? (inbound ? 'delivery_ack' : 'server_ack'),
@@ -132,7 +132,12 @@ export async function insertMessage(
 
 /** "A webhook arrived": the patient writes again, in one transaction with its events. */
 export async function receive(clinic: TestClinic, conversation: { id: string; numberId: string }, text: string) {
-  return data(clinic).transaction((_scoped, tx) => insertMessage(clinic, tx, conversation.id, conversation.numberId, { direction: 'inbound', text }));
+  return addMessage(clinic, conversation, { direction: 'inbound', text });
+}
+
+/** One message in the conversation, in a transaction of its own. */
+export async function addMessage(clinic: TestClinic, conversation: { id: string; numberId: string }, m: Parameters<typeof insertMessage>[4]) {
+  return data(clinic).transaction((_scoped, tx) => insertMessage(clinic, tx, conversation.id, conversation.numberId, m));
 }
 
 export async function messageRow(clinic: TestClinic, id: string) {

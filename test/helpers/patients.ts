@@ -2,18 +2,19 @@ import type { TestClinic } from './clinic.js';
 
 let phoneSeq = 0;
 
-/** A fresh valid CPF (check digits computed). */
-export function randomCpf(): string {
-  const base = Array.from({ length: 9 }, () => Math.floor(Math.random() * 10));
+/** The CPF with these nine digits and their check digits. */
+export function cpfFrom(base: number[]): string {
   const digit = (ds: number[]) => {
     const sum = ds.reduce((acc, d, i) => acc + d * (ds.length + 1 - i), 0);
     const rest = (sum * 10) % 11;
     return rest === 10 ? 0 : rest;
   };
   const d1 = digit(base);
-  const d2 = digit([...base, d1]);
-  return [...base, d1, d2].join('');
+  return [...base, d1, digit([...base, d1])].join('');
 }
+
+/** A fresh valid CPF (check digits computed). */
+export const randomCpf = (): string => cpfFrom(Array.from({ length: 9 }, () => Math.floor(Math.random() * 10)));
 
 export interface Patient {
   id: string;

@@ -5,7 +5,7 @@ import { auditLog } from '../../shared/schema/index.js';
 import { getTestApp, type TestApp } from '../helpers/app.js';
 import { anonymous, createClinic, signIn, type Agent, type TestClinic } from '../helpers/clinic.js';
 import { createPatient } from '../helpers/patients.js';
-import type { JsonSchema } from '../helpers/api-fuzz.js';
+import { typesOf, type JsonSchema } from '../helpers/api-fuzz-values.js';
 
 /**
  * Every operation of /api/openapi.json, as a signed-in doctorAdmin (admin and professional, so
@@ -39,12 +39,6 @@ function withNul(value: unknown): unknown {
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withNul(v)]));
   return value;
 }
-
-const typesOf = (s: JsonSchema): string[] => {
-  if (s.anyOf ?? s.oneOf) return (s.anyOf ?? s.oneOf ?? []).flatMap(typesOf);
-  if (s.enum || s.const !== undefined) return [typeof (s.enum?.[0] ?? s.const)];
-  return s.type === undefined ? [] : Array.isArray(s.type) ? s.type : [s.type];
-};
 
 /** Real ids of the sweep's clinic for the fields that name them, so bad values reach the services. */
 const realIds: Record<string, string> = {};
