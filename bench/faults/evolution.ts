@@ -18,8 +18,9 @@ export const evolutionFault: FaultSpec = {
     const until = Date.now() + downMs;
     while (Date.now() < until) {
       const reply = await clinic.user.request('GET', `/api/whatsapp/numbers/${clinic.numberId}`).catch(() => undefined);
-      const body = reply?.body as { state?: string; stateReason?: string | null } | undefined;
-      if (body?.state) seen.push(`${body.state}${body.stateReason ? `/${body.stateReason}` : ''}`);
+      const body = reply?.body as { state?: string; stateReason?: string | null; gatewayError?: string | null } | undefined;
+      // The probe keeps the last state WhatsApp gave and names the outage beside it.
+      if (body?.state) seen.push(`${body.state}${body.stateReason ? `/${body.stateReason}` : ''}${body.gatewayError ? ` (${body.gatewayError})` : ''}`);
       await sleep(1000);
     }
     await stack.evo.up();
@@ -29,8 +30,8 @@ export const evolutionFault: FaultSpec = {
     await h.step("the number's state showed the outage, and is open again after it", async () => {
       const states = [...new Set(seen)];
       check(states.some((s) => s !== 'open'), `the number read ${states.join(', ') || 'nothing'} throughout the outage`);
-      const now = (await clinic.user.request('GET', `/api/whatsapp/numbers/${clinic.numberId}`)).body as { state?: string };
-      check(now.state === 'open', `after the outage the number is ${now.state}`);
+      const now = (await clinic.user.request('GET', `/api/whatsapp/numbers/${clinic.numberId}`)).body as { state?: string; gatewayError?: string | null };
+      check(now.state === 'open' && !now.gatewayError, `after the outage the number is ${now.state} (${now.gatewayError ?? 'no gateway error'})`);
       return `states during the outage: ${states.join(', ')}; open after it`;
     });
   },

@@ -8,6 +8,15 @@ import { AppError, badRequest } from '../lib/errors.js';
 /** Keys are kept this long; a scheduled job prunes older ones. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 const POLL_MS = 25;
+/**
+ * A claim still in progress after this long was left by an attempt that will never finish (its
+ * process was killed, or the database went away before the key was freed): the next retry takes
+ * it over instead of getting 409 for a day. Far above any request the proxies let run (nginx and
+ * the ALB cut at 60 s); the one case it can repeat is a handler that committed in the instant
+ * before its process died, and the domain's own constraints (one booking per slot, one message per
+ * key) still hold there.
+ */
+export const IDEMPOTENCY_STALE_MS = 120_000;
 
 export interface StoredAnswer {
   status: number;
@@ -37,12 +46,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * `Idempotency-Key` in the database, unique per clinic, route and key: the first request to insert
  * the key runs the handler and stores its answer; a retry gets that answer back; a retry racing the
  * first waits for it (up to `waitMs`, then 409 `idempotency_in_progress`); the same key with a
- * different request is a 422. A failed handler frees the key, so a retry runs again.
+ * different request is a 422. A failed handler frees the key, so a retry runs again; a claim
+ * abandoned by a dead attempt is taken over once stale.
  */
 export class IdempotencyStore {
   constructor(
     private readonly db: Db,
-    private readonly opts: { waitMs: number } = { waitMs: 10_000 },
+    private readonly opts: { waitMs: number; staleMs?: number } = { waitMs: 10_000 },
   ) {}
 
   async run(scope: IdempotencyScope, handler: () => Promise<StoredAnswer>): Promise<StoredAnswer & { replayed: boolean }> {
@@ -63,6 +73,12 @@ export class IdempotencyStore {
         throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request');
       }
       if (row.status === 'completed') return { status: row.responseStatus ?? 200, body: row.responseBody, replayed: true };
+      // One retry wins the takeover (the update's condition), the others keep waiting for it.
+      const staleBefore = new Date(Date.now() - (this.opts.staleMs ?? IDEMPOTENCY_STALE_MS));
+      const [taken] = await data
+        .update(idempotencyKeys, { createdAt: new Date() }, eq(idempotencyKeys.id, row.id), eq(idempotencyKeys.status, 'in_progress'), lt(idempotencyKeys.createdAt, staleBefore))
+        .returning({ id: idempotencyKeys.id });
+      if (taken) return { ...(await this.runClaimed(data, taken.id, handler)), replayed: false };
       if (Date.now() >= deadline) {
         throw new AppError(409, 'idempotency_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly', undefined, { 'Retry-After': '1' });
       }

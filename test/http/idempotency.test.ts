@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { appointments, idempotencyKeys } from '../../shared/schema/index.js';
@@ -123,6 +123,24 @@ describe('IdempotencyStore', () => {
     expect(await first).toEqual({ status: 201, body: { done: true }, replayed: false });
     expect(await store.run(scope, async () => ({ status: 500, body: (runs++, null) }))).toEqual({ status: 201, body: { done: true }, replayed: true });
     expect(runs).toBe(1);
+  });
+
+  it('a claim left in progress by an attempt that died is taken over once stale, by one retry', async () => {
+    const scope = { clinicId, route: 'POST /test', key: randomUUID(), request: { body: { n: 2 } } };
+    // What a SIGKILL between the claim and the answer leaves: the key held, nobody working on it.
+    await app.infra.db.insert(idempotencyKeys).values({ clinicId, route: scope.route, key: scope.key, fingerprint: createHash('sha256').update(JSON.stringify(scope.request)).digest('hex') });
+    let runs = 0;
+    const retry = () => store.run(scope, async () => ({ status: 201, body: { run: ++runs } }));
+    await expect(retry()).rejects.toMatchObject({ status: 409, code: 'idempotency_in_progress' });
+    expect(runs).toBe(0);
+    await app.infra.db
+      .update(idempotencyKeys)
+      .set({ createdAt: sql`now() - interval '3 minutes'` })
+      .where(and(eq(idempotencyKeys.clinicId, clinicId), eq(idempotencyKeys.key, scope.key)));
+    const answers = await Promise.all([retry(), retry(), retry()]);
+    expect(runs).toBe(1);
+    expect(answers.map((a) => a.body)).toEqual([{ run: 1 }, { run: 1 }, { run: 1 }]);
+    expect(answers.filter((a) => !a.replayed)).toHaveLength(1);
   });
 
   it('prune deletes keys older than 24 hours only', async () => {
