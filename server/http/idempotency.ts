@@ -4,6 +4,7 @@ import { idempotencyKeys } from '../../shared/schema/index.js';
 import { ClinicData } from '../infra/clinic-data.js';
 import type { Db } from '../infra/db.js';
 import { AppError, badRequest } from '../lib/errors.js';
+import { databaseUnreachable } from '../lib/pg-errors.js';
 
 /** Keys are kept this long; a scheduled job prunes older ones. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -17,6 +18,8 @@ const POLL_MS = 25;
  * key) still hold there.
  */
 export const IDEMPOTENCY_STALE_MS = 120_000;
+/** Freeing a key while its database is unreachable is tried again this often, until a claim would be stale anyway. */
+const FREE_RETRY_MS = 500;
 
 export interface StoredAnswer {
   status: number;
@@ -91,7 +94,7 @@ export class IdempotencyStore {
     try {
       answer = await handler();
     } catch (err) {
-      await data.delete(idempotencyKeys, eq(idempotencyKeys.id, id));
+      await this.free(data, id);
       throw err;
     }
     await data.update(
@@ -100,6 +103,28 @@ export class IdempotencyStore {
       eq(idempotencyKeys.id, id),
     );
     return answer;
+  }
+
+  /**
+   * A failed attempt frees its key. When it failed because the database went away, the delete
+   * fails too: it is tried again in the background (the answer does not wait), so the client's
+   * retry runs as soon as the database is back instead of meeting a key held by nobody.
+   */
+  private async free(data: ClinicData, id: string) {
+    const attempt = () => data.delete(idempotencyKeys, eq(idempotencyKeys.id, id));
+    try {
+      await attempt();
+    } catch (err) {
+      if (!databaseUnreachable(err)) throw err;
+      const giveUpAt = Date.now() + IDEMPOTENCY_STALE_MS;
+      void (async () => {
+        while (Date.now() < giveUpAt) {
+          await sleep(FREE_RETRY_MS);
+          // Past the give-up time the stale takeover frees it instead.
+          if (await attempt().then(() => true, () => false)) return;
+        }
+      })();
+    }
   }
 }
 

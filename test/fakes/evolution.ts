@@ -101,6 +101,8 @@ export interface Delivery {
   status: number;
   body: string;
   ms: number;
+  /** The answer's Retry-After, when it had one. */
+  retryAfter: string | null;
 }
 
 interface Answer {
@@ -231,7 +233,7 @@ export class FakeEvolution extends LocalHttpFake {
     const t0 = performance.now();
     const res = await fetch(url, { method: 'POST', headers, body: opts.rawBody ?? JSON.stringify(envelope) });
     const body = await res.text();
-    return { status: res.status, body, ms: performance.now() - t0 };
+    return { status: res.status, body, ms: performance.now() - t0, retryAfter: res.headers.get('retry-after') };
   }
 
   private queue<T>(map: Map<string, T[]>, route: string, item: T) {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import request from 'supertest';
-import { inArray } from 'drizzle-orm';
-import { contacts } from '../../shared/schema/index.js';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { contacts, idempotencyKeys } from '../../shared/schema/index.js';
+import { IdempotencyStore } from '../../server/http/idempotency.js';
+import { databaseUnreachable } from '../../server/lib/pg-errors.js';
 import { openDatabase, type Database } from '../../server/infra/db.js';
 import { buildTestApp, sharedDatabase, type TestApp } from '../helpers/app.js';
 import { createClinic, type TestClinic } from '../helpers/clinic.js';
@@ -85,4 +87,22 @@ describe.runIf(canRun('when Postgres restarts', databaseUrl, 'needs Postgres: se
     const stored = await (await sharedDatabase()).db.select({ name: contacts.name }).from(contacts).where(inArray(contacts.name, acknowledged));
     expect(stored.map((r) => r.name).sort()).toEqual([...acknowledged].sort());
   }, 60_000);
+
+  it('an Idempotency-Key whose attempt died with the database is freed once it is back: the retry runs, no 409', async () => {
+    const store = new IdempotencyStore(database.db, { waitMs: 100 });
+    const scope = { clinicId: clinic.id, route: 'POST /test', key: `pg-outage-${process.pid}-${++seq}`, request: {} };
+    const failed = await store
+      .run(scope, async () => {
+        await proxy.drop();
+        await database.db.execute(sql`select 1`);
+        return { status: 201, body: { ran: 'first' } };
+      })
+      .catch((err: unknown) => err);
+    expect(databaseUnreachable(failed)).toBe(true);
+    await proxy.resume();
+    // The key is freed in the background as soon as the database answers again.
+    const keyRows = () => sharedDatabase().then(({ db }) => db.select({ id: idempotencyKeys.id }).from(idempotencyKeys).where(eq(idempotencyKeys.key, scope.key)));
+    await until(async () => (await keyRows()).length === 0, 15_000, 100);
+    expect(await store.run(scope, async () => ({ status: 201, body: { ran: 'retry' } }))).toEqual({ status: 201, body: { ran: 'retry' }, replayed: false });
+  }, 30_000);
 });

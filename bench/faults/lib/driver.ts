@@ -181,7 +181,7 @@ export class LoadDriver {
       const target = this.target();
       try {
         const delivery = await this.stack.evo.deliver(this.clinic.instanceName, 'messages.upsert', data, { origin: target });
-        this.record('webhook', target, delivery.status, null);
+        this.record('webhook', target, delivery.status, delivery.retryAfter);
         if (delivery.status !== 200) return false;
         if (!this.acked.has(id)) this.acked.set(id, { text, at: Date.now() });
         return true;
