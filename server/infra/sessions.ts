@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { parse as parseCookie } from 'cookie';
+import { unsign } from 'cookie-signature';
 import type { Request, RequestHandler, Response } from 'express';
 import session, { type Store } from 'express-session';
 import RedisStore from 'connect-redis';
@@ -82,30 +84,13 @@ const newSessionId = (req: IncomingMessage) => {
   return userId ? `${userId}.${random}` : random;
 };
 
-/** The first cookie of that name, decoded as express-session's `cookie.parse` does. */
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of header?.split(';') ?? []) {
-    const eq = part.indexOf('=');
-    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    try {
-      return decodeURIComponent(value);
-    } catch {
-      return value;
-    }
-  }
-  return undefined;
-}
-
-/** The value of a cookie signed as express-session signs (`s:<value>.<HMAC-SHA256, base64>`) by one of the secrets; undefined otherwise. */
-function unsign(cookie: string | undefined, secrets: readonly string[]): string | undefined {
-  if (!cookie?.startsWith('s:')) return undefined;
-  const signed = Buffer.from(cookie.slice(2));
-  const value = cookie.slice(2, cookie.lastIndexOf('.'));
+/** The session id from the request's cookie when one of the secrets signed it, as express-session reads it (same libraries). */
+function signedSessionId(header: string | undefined, secrets: readonly string[]): string | undefined {
+  const raw = header ? parseCookie(header)[SESSION_COOKIE] : undefined;
+  if (!raw?.startsWith('s:')) return undefined;
   for (const secret of secrets) {
-    const expected = Buffer.from(`${value}.${createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')}`);
-    if (expected.length === signed.length && timingSafeEqual(expected, signed)) return value;
+    const id = unsign(raw.slice(2), secret);
+    if (id !== false) return id;
   }
   return undefined;
 }
@@ -180,7 +165,7 @@ export class Sessions {
    * clinic switch, sign-out) goes through `load`. `whileReading` as for `load`.
    */
   async read(req: IncomingMessage, whileReading?: (userId: string) => void): Promise<ActiveSession | null> {
-    const id = unsign(cookieValue(req.headers.cookie, SESSION_COOKIE), this.opts.secrets);
+    const id = signedSessionId(req.headers.cookie, this.opts.secrets);
     if (!id) return null;
     const stored = new Promise<Partial<session.SessionData> | null | undefined>((resolve, reject) =>
       // As express-session: ENOENT is a missing session, any other failure an outage.
