@@ -11,7 +11,7 @@ import { Instance } from '../../../scripts/rehearsal/instance.js';
 import { run } from '../../../scripts/rehearsal/run.js';
 import { FakeEvolution } from '../../../test/fakes/evolution.js';
 import { FakeOpenAI } from '../../../test/fakes/openai.js';
-import { PrivatePostgres, PrivateRedis } from './services.js';
+import { PrivatePostgres, PrivateRedis } from '../../lib/private-services.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../../..');
 export const ORIGIN = 'https://app.falhas.operabase.test';

@@ -3,17 +3,16 @@
 // t3.small's one core's worth of CPU, the heap limit V8 gives a 2 GiB machine, and the fakes of
 // Evolution, Google and OpenAI it talks to. Three instances stand behind the deploy rehearsal's
 // nginx (EB's layout with the bundle's .platform config).
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from '../../../scripts/lib/free-port.js';
 import { Instance } from '../../../scripts/rehearsal/instance.js';
 import { ensureNginx, Nginx } from '../../../scripts/rehearsal/nginx.js';
 import { run } from '../../../scripts/rehearsal/run.js';
 import { Services } from '../../../scripts/rehearsal/services.js';
+import { PrivateRedis } from '../private-services.js';
 import { FakeEvolution } from '../../../test/fakes/evolution.js';
 import { FakeGoogle } from '../../../test/fakes/google.js';
 import { FakeOpenAI } from '../../../test/fakes/openai.js';
@@ -61,7 +60,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'opb-clinic-day-'));
   const sharedRedis = opts.redisUrl ?? process.env.BENCH_REDIS_URL;
-  const redis = sharedRedis ? undefined : await privateRedis(workDir);
+  const redis = sharedRedis ? undefined : await PrivateRedis.start(workDir, { persistent: false });
   const services = new Services(opts.adminDatabaseUrl ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', sharedRedis ?? redis?.url ?? '');
   const instances: Instance[] = [];
   let nginx: Nginx | undefined;
@@ -71,7 +70,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await nginx?.stop();
     await Promise.all([evolution.stop(), google.stop(), openai.stop()]);
     await services.dropAll();
-    await redis?.stop();
+    await redis?.kill();
     if (process.env.CLINIC_DAY_KEEP !== '1') rmSync(workDir, { recursive: true, force: true });
   };
   try {
@@ -129,34 +128,4 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
-}
-
-/** redis-server on a free port, no persistence, in the work folder; stopped with the stack. */
-async function privateRedis(dir: string) {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => {}); // refused while the server starts: the loop retries
-    try {
-      await client.connect();
-      await client.ping();
-      break;
-    } catch (err) {
-      if (i > 50 || child.exitCode !== null) throw new Error(`redis-server on ${port} did not start: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 100));
-    } finally {
-      client.disconnect();
-    }
-  }
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
 }

@@ -1,22 +1,28 @@
-// Private Redis and Postgres for fault injection: started on free ports in the run's work folder,
-// so a script may kill or restart them. The machine's shared 5432 and 6379 are never touched.
+// Private Redis and Postgres for the fault scripts and the load benches: started on free ports in
+// the run's work folder, so a script may kill or restart them and their figures are the run's
+// alone. The machine's shared 5432 and 6379 are never touched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
-import { freePort } from '../../../scripts/lib/free-port.js';
-import { waitFor } from '../../../scripts/rehearsal/harness.js';
-import { run } from '../../../scripts/rehearsal/run.js';
+import { freePort } from '../../scripts/lib/free-port.js';
+import { waitFor } from '../../scripts/rehearsal/harness.js';
+import { run } from '../../scripts/rehearsal/run.js';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 export class PrivateRedis {
   private child?: ChildProcess;
 
-  private constructor(readonly port: number, private readonly dir: string) {}
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly persistent: boolean,
+  ) {}
 
-  static async start(workDir: string): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort(), path.join(workDir, 'redis'));
+  /** `persistent`: an append-only file, as a managed Redis with persistence (the faults); off, nothing on disk (the load). */
+  static async start(workDir: string, { persistent = true } = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), path.join(workDir, 'redis'), persistent);
     mkdirSync(redis.dir, { recursive: true });
     await redis.up();
     return redis;
@@ -29,7 +35,8 @@ export class PrivateRedis {
   async up() {
     // Append-only file, fsync every second, as a managed Redis with persistence: a restarted node
     // comes back with its keys (sessions, queued jobs) less the last second.
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', this.dir], { stdio: 'ignore' });
+    const persistence = this.persistent ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', this.dir], { stdio: 'ignore' });
     await waitFor(`redis on ${this.port}`, async () => ((await run('redis-cli', ['-p', String(this.port), 'ping'], { allowFailure: true })).stdout.trim() === 'PONG' ? true : undefined), 10_000);
   }
 
