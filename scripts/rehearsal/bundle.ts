@@ -14,6 +14,8 @@ export interface InstalledBundle {
 
 /** Only what runs may ship; everything else in the repository stays out. */
 const ALLOWED_TOP_LEVEL = new Set(['dist', 'package.json', 'package-lock.json', 'migrations', 'Procfile', '.platform', '.ebextensions']);
+/** The one script that runs on the instance: `npm ci`'s postinstall patches the Postgres driver with it. */
+const INSTALL_SCRIPT = 'scripts/patch-postgres.mjs';
 /** Dev tools that must be neither shipped nor needed at run time. */
 const DEV_ONLY = ['tsx', 'drizzle-kit', 'vitest', 'esbuild', 'typescript', 'eslint', 'socket.io-client', 'supertest'];
 
@@ -23,7 +25,7 @@ export async function buildAndInstall(repo: string, workDir: string): Promise<In
 
   const listing = await run('unzip', ['-Z1', zip]);
   const entries = listing.stdout.split('\n').filter(Boolean);
-  const outside = [...new Set(entries.map((e) => e.split('/')[0] as string))].filter((top) => !ALLOWED_TOP_LEVEL.has(top));
+  const outside = [...new Set(entries.filter((e) => e !== INSTALL_SCRIPT && e !== 'scripts/').map((e) => e.split('/')[0] as string))].filter((top) => !ALLOWED_TOP_LEVEL.has(top));
   check(outside.length === 0, `the zip holds files that do not run: ${outside.join(', ')}`);
   check(entries.includes('dist/index.js') && entries.includes('dist/migrate.js'), 'the zip lacks dist/index.js or dist/migrate.js');
   check(!entries.some((e) => e.startsWith('node_modules/') || e.endsWith('.ts')), 'the zip holds node_modules or TypeScript sources');
@@ -34,6 +36,8 @@ export async function buildAndInstall(repo: string, workDir: string): Promise<In
   await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, env: cleanEnv({ NODE_ENV: 'production' }) });
   const present = DEV_ONLY.filter((name) => existsSync(path.join(dir, 'node_modules', name)));
   check(present.length === 0, `dev dependencies were installed: ${present.join(', ')}`);
+  const unpatched = ['src', 'cjs/src'].filter((d) => !readFileSync(path.join(dir, 'node_modules/postgres', d, 'connection.js'), 'utf8').includes('operabase: write scheduler patched'));
+  check(unpatched.length === 0, `npm ci did not patch the Postgres driver (${INSTALL_SCRIPT}): ${unpatched.join(', ')}`);
 
   const procfile = readFileSync(path.join(dir, 'Procfile'), 'utf8');
   const web = /^web:\s*(.+)$/m.exec(procfile)?.[1]?.trim();

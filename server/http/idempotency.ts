@@ -12,12 +12,11 @@ const POLL_MS = 25;
 /**
  * A claim still in progress after this long was left by an attempt that will never finish (its
  * process was killed, or the database went away before the key was freed): the next retry takes
- * it over instead of getting 409 for a day. Far above any request the proxies let run (nginx and
- * the ALB cut at 60 s); the one case it can repeat is a handler that committed in the instant
- * before its process died, and the domain's own constraints (one booking per slot, one message per
- * key) still hold there.
+ * it over instead of getting 409 for a day. Longer than nginx and the ALB let any request run
+ * (180 s), so a live handler is never run a second time beside itself; the one case it can repeat
+ * is a handler that committed in the instant before its process died.
  */
-export const IDEMPOTENCY_STALE_MS = 120_000;
+export const IDEMPOTENCY_STALE_MS = 300_000;
 /** Freeing a key while its database is unreachable is tried again this often, until a claim would be stale anyway. */
 const FREE_RETRY_MS = 500;
 

@@ -135,7 +135,7 @@ describe('IdempotencyStore', () => {
     expect(runs).toBe(0);
     await app.infra.db
       .update(idempotencyKeys)
-      .set({ createdAt: sql`now() - interval '3 minutes'` })
+      .set({ createdAt: sql`now() - interval '6 minutes'` })
       .where(and(eq(idempotencyKeys.clinicId, clinicId), eq(idempotencyKeys.key, scope.key)));
     const answers = await Promise.all([retry(), retry(), retry()]);
     expect(runs).toBe(1);
