@@ -4,7 +4,7 @@ import { idempotencyKeys } from '../../shared/schema/index.js';
 import { ClinicData } from '../infra/clinic-data.js';
 import type { Db } from '../infra/db.js';
 import { AppError, badRequest } from '../lib/errors.js';
-import { databaseUnreachable } from '../lib/pg-errors.js';
+import { databaseUnreachable, retryWhileUnreachable } from '../lib/pg-errors.js';
 
 /** Keys are kept this long; a scheduled job prunes older ones. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -115,14 +115,8 @@ export class IdempotencyStore {
       await attempt();
     } catch (err) {
       if (!databaseUnreachable(err)) throw err;
-      const giveUpAt = Date.now() + IDEMPOTENCY_STALE_MS;
-      void (async () => {
-        while (Date.now() < giveUpAt) {
-          await sleep(FREE_RETRY_MS);
-          // Past the give-up time the stale takeover frees it instead.
-          if (await attempt().then(() => true, () => false)) return;
-        }
-      })();
+      // Past the give-up time the stale takeover frees it instead.
+      void retryWhileUnreachable(attempt, { waitMs: FREE_RETRY_MS, giveUpAt: Date.now() + IDEMPOTENCY_STALE_MS }).catch(() => {});
     }
   }
 }

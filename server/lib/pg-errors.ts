@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DrizzleQueryError } from 'drizzle-orm';
 
 /** The SQLSTATE of a Postgres error, looking through drizzle's wrapper (`DrizzleQueryError.cause`). */
@@ -51,4 +52,20 @@ export function databaseUnreachable(err: unknown): boolean {
   const driver = err instanceof DrizzleQueryError ? err.cause : err;
   const code = (driver as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code));
+}
+
+/**
+ * Runs a write that must not be dropped (what the outside world already saw) until it lands: while
+ * the database is unreachable it is tried again every `waitMs`, up to `giveUpAt`; any other error,
+ * or the last outage error, is thrown.
+ */
+export async function retryWhileUnreachable<T>(attempt: () => Promise<T>, opts: { waitMs: number; giveUpAt: number }): Promise<T> {
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!databaseUnreachable(err) || Date.now() + opts.waitMs > opts.giveUpAt) throw err;
+      await sleep(opts.waitMs);
+    }
+  }
 }

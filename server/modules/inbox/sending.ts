@@ -4,7 +4,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import type { JobContext } from '../../infra/queue.js';
 import { AppError } from '../../lib/errors.js';
-import { UNIQUE_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
+import { UNIQUE_VIOLATION, pgErrorCode, retryWhileUnreachable } from '../../lib/pg-errors.js';
 import type { ChannelProvider, ProviderError, SentMessage } from '../integrations/providers.js';
 import { publishUpdated, sendable, type InboxChannels, type MessageRow } from './messages.js';
 
@@ -17,6 +17,12 @@ export const SEND_ATTEMPTS = 11;
 export const SEND_MAX_BACKOFF_MS = 30_000;
 /** A claim this old with no answer: the holder died mid-call, so the send is as ambiguous as a timeout. */
 export const STALE_CLAIM_MS = 5 * 60_000;
+/**
+ * After the gateway answered, its outcome is stored even across a database outage this long
+ * (tried every STORE_RETRY_WAIT_MS): dropped, a sent message would stay claimed and look unsent.
+ */
+const STORE_RETRY_MS = STALE_CLAIM_MS - 60_000;
+const STORE_RETRY_WAIT_MS = 1000;
 /** How long "typing..." shows on the patient's phone. */
 const PRESENCE_MS = 3000;
 /** Inbound messages marked read on WhatsApp per call. */
@@ -30,6 +36,7 @@ const isProviderError = (err: unknown): err is ProviderError => err instanceof E
  * or a message the webhook echo already matched does nothing. The claim is released only when the
  * gateway certainly did not send (connection refused, 5xx, number not linked); a timeout or a
  * crash mid-call leaves it `unconfirmed` for the webhook echo to settle or the user to resend.
+ * What the gateway answered is stored even if the database goes away meanwhile (`untilStored`).
  */
 export class Sender {
   constructor(
@@ -101,12 +108,14 @@ export class Sender {
   private async settle(data: ClinicData, m: MessageRow, sent: SentMessage, job: JobContext) {
     const forward = sql`case when ${messages.status} in ('pending', 'unconfirmed') then 'server_ack'::message_status else ${messages.status} end`;
     try {
-      await data.transaction(async (scoped, tx) => {
-        const [row] = await scoped
-          .update(messages, { externalId: sql`coalesce(${messages.externalId}, ${sent.externalId})`, status: forward, sendingAt: null, error: null, updatedAt: sql`now()` }, eq(messages.id, m.id))
-          .returning();
-        if (row) await publishUpdated(this.infra, tx, row, { clinicId: data.clinicId });
-      });
+      await untilStored(() =>
+        data.transaction(async (scoped, tx) => {
+          const [row] = await scoped
+            .update(messages, { externalId: sql`coalesce(${messages.externalId}, ${sent.externalId})`, status: forward, sendingAt: null, error: null, updatedAt: sql`now()` }, eq(messages.id, m.id))
+            .returning();
+          if (row) await publishUpdated(this.infra, tx, row, { clinicId: data.clinicId });
+        }),
+      );
     } catch (err) {
       // The echo was stored as a message of its own before this answer: it is sent, the id lives there.
       if (pgErrorCode(err) !== UNIQUE_VIOLATION) throw err;
@@ -123,7 +132,7 @@ export class Sender {
     }
     const retryable = isProviderError(err) ? err.retryable : err instanceof AppError ? err.code === 'number_not_connected' || err.status >= 500 : true;
     if (retryable && job.attempt < SEND_ATTEMPTS) {
-      await data.update(messages, { sendingAt: null }, eq(messages.id, m.id));
+      await untilStored(() => data.update(messages, { sendingAt: null }, eq(messages.id, m.id)));
       throw err;
     }
     job.log.warn({ messageId: m.id, code }, 'send failed');
@@ -131,10 +140,12 @@ export class Sender {
   }
 
   private async mark(data: ClinicData, messageId: string, status: 'failed' | 'unconfirmed' | 'server_ack', error: string | null, condition?: ReturnType<typeof and>) {
-    await data.transaction(async (scoped, tx) => {
-      const [row] = await scoped.update(messages, { status, error, sendingAt: null, updatedAt: sql`now()` }, eq(messages.id, messageId), sendable, condition).returning();
-      if (row) await publishUpdated(this.infra, tx, row, { clinicId: data.clinicId });
-    });
+    await untilStored(() =>
+      data.transaction(async (scoped, tx) => {
+        const [row] = await scoped.update(messages, { status, error, sendingAt: null, updatedAt: sql`now()` }, eq(messages.id, messageId), sendable, condition).returning();
+        if (row) await publishUpdated(this.infra, tx, row, { clinicId: data.clinicId });
+      }),
+    );
   }
 
   /** Tells WhatsApp the patient's unread messages were read (blue ticks); a number not linked is skipped. */
@@ -172,6 +183,8 @@ export class Sender {
     }
   }
 }
+
+const untilStored = <T>(write: () => Promise<T>) => retryWhileUnreachable(write, { waitMs: STORE_RETRY_WAIT_MS, giveUpAt: Date.now() + STORE_RETRY_MS });
 
 /** The contact's WhatsApp address: a phone JID first, then the stored phone, then a `@lid`. */
 async function recipient(data: ClinicData, conversationId: string): Promise<string> {

@@ -167,6 +167,28 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     expect(await statusOf(held?.id ?? '')).toBe('pending');
   });
 
+  it('a send the gateway accepted while the database was down is stored as sent once it is back, not sent again', async () => {
+    const before = fake.sentCount(number.instanceName);
+    const [row] = await new ClinicData(clinic.id, app.infra.db)
+      .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Confirmado para as 15h' })
+      .returning();
+    if (!row) throw new Error('no row');
+    // Every transaction fails as the outage gate fails them (Postgres unreachable) for 1.5 s from now:
+    // the send's claim and reads are plain statements, its outcome a transaction.
+    const db = app.infra.db;
+    const transaction = db.transaction.bind(db);
+    const downUntil = Date.now() + 1500;
+    db.transaction = ((run, config) => (Date.now() < downUntil ? Promise.reject(Object.assign(new Error('database unreachable'), { code: 'DATABASE_DOWN' })) : transaction(run, config))) as typeof db.transaction;
+    try {
+      await app.modules.services.inbox.sender.send(row.id, jobContext());
+    } finally {
+      db.transaction = transaction;
+    }
+    expect(Date.now()).toBeGreaterThanOrEqual(downUntil);
+    expect(await messageRow(clinic, row.id)).toMatchObject({ status: 'server_ack', sendingAt: null, externalId: expect.any(String) });
+    expect(fake.sentCount(number.instanceName)).toBe(before + 1);
+  });
+
   it('a number without WhatsApp fails with not_on_whatsapp, without retries', async () => {
     const lead = await seedConversation(clinic, number);
     const digits = lead.jid.replace(/\D/g, '');
