@@ -33,6 +33,7 @@ function toAppError(err: unknown): AppError {
   // Our triggers (immutable signed records, append-only audit) raise OB409 with the code as message.
   if (e.code === 'OB409') return new AppError(409, e.message ?? 'immutable', 'This record can no longer be changed');
   if (e.code === '23505' || e.code === '23P01') return new AppError(409, 'conflict', 'This conflicts with an existing record');
+  if (e.code === '40P01' || e.code === '40001') return new AppError(409, 'concurrent_change', 'Another change happened at the same time; try again');
   if (e.code === '23503') return new AppError(409, 'in_use', 'Other records still refer to this one');
   if (e.code === '22P02' || e.code === '22007' || e.code === '22008') return new AppError(400, 'invalid_value', 'A value has an invalid format');
   const status = e.status ?? e.statusCode;

@@ -22,6 +22,26 @@ export const UNIQUE_VIOLATION = '23505';
 export const EXCLUSION_VIOLATION = '23P01';
 export const CHECK_VIOLATION = '23514';
 export const FOREIGN_KEY_VIOLATION = '23503';
+export const DEADLOCK_DETECTED = '40P01';
+
+/** Transactions tried in all by `retryOnDeadlock`. */
+const DEADLOCK_ATTEMPTS = 3;
+
+/**
+ * Runs a whole transaction again when Postgres aborted it to break a deadlock. Two inserts racing
+ * for one slot deadlock inside an exclusion constraint (each waits for the other's index entry;
+ * about one race in a hundred here): run again, the loser meets the winner's committed row. Only
+ * for transactions with no effect outside the database.
+ */
+export async function retryOnDeadlock<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (err) {
+      if (pgErrorCode(err) !== DEADLOCK_DETECTED || attempt >= DEADLOCK_ATTEMPTS) throw err;
+    }
+  }
+}
 
 /** Postgres refusing work as a whole: connection failures (08), shutting down or starting up (57P01-03), out of connections. */
 const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/;

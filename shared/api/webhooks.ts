@@ -28,6 +28,10 @@ export const WEBHOOK_EVENTS = {
     summary: 'An appointment changed status (cancellation included)',
     data: appointment.extend({ previousStatus: z.string() }),
   },
+  'appointment.reschedule_requested': {
+    summary: 'A patient answered a reminder asking to reschedule (a flow or a person follows up)',
+    data: z.object({ appointmentId: id, contactId: id, professionalId: id, startsAt: isoTimestamp, conversationId: id }),
+  },
   'contact.created': { summary: 'A patient was added', data: contact },
   'contact.updated': { summary: "A patient's data changed", data: contact },
   'message.received': {

@@ -20,6 +20,7 @@ import { seedClinics, type Seeded } from './seed.js';
 import { startStack, type Stack, type StackOptions } from './stack.js';
 import { LoadStats } from './stats.js';
 import { startUsers } from './users.js';
+import type { LogLine } from '../../../scripts/rehearsal/instance.js';
 
 export { report, verdicts, type Verdict } from './report.js';
 
@@ -57,6 +58,8 @@ export interface ClinicDayResult {
   /** Share of a core the instances used idle, before any user (queues, relay, probes, scrapes). */
   idleCpuShare: number;
   loadAverage: number[];
+  /** The instances' error lines (a 5xx's cause), summarised: what to read first when a verdict fails. */
+  errorLogs: string[];
 }
 
 export class ClinicDay {
@@ -153,10 +156,17 @@ export class ClinicDay {
       serverCpuSeconds,
       idleCpuShare: this.idleCpuShare,
       loadAverage: os.loadavg(),
+      errorLogs: this.stack.instances.flatMap((i) => i.logs().filter((l) => l.level >= 50).map((l) => `${i.name}: ${errorSummary(l)}`)),
     };
   }
 
   stop() {
     return this.stack.stop();
   }
+}
+
+function errorSummary(line: LogLine): string {
+  const err = line.err as { type?: string; code?: string; message?: string } | undefined;
+  const cause = err ? ` ${err.type ?? 'Error'}${err.code ? ` ${err.code}` : ''}: ${(err.message ?? '').slice(0, 200)}` : '';
+  return `${line.msg}${line.requestId ? ` (request ${String(line.requestId)})` : ''}${cause}`;
 }

@@ -90,6 +90,7 @@ export function report(result: ClinicDayResult): string {
     result.invariants.drained ? `queues drained ${result.invariants.drainSeconds.toFixed(1)} s after the load` : `queues NOT drained ${result.invariants.drainSeconds.toFixed(0)} s after the load: "lost" counts what was still queued`,
   );
   if (result.stats.examples.length + result.rampStats.examples.length > 0) lines.push('', 'unexpected answers (first few):', ...[...result.rampStats.examples, ...result.stats.examples].slice(0, 10).map((e) => `  ${e}`));
+  if (result.errorLogs.length > 0) lines.push('', `errors logged by the instances (${result.errorLogs.length}, first few):`, ...result.errorLogs.slice(0, 10).map((e) => `  ${e}`));
   lines.push('');
   for (const v of verdicts(result)) lines.push(`${v.ok ? 'PASS' : 'FAIL'} ${v.name}: ${v.detail}`);
   return lines.join('\n');

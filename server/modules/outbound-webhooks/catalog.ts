@@ -6,6 +6,7 @@ export const SOURCE_EVENTS = [
   'appointment.created',
   'appointment.updated',
   'appointment.cancelled',
+  'appointment.reschedule_requested',
   'contact.created',
   'contact.updated',
   'message.received',
@@ -38,6 +39,10 @@ export function messagesOf(event: SourceEvent): WebhookMessage[] {
         { type: event.name, data },
         ...(changed ? [{ type: 'appointment.status_changed' as const, data: { ...data, previousStatus: p.previousStatus as string } }] : []),
       ];
+    }
+    case 'appointment.reschedule_requested': {
+      const p = event.payload;
+      return [{ type: 'appointment.reschedule_requested', data: { appointmentId: p.appointmentId, contactId: p.contactId, professionalId: p.professionalId, startsAt: p.startsAt, conversationId: p.conversationId } }];
     }
     case 'contact.created':
     case 'contact.updated':

@@ -9,7 +9,7 @@ import { actorUserId, type TenantContext } from '../../http/context.js';
 import { AppError, conflict, forbidden, notFound } from '../../lib/errors.js';
 import { can } from '../../lib/permissions.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
-import { EXCLUSION_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
+import { EXCLUSION_VIOLATION, pgErrorCode, retryOnDeadlock } from '../../lib/pg-errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { ContactService } from '../contacts/service.js';
 import type { TeamService } from '../team/service.js';
@@ -122,19 +122,21 @@ export class AppointmentService {
     run: (data: ClinicData, tx: Tx, overbooked: boolean) => Promise<T>,
   ): Promise<T> {
     try {
-      return await this.data(ctx.clinicId).transaction(async (data, tx) => {
-        const clashes = await overlapping(data, professionalId, start, end, exceptIds);
-        if (clashes.length > 0 && !overbook) throw slotTaken(clashes.map((c) => c.id));
-        const result = await run(data, tx, clashes.length > 0);
-        if (clashes.length > 0) {
-          await this.audit.record(
-            ctx,
-            { action: 'appointment.overbooked', entityType: 'appointment', entityId: typeof result === 'string' ? result : (exceptIds[0] ?? null), details: { professionalId, conflictingIds: clashes.map((c) => c.id) } },
-            tx,
-          );
-        }
-        return result;
-      });
+      return await retryOnDeadlock(() =>
+        this.data(ctx.clinicId).transaction(async (data, tx) => {
+          const clashes = await overlapping(data, professionalId, start, end, exceptIds);
+          if (clashes.length > 0 && !overbook) throw slotTaken(clashes.map((c) => c.id));
+          const result = await run(data, tx, clashes.length > 0);
+          if (clashes.length > 0) {
+            await this.audit.record(
+              ctx,
+              { action: 'appointment.overbooked', entityType: 'appointment', entityId: typeof result === 'string' ? result : (exceptIds[0] ?? null), details: { professionalId, conflictingIds: clashes.map((c) => c.id) } },
+              tx,
+            );
+          }
+          return result;
+        }),
+      );
     } catch (err) {
       if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
       const clashes = await overlapping(this.data(ctx.clinicId), professionalId, start, end, exceptIds);
@@ -197,12 +199,14 @@ export class AppointmentService {
       });
     } else {
       // One transaction for the whole series: a conflict on any occurrence changes none.
-      await this.data(ctx.clinicId).transaction(async (data, tx) => {
-        for (const c of changes) {
-          await this.writeNested(ctx, data, tx, professionalId, c.startsAt, c.endsAt, ids, overbook ?? false, (overbooked) => writeOne(data, tx, c, overbooked));
-        }
-        views = await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
-      }).catch(async (err: unknown) => {
+      await retryOnDeadlock(() =>
+        this.data(ctx.clinicId).transaction(async (data, tx) => {
+          for (const c of changes) {
+            await this.writeNested(ctx, data, tx, professionalId, c.startsAt, c.endsAt, ids, overbook ?? false, (overbooked) => writeOne(data, tx, c, overbooked));
+          }
+          views = await this.publishViews(tx, ctx, 'appointment.updated', ids, current.professionalId);
+        }),
+      ).catch(async (err: unknown) => {
         if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
         throw slotTaken([]);
       });
@@ -240,7 +244,8 @@ export class AppointmentService {
     const ids = targets.map((t) => t.id);
     let views: AppointmentView[] = [];
     try {
-      await this.data(ctx.clinicId).transaction(async (data, tx) => {
+      // Back into the calendar, an appointment races new bookings like one.
+      await retryOnDeadlock(() => this.data(ctx.clinicId).transaction(async (data, tx) => {
         for (const t of targets) {
           await data.update(
             appointments,
@@ -261,7 +266,7 @@ export class AppointmentService {
         }
         const previousStatuses = new Map(targets.map((t) => [t.id, t.status]));
         views = await this.publishViews(tx, ctx, change.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.updated', ids, undefined, previousStatuses);
-      });
+      }));
     } catch (err) {
       if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
       const clashes = await overlapping(this.data(ctx.clinicId), current.professionalId, current.startsAt, current.endsAt, ids);

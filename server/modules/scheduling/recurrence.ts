@@ -6,7 +6,7 @@ import { ClinicData } from '../../infra/clinic-data.js';
 import type { Infra } from '../../infra/index.js';
 import { actorUserId, type TenantContext } from '../../http/context.js';
 import { conflict } from '../../lib/errors.js';
-import { EXCLUSION_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
+import { DEADLOCK_DETECTED, EXCLUSION_VIOLATION, pgErrorCode } from '../../lib/pg-errors.js';
 import { addDays, zonedDate, zonedParts, zonedToUtc } from '../../lib/zoned-time.js';
 import type { AuditService } from '../audit/service.js';
 import type { TeamService } from '../team/service.js';
@@ -89,7 +89,9 @@ export class RecurrenceService {
             o.appointmentId = row?.id;
             if (row) ids.push(row.id);
           } catch (err) {
-            if (pgErrorCode(err) !== EXCLUSION_VIOLATION) throw err;
+            // A deadlock inside the exclusion constraint is a race for this slot too: the other booking goes on.
+            const code = pgErrorCode(err);
+            if (code !== EXCLUSION_VIOLATION && code !== DEADLOCK_DETECTED) throw err;
             if (!skip) throw err;
             o.status = 'conflict';
           }
@@ -101,7 +103,8 @@ export class RecurrenceService {
         return ids;
       })
       .catch((err: unknown) => {
-        throw pgErrorCode(err) === EXCLUSION_VIOLATION ? this.refused(report()) : err;
+        const code = pgErrorCode(err);
+        throw code === EXCLUSION_VIOLATION || code === DEADLOCK_DETECTED ? this.refused(report()) : err;
       });
     if (created.length === 0) throw this.refused(report());
     await this.appointments.invalidateCalendars(ctx.clinicId, views);

@@ -15,6 +15,7 @@ const samples: { [N in (typeof SOURCE_EVENTS)[number]]: DomainEvents[N] } = {
   'appointment.created': { ...appointment, status: 'scheduled' },
   'appointment.updated': { ...appointment, previousStatus: 'scheduled' },
   'appointment.cancelled': { ...appointment, status: 'cancelled', previousStatus: 'confirmed' },
+  'appointment.reschedule_requested': { appointmentId: id(), contactId: id(), professionalId: id(), startsAt: at, conversationId: id() },
   'contact.created': { id: id(), name: 'Maria da Silva', phone: '+5511987654321', status: 'active' },
   'contact.updated': { id: id(), name: 'Maria da Silva', phone: '+5511987654321', status: 'inactive' },
   'message.received': { id: id(), conversationId: id(), contactId: id(), numberId: id(), externalId: 'ABCD1234' },

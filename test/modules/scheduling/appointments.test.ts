@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { appointments, auditLog, contacts } from '../../../shared/schema/index.js';
 import { getTestApp } from '../../helpers/app.js';
 import { createClinic, type TestClinic } from '../../helpers/clinic.js';
@@ -48,6 +48,52 @@ describe('appointments', () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     for (const r of results.filter((x) => x.status === 409)) expect(r.body.error.code).toBe('appointment_conflict');
     expect(await rowsOf(clinic)).toHaveLength(1);
+  });
+
+  // Two bookings racing for one slot can deadlock inside the exclusion constraint (about one race
+  // in a hundred on Postgres 15); a trigger raises the same error deterministically here. A sequence
+  // is not rolled back with the transaction, so `once` fails only the first attempt.
+  async function withDeadlocks(clinic: TestClinic, times: 'once' | 'always', run: () => Promise<void>) {
+    const db = clinic.app.infra.db;
+    const tag = clinic.id.replace(/-/g, '');
+    await db.execute(sql.raw(`create sequence deadlock_${tag}`));
+    const when = times === 'once' ? `nextval('deadlock_${tag}') = 1` : 'true';
+    await db.execute(
+      sql.raw(`create function deadlock_${tag}() returns trigger language plpgsql as $$ begin
+        if new.clinic_id = '${clinic.id}' and ${when} then raise exception 'deadlock detected' using errcode = '40P01'; end if;
+        return new; end $$`),
+    );
+    await db.execute(sql.raw(`create trigger deadlock_${tag} before insert on appointments for each row execute function deadlock_${tag}()`));
+    try {
+      await run();
+    } finally {
+      await db.execute(sql.raw(`drop trigger deadlock_${tag} on appointments`));
+      await db.execute(sql.raw(`drop function deadlock_${tag}()`));
+      await db.execute(sql.raw(`drop sequence deadlock_${tag}`));
+    }
+  }
+
+  it('runs a booking again when Postgres aborted it to break a deadlock: booked once, audited once', async () => {
+    const clinic = await createClinic();
+    const contactId = await createPatient(clinic);
+    await withDeadlocks(clinic, 'once', async () => {
+      const res = await book(clinic, { contactId });
+      expect(res.status).toBe(201);
+    });
+    expect(await rowsOf(clinic)).toHaveLength(1);
+    const audits = await clinic.app.infra.db.select().from(auditLog).where(and(eq(auditLog.clinicId, clinic.id), eq(auditLog.action, 'appointment.created')));
+    expect(audits).toHaveLength(1);
+  });
+
+  it('a booking that keeps deadlocking answers 409 concurrent_change, never 500, and stores nothing', async () => {
+    const clinic = await createClinic();
+    const contactId = await createPatient(clinic);
+    await withDeadlocks(clinic, 'always', async () => {
+      const res = await book(clinic, { contactId });
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('concurrent_change');
+    });
+    expect(await rowsOf(clinic)).toHaveLength(0);
   });
 
   it('answers a retried booking (same Idempotency-Key) with the first result, booking once', async () => {
