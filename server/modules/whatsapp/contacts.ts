@@ -24,6 +24,11 @@ export interface Sender {
 
 const jidsOf = (who: Sender) => [who.groupJid, who.phoneJid, who.lid].filter((j): j is string => !!j);
 const phonesOf = (who: Sender) => (!who.groupJid && who.phoneJid ? phoneVariants(jidDigits(who.phoneJid)) : []);
+const addressesOf = (who: Sender) => [...jidsOf(who), ...phonesOf(who)];
+const sharesAddress = (who: Sender, others: readonly Sender[]) => {
+  const mine = new Set(addressesOf(who));
+  return others.some((o) => addressesOf(o).some((a) => mine.has(a)));
+};
 
 /**
  * Who a WhatsApp address is: a contact found by the addresses it was seen with
@@ -46,16 +51,20 @@ export class WhatsappContacts {
     const data = new ClinicData(scope.clinicId, this.infra.db);
     let found = await this.known(data, senders);
     const ids: string[] = [];
-    for (const who of senders) {
-      const { contactId, wrote } = await this.settle(scope, data, who, found);
+    for (const [i, who] of senders.entries()) {
+      const { contactId, wrote, merged } = await this.settle(scope, data, who, found);
       ids.push(contactId);
-      if (wrote) found = await this.known(data, senders);
+      // A write changes what is known of this sender's own addresses (a merge, of another contact's
+      // too): the later senders are looked up again only when one shares an address, not per new lead.
+      const later = senders.slice(i + 1);
+      if (merged || (wrote && sharesAddress(who, later))) found = await this.known(data, later);
     }
     return ids;
   }
 
   /** One query: the contacts known by the senders' addresses and (rows with jid null) those with their phones. */
   private async known(data: ClinicData, senders: readonly Sender[]): Promise<Known[]> {
+    if (senders.length === 0) return [];
     const jids = [...new Set(senders.flatMap(jidsOf))];
     const phones = [...new Set(senders.flatMap(phonesOf))];
     const byAddress = data
@@ -67,7 +76,7 @@ export class WhatsappContacts {
   }
 
   /** Who one sender is, given what `known` found; `wrote` when it created, merged or remembered something. */
-  private async settle(scope: ContactWriter, data: ClinicData, who: Sender, found: Known[]): Promise<{ contactId: string; wrote: boolean }> {
+  private async settle(scope: ContactWriter, data: ClinicData, who: Sender, found: Known[]): Promise<{ contactId: string; wrote: boolean; merged?: boolean }> {
     const jids = jidsOf(who);
     const phones = phonesOf(who);
     const byJid = (jid: string | undefined) => (jid ? found.find((k) => k.jid === jid) : undefined);
@@ -81,10 +90,11 @@ export class WhatsappContacts {
     const lidOwner = byJid(who.lid);
     let contactId: string;
     let wrote = false;
+    let merged = false;
     if (phoneContact && lidOwner && lidOwner.contactId !== phoneContact && !lidOwner.phone) {
       await this.merge(scope, lidOwner.contactId, phoneContact);
       contactId = phoneContact;
-      wrote = true;
+      wrote = merged = true;
     } else if (phoneContact ?? lidOwner) {
       contactId = (phoneContact ?? lidOwner?.contactId)!;
       // A lid-only lead learns its phone.
@@ -99,7 +109,7 @@ export class WhatsappContacts {
       await this.remember(data, contactId, unknown);
       wrote = true;
     }
-    return { contactId, wrote };
+    return { contactId, wrote, merged };
   }
 
   /** A lead; a race with another delivery for the same phone ends on the existing patient (409 names it). */

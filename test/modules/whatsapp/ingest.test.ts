@@ -335,6 +335,25 @@ describe('batches (many deliveries in one drain)', () => {
     expect(joao.lastMessageId).toBe(rows.find((m) => m.text === 'Segunda')!.id);
   });
 
+  it('one batch of new senders: a lead each; the same phone in both 9th-digit forms, and a lid that learns its phone, end on one contact each', async () => {
+    const number = await createNumber(app, clinic.id);
+    const lid = '301234567890123@lid';
+    const batch = [
+      textMessage(number, 'Ana aqui', { remoteJid: '5511981110001@s.whatsapp.net' }, { pushName: 'Ana' }),
+      textMessage(number, 'Bruno aqui', { remoteJid: '5511981110002@s.whatsapp.net' }, { pushName: 'Bruno' }),
+      // Ana again, in the old 12-digit form.
+      textMessage(number, 'Ana de novo', { remoteJid: '551181110001@s.whatsapp.net' }),
+      textMessage(number, 'Sou a Célia', { remoteJid: lid }, { pushName: 'Célia' }),
+      textMessage(number, 'Meu número', { remoteJid: lid, remoteJidAlt: '5511981110003@s.whatsapp.net', addressingMode: 'lid' }),
+    ];
+    await store(app, number, [{ ...batch[0]!, data: batch.map((m) => m.data) }]);
+    await drainNow(app, number);
+    const convs = await conversationsOf(app, number);
+    const people = await app.infra.db.select().from(contacts).where(inArray(contacts.id, convs.map((c) => c.contactId)));
+    expect(people.map((c) => `${c.name} ${c.phone}`).sort()).toEqual(['Ana +5511981110001', 'Bruno +5511981110002', 'Célia +5511981110003']);
+    expect(convs.map((c) => c.unreadCount).sort()).toEqual([1, 2, 2]);
+  });
+
   it('statuses before their message in the same batch are applied to it; one for a message still to come is kept', async () => {
     const number = await createNumber(app, clinic.id);
     const id = newId();
