@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { EVENT_AGGREGATES, type AnyDeliveredEvent, type DeliveredEvent, type DomainEventName, type DomainEvents } from '../../shared/api/domain-events.js';
-import type { Database, Db, Tx } from './db.js';
+import { rowsOf, type Database, type Db, type Tx } from './db.js';
 import { errorForLog, type Logger } from './logger.js';
 
 /** Who caused the event; a TenantContext fits as it is. */
@@ -80,7 +80,6 @@ interface ClaimedRow extends Record<string, unknown> {
   attempts: number;
 }
 
-const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
 const actorOf = (meta: EventMeta) => {
   const a = meta.actor;
   if (!a) return null;

@@ -2,8 +2,8 @@ import { sql } from 'drizzle-orm';
 import type { AppointmentFigures, ContactFigures, RevenueFigures } from '../../../shared/api/analytics.js';
 import { APPOINTMENT_STATUSES, appointments, type PAYMENT_STATUSES } from '../../../shared/schema/index.js';
 import type { ClinicData } from '../../infra/clinic-data.js';
-import type { Db } from '../../infra/db.js';
-import { ratio, rowsOf, type Periods } from './periods.js';
+import { rowsOf, type Db } from '../../infra/db.js';
+import { ratio, type Periods } from './periods.js';
 import { pairOf, type Pair } from './sides.js';
 
 type Status = (typeof APPOINTMENT_STATUSES)[number];

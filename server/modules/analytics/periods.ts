@@ -48,8 +48,6 @@ export function periods(from: string, to: string, timezone: string): Periods {
   };
 }
 
-/** Rows of `db.execute` on either driver (postgres.js answers an array, PGlite `{ rows }`). */
-export const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows);
 
 /** A ratio, or null when there is nothing to divide by. */
 export const ratio = (part: number, whole: number) => (whole > 0 ? part / whole : null);

@@ -2,9 +2,9 @@ import { asc, sql } from 'drizzle-orm';
 import type { PipelineFigures } from '../../../shared/api/analytics.js';
 import { opportunities, opportunityHistory, pipelineStages, type HISTORY_KINDS } from '../../../shared/schema/index.js';
 import type { ClinicData } from '../../infra/clinic-data.js';
-import type { Db } from '../../infra/db.js';
+import { rowsOf, type Db } from '../../infra/db.js';
 import { stintsOf } from '../pipeline/history.js';
-import { ratio, rowsOf, type Periods } from './periods.js';
+import { ratio, type Periods } from './periods.js';
 import { pairOf, type Pair } from './sides.js';
 
 interface CohortRow {

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import { integrationConnections, integrationWebhookEvents } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
-import type { Tx } from '../../infra/db.js';
+import { rowsOf, type Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
 import { errorForLog } from '../../infra/logger.js';
 import { groupBy } from '../../lib/group-by.js';
@@ -109,11 +109,21 @@ export class WebhookInbox {
     this.acks.delete(clinicId);
   }
 
+  /**
+   * One statement of fixed text for any batch: the rows travel as one jsonb parameter (drizzle's
+   * values() would build rows x columns parameters, and stringify each payload again, per insert).
+   */
   private async insert(clinicId: string, batch: WaitingAck[]): Promise<Set<string>> {
-    const rows = await new ClinicData(clinicId, this.infra.db)
-      .insert(integrationWebhookEvents, batch.map((a) => a.row))
-      .onConflictDoNothing()
-      .returning({ connectionId: integrationWebhookEvents.connectionId, externalId: integrationWebhookEvents.externalId });
+    const data = new ClinicData(clinicId, this.infra.db);
+    const json = JSON.stringify(batch.map(({ row }) => ({ connection_id: row.connectionId, external_id: row.externalId, type: row.type, payload: row.payload })));
+    const rows = rowsOf<{ connectionId: string; externalId: string }>(
+      await this.infra.db.execute(sql`
+      insert into integration_webhook_events (clinic_id, connection_id, external_id, type, payload)
+      select ${data.clinicId}::uuid, r.connection_id, r.external_id, r.type, r.payload
+      from jsonb_to_recordset(${json}::jsonb) as r(connection_id uuid, external_id text, type text, payload jsonb)
+      on conflict (connection_id, external_id) do nothing
+      returning connection_id as "connectionId", external_id as "externalId"`),
+    );
     return new Set(rows.map((r) => `${r.connectionId}:${r.externalId}`));
   }
 

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { knowledgeChunks } from '../../../shared/schema/index.js';
 import type { ClinicData } from '../../infra/clinic-data.js';
-import type { Db, Tx } from '../../infra/db.js';
+import { rowsOf, type Db, type Tx } from '../../infra/db.js';
 import type { Chunk } from './split.js';
 
 /**
@@ -10,7 +10,6 @@ import type { Chunk } from './split.js';
  * and so is not in the drizzle schema. Every statement carries the clinic filter of ClinicData.
  */
 
-const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows);
 
 /** Whether this database has the vector column (pgvector installed when it was migrated). */
 export async function hasVectorColumn(db: Db): Promise<boolean> {

@@ -3,7 +3,7 @@ import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { MessageStatus, mediaStateEnum } from '../../../shared/schema/index.js';
 import { contactWhatsappIds, contacts, conversations, messages, whatsappEarlyStatuses } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../infra/clinic-data.js';
-import type { Tx } from '../../infra/db.js';
+import { rowsOf, type Tx } from '../../infra/db.js';
 import type { Infra } from '../../infra/index.js';
 import type { ContactWriter } from '../contacts/service.js';
 import type { PendingEvent } from '../../infra/outbox.js';
@@ -37,7 +37,6 @@ type MessageKey = { numberId: string; externalId: string };
 const MESSAGE_EVENTS = new Set(['messages.upsert', 'send.message', 'messages.update', 'messages.delete', 'messages.edited', 'send.message.update']);
 
 const keyOf = (numberId: string, externalId: string) => `${numberId}:${externalId}`;
-const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows);
 
 /** `table`'s rows of these (number, WhatsApp id) pairs: one `external_id in (...)` per number, on the unique index. */
 function byMessage(table: { numberId: AnyPgColumn; externalId: AnyPgColumn }, keys: readonly MessageKey[]): SQL {
@@ -144,10 +143,17 @@ export class WhatsappIngest {
     });
     if (unique.length === 0) return [];
     const pairs = new Map(unique.map(({ number, contactId }) => [keyOf(number.id, contactId), { numberId: number.id, contactId }]));
-    const convs = await data
-      .insert(conversations, [...pairs.values()])
-      .onConflictDoUpdate({ target: [conversations.numberId, conversations.contactId], set: { numberId: sql`excluded.number_id` } })
-      .returning({ id: conversations.id, numberId: conversations.numberId, contactId: conversations.contactId });
+    // Batches are written as one jsonb parameter: drizzle's values() builds a parameter per row and
+    // column on every batch (130 us a message row, all of it blocking the acks); this text is fixed.
+    // Every string comes from a payload already stored as jsonb, so each is valid in jsonb again.
+    const convs = rowsOf<{ id: string; numberId: string; contactId: string }>(
+      await tx.execute(sql`
+        insert into conversations (clinic_id, number_id, contact_id)
+        select ${data.clinicId}::uuid, r.number_id, r.contact_id
+        from jsonb_to_recordset(${JSON.stringify([...pairs.values()].map((p) => ({ number_id: p.numberId, contact_id: p.contactId })))}::jsonb) as r(number_id uuid, contact_id uuid)
+        on conflict (number_id, contact_id) do update set number_id = excluded.number_id
+        returning id, number_id as "numberId", contact_id as "contactId"`),
+    );
     const conversationOf = new Map(convs.map((c) => [keyOf(c.numberId, c.contactId), c.id]));
 
     const rows: (Incoming & { conversationId: string })[] = [];
@@ -165,34 +171,40 @@ export class WhatsappIngest {
     const replies = quoted.length > 0 ? await data.pick({ id: messages.id, numberId: messages.numberId, externalId: messages.externalId }, messages, byMessage(messages, quoted)) : [];
     const replyOf = new Map(replies.map((r) => [keyOf(r.numberId, r.externalId ?? ''), r.id]));
 
-    const inserted = await data
-      .insert(
-        messages,
-        rows.map(({ number, m, conversationId }) => {
-          const found = earlyOf.get(keyOf(number.id, m.externalId));
-          const status: MessageStatus = m.status ?? (m.fromMe ? 'server_ack' : 'delivery_ack');
-          return {
-            conversationId,
-            numberId: number.id,
-            externalId: m.externalId,
-            direction: m.fromMe ? ('outbound' as const) : ('inbound' as const),
-            sender: m.fromMe ? ('phone' as const) : ('contact' as const),
-            type: m.type,
-            rawType: m.rawType,
-            text: m.text,
-            content: m.group ? { ...m.content, participant: { jid: m.phoneJid ?? m.lid ?? null, name: m.pushName ?? null } } : m.content,
-            quotedExternalId: m.quotedExternalId,
-            replyToId: (m.quotedExternalId && replyOf.get(keyOf(number.id, m.quotedExternalId))) ?? null,
-            status: found ? laterStatus(status, found) : status,
-            mediaState: MEDIA_TYPES.has(m.type) ? ('pending' as const) : null,
-            mediaMimetype: m.media?.mimetype ?? null,
-            mediaFileName: m.media?.fileName ?? null,
-            sentAt: m.sentAt,
-          };
-        }),
-      )
-      .onConflictDoNothing({ target: [messages.numberId, messages.externalId], where: sql`${messages.externalId} is not null` })
-      .returning({ id: messages.id, numberId: messages.numberId, externalId: messages.externalId });
+    const batch = rows.map(({ number, m, conversationId }) => {
+      const found = earlyOf.get(keyOf(number.id, m.externalId));
+      const status: MessageStatus = m.status ?? (m.fromMe ? 'server_ack' : 'delivery_ack');
+      return {
+        conversation_id: conversationId,
+        number_id: number.id,
+        external_id: m.externalId,
+        direction: m.fromMe ? 'outbound' : 'inbound',
+        sender: m.fromMe ? 'phone' : 'contact',
+        type: m.type,
+        raw_type: m.rawType,
+        text: m.text,
+        content: m.group ? { ...m.content, participant: { jid: m.phoneJid ?? m.lid ?? null, name: m.pushName ?? null } } : m.content,
+        quoted_external_id: m.quotedExternalId,
+        reply_to_id: (m.quotedExternalId && replyOf.get(keyOf(number.id, m.quotedExternalId))) ?? null,
+        status: found ? laterStatus(status, found) : status,
+        media_state: MEDIA_TYPES.has(m.type) ? 'pending' : null,
+        media_mimetype: m.media?.mimetype ?? null,
+        media_file_name: m.media?.fileName ?? null,
+        sent_at: m.sentAt.toISOString(),
+      };
+    });
+    const inserted = rowsOf<{ id: string; numberId: string; externalId: string | null }>(
+      await tx.execute(sql`
+        insert into messages (clinic_id, conversation_id, number_id, external_id, direction, sender, type, raw_type, text, content,
+          quoted_external_id, reply_to_id, status, media_state, media_mimetype, media_file_name, sent_at)
+        select ${data.clinicId}::uuid, r.conversation_id, r.number_id, r.external_id, r.direction, r.sender, r.type, r.raw_type, r.text, r.content,
+          r.quoted_external_id, r.reply_to_id, r.status, r.media_state, r.media_mimetype, r.media_file_name, r.sent_at
+        from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as r(conversation_id uuid, number_id uuid, external_id text, direction message_direction,
+          sender message_sender, type message_type, raw_type text, text text, content jsonb, quoted_external_id text, reply_to_id uuid,
+          status message_status, media_state media_state, media_mimetype text, media_file_name text, sent_at timestamptz)
+        on conflict (number_id, external_id) where external_id is not null do nothing
+        returning id, number_id as "numberId", external_id as "externalId"`),
+    );
     const idOf = new Map(inserted.map((r) => [keyOf(r.numberId, r.externalId ?? ''), r.id]));
 
     const fetch: string[] = [];
