@@ -1,7 +1,7 @@
 // npm run eb:rehearse: what Elastic Beanstalk does with a deploy, done here with real parts.
 // 1. bundle (scripts/eb-bundle.sh, as the deploy workflow), unzipped and installed production-only;
 //    the Procfile's web command on a fresh Postgres database and Redis, NODE_ENV=production
-// 2. Debian nginx with EB's layout plus .platform/nginx/conf.d, `nginx -t`
+// 2. Debian nginx with EB's layout: the bundle's .platform/nginx/nginx.conf and conf.d, `nginx -t`
 // 3. through nginx as the ALB calls it: health, register/login, readiness, Socket.IO over
 //    WebSocket, a 20 MB upload, a 65 s request
 // 4. a second instance: shared session, cross-instance event, repeatable job once, shared rate limit
@@ -118,7 +118,7 @@ async function main(): Promise<boolean> {
 
   const nginx = new Nginx(await ensureNginx((l) => h.log(l)), workDir, await freePort());
   h.onCleanup('nginx', () => nginx.stop());
-  const ok2 = await h.step('2. nginx laid out like EB (server block, conf.d/elasticbeanstalk, .platform/nginx/conf.d), nginx -t', async () => {
+  const ok2 = await h.step('2. nginx laid out like EB (.platform/nginx/nginx.conf in place of its own, conf.d/elasticbeanstalk, .platform/nginx/conf.d), nginx -t', async () => {
     const files = nginx.configure(b0.dir, [instanceA.port]);
     const verdict = await nginx.test();
     await nginx.start();

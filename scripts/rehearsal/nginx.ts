@@ -1,6 +1,6 @@
-// Step 2: Debian's nginx laid out like Elastic Beanstalk's (Node.js on Amazon Linux 2023):
-// EB's nginx.conf and server block, EB's generated `location /` in conf.d/elasticbeanstalk/,
-// and the bundle's .platform/nginx/conf.d/ files copied in as EB copies them.
+// Step 2: Debian's nginx laid out like Elastic Beanstalk's (Node.js on Amazon Linux 2023): the
+// bundle's .platform/nginx/nginx.conf in place of EB's (as EB does), EB's generated `location /` in
+// conf.d/elasticbeanstalk/, and the bundle's .platform/nginx/conf.d/ files copied in as EB copies them.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { check } from './harness.js';
@@ -29,58 +29,30 @@ export async function ensureNginx(log: (line: string) => void): Promise<string> 
   return installed;
 }
 
-/** EB's nginx.conf, with paths moved into the rehearsal folder and the listener on a free port. */
-function ebNginxConf(dir: string, listenPort: number): string {
+/**
+ * The bundle's `.platform/nginx/nginx.conf`, which EB puts in place of its own, moved into the
+ * rehearsal folder: logs, pid and temp files there, the listener on a free port, the user this
+ * process can be. Each change names the line it replaces, so a reworded file fails loudly here.
+ */
+function rehearsalNginxConf(bundleDir: string, dir: string, listenPort: number): string {
+  const file = path.join(bundleDir, '.platform/nginx/nginx.conf');
+  check(existsSync(file), 'the bundle has no .platform/nginx/nginx.conf');
   const runsAsRoot = process.getuid?.() === 0;
-  return `# Laid out like /etc/nginx/nginx.conf on Elastic Beanstalk (Node.js, Amazon Linux 2023).
-${runsAsRoot ? 'user root;' : ''}
-error_log    ${dir}/error.log warn;
-pid          ${dir}/nginx.pid;
-worker_processes  2;
-
-events {
-    worker_connections  1024;
-}
-
-http {
-    server_tokens off;
-    include       /etc/nginx/mime.types;
-    default_type  application/octet-stream;
-
-    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
-                      '$status $body_bytes_sent "$http_referer" '
-                      '"$http_user_agent" "$http_x_forwarded_for" upstream=$upstream_addr rt=$request_time';
-
-    client_body_temp_path ${dir}/tmp/body;
-    proxy_temp_path       ${dir}/tmp/proxy;
-    fastcgi_temp_path     ${dir}/tmp/fastcgi;
-    uwsgi_temp_path       ${dir}/tmp/uwsgi;
-    scgi_temp_path        ${dir}/tmp/scgi;
-
-    include       conf.d/*.conf;
-
-    map $http_upgrade $connection_upgrade {
-        default     "upgrade";
-    }
-
-    server {
-        listen        127.0.0.1:${listenPort} default_server;
-        access_log    ${dir}/access.log main;
-
-        client_header_timeout 60;
-        client_body_timeout   60;
-        keepalive_timeout     60;
-        gzip                  off;
-        gzip_comp_level       4;
-
-        # Rehearsal only: which instance answered, so two-instance checks can see both.
-        add_header X-Rehearsal-Upstream $upstream_addr always;
-
-        # Include the Elastic Beanstalk generated locations
-        include conf.d/elasticbeanstalk/*.conf;
-    }
-}
-`;
+  const temp = ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t === 'body' ? 'client_body' : t}_temp_path ${dir}/tmp/${t};`).join('\n');
+  const changes: [RegExp, string][] = [
+    [/^user\s+nginx;$/m, runsAsRoot ? 'user root;' : ''],
+    [/^error_log\s+\/var\/log\/nginx\/error\.log/m, `error_log ${dir}/error.log`],
+    [/^pid\s+\/var\/run\/nginx\.pid;$/m, `pid ${dir}/nginx.pid;`],
+    [/^http \{$/m, `http {\n${temp}`],
+    [/^(\s+)listen\s+80 default_server;$/m, `$1listen 127.0.0.1:${listenPort} default_server;`],
+    [/^(\s+)access_log\s+\/var\/log\/nginx\/access\.log main;$/m, `$1access_log ${dir}/access.log main;\n$1# Rehearsal only: which instance answered, so two-instance checks can see both.\n$1add_header X-Rehearsal-Upstream $upstream_addr always;`],
+  ];
+  let text = readFileSync(file, 'utf8');
+  for (const [pattern, replacement] of changes) {
+    check(pattern.test(text), `.platform/nginx/nginx.conf has no line matching ${pattern}`);
+    text = text.replace(pattern, replacement);
+  }
+  return text;
 }
 
 /** What EB generates in conf.d/elasticbeanstalk/00_application.conf for the Node.js platform. */
@@ -120,12 +92,12 @@ export class Nginx {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Writes the EB layout plus the bundle's .platform/nginx/conf.d, proxying to the given app ports. */
+  /** Writes the EB layout from the bundle's .platform/nginx files, proxying to the given app ports. */
   configure(bundleDir: string, appPorts: number[]): string[] {
     const confD = path.join(this.dir, 'conf.d');
     mkdirSync(path.join(confD, 'elasticbeanstalk'), { recursive: true });
     for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(this.dir, 'tmp', sub), { recursive: true });
-    writeFileSync(this.confFile, ebNginxConf(this.dir, this.port));
+    writeFileSync(this.confFile, rehearsalNginxConf(bundleDir, this.dir, this.port));
     writeFileSync(path.join(confD, 'elasticbeanstalk', '00_application.conf'), EB_APPLICATION_CONF);
     const platformConfD = path.join(bundleDir, '.platform/nginx/conf.d');
     check(existsSync(platformConfD), 'the bundle has no .platform/nginx/conf.d');
