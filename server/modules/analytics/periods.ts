@@ -48,6 +48,5 @@ export function periods(from: string, to: string, timezone: string): Periods {
   };
 }
 
-
 /** A ratio, or null when there is nothing to divide by. */
 export const ratio = (part: number, whole: number) => (whole > 0 ? part / whole : null);

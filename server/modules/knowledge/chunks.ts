@@ -10,7 +10,6 @@ import type { Chunk } from './split.js';
  * and so is not in the drizzle schema. Every statement carries the clinic filter of ClinicData.
  */
 
-
 /** Whether this database has the vector column (pgvector installed when it was migrated). */
 export async function hasVectorColumn(db: Db): Promise<boolean> {
   const rows = rowsOf<{ ok: number }>(
