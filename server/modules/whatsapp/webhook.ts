@@ -49,7 +49,8 @@ function envelopeOf(raw: Buffer): EvolutionEnvelope {
     throw badRequest('invalid_json', 'The request body is not valid JSON');
   }
   const result = evolutionEnvelope.safeParse(json);
-  if (!result.success || JSON.stringify(result.data).includes('\\u0000')) {
+  // A NUL can only arrive escaped (a raw control character is not JSON): Postgres stores no NUL in text.
+  if (!result.success || raw.includes('\\u0000')) {
     throw new AppError(400, 'validation_failed', 'Invalid body', result.success ? undefined : { body: z.flattenError(result.error) });
   }
   parsed.set(raw, result.data);

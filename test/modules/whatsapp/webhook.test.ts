@@ -75,6 +75,8 @@ describe('Evolution webhook receiver', () => {
       expect((await post(path).send('{"event": "messages.upsert", "instance": ')).status).toBe(400);
       expect((await post(path).send(JSON.stringify({ event: 'messages.upsert', instance: other.instance, data: 'texto' }))).status).toBe(400);
       expect((await post(path).send(JSON.stringify({ event: 42, instance: other.instance, data: {} }))).status).toBe(400);
+      // Postgres keeps no NUL in text: refused at the door, not failed later.
+      expect((await post(path).send(JSON.stringify(textMessage(other, 'antes\u0000depois')))).status).toBe(400);
       const huge = textMessage(other, 'x'.repeat(1024 * 1024 + 10));
       const res = await post(path).send(JSON.stringify(huge));
       expect(res.status).toBe(413);
