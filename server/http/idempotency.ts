@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { eq, lt } from 'drizzle-orm';
 import { idempotencyKeys } from '../../shared/schema/index.js';
 import { ClinicData } from '../infra/clinic-data.js';
@@ -17,7 +17,7 @@ const POLL_MS = 25;
  * is a handler that committed in the instant before its process died.
  */
 export const IDEMPOTENCY_STALE_MS = 300_000;
-/** Freeing a key while its database is unreachable is tried again this often, until a claim would be stale anyway. */
+/** Freeing a key, or storing its answer, while the database is unreachable is tried again this often. */
 const FREE_RETRY_MS = 500;
 
 export interface StoredAnswer {
@@ -62,10 +62,17 @@ export class IdempotencyStore {
     const data = new ClinicData(scope.clinicId, this.db);
     const deadline = Date.now() + this.opts.waitMs;
     for (;;) {
+      const id = randomUUID();
       const [claimed] = await data
-        .insert(idempotencyKeys, { route: scope.route, key: scope.key, fingerprint: print })
+        .insert(idempotencyKeys, { id, route: scope.route, key: scope.key, fingerprint: print })
         .onConflictDoNothing()
-        .returning({ id: idempotencyKeys.id });
+        .returning({ id: idempotencyKeys.id })
+        .catch(async (err: unknown) => {
+          // The connection went away around the commit: the claim may be stored. Freed by its id
+          // (only this attempt's), or the retry would meet a key held by nobody until it is stale.
+          if (databaseUnreachable(err)) await this.free(data, id);
+          throw err;
+        });
       if (claimed) return { ...(await this.runClaimed(data, claimed.id, handler)), replayed: false };
 
       const [row] = await data.select(idempotencyKeys, eq(idempotencyKeys.route, scope.route), eq(idempotencyKeys.key, scope.key));
@@ -96,11 +103,16 @@ export class IdempotencyStore {
       await this.free(data, id);
       throw err;
     }
-    await data.update(
-      idempotencyKeys,
-      { status: 'completed', responseStatus: answer.status, responseBody: answer.body ?? null, completedAt: new Date() },
-      eq(idempotencyKeys.id, id),
-    );
+    const complete = () =>
+      data.update(idempotencyKeys, { status: 'completed', responseStatus: answer.status, responseBody: answer.body ?? null, completedAt: new Date() }, eq(idempotencyKeys.id, id));
+    try {
+      await complete();
+    } catch (err) {
+      if (!databaseUnreachable(err)) throw err;
+      // The handler's work is committed: answer it, and store the answer once the database is back.
+      // Dropped, the claim would go stale and a retry would run the handler a second time.
+      void retryWhileUnreachable(complete, { waitMs: FREE_RETRY_MS, giveUpAt: Date.now() + IDEMPOTENCY_STALE_MS - 60_000 }).catch(() => {});
+    }
     return answer;
   }
 

@@ -143,6 +143,50 @@ describe('IdempotencyStore', () => {
     expect(answers.filter((a) => !a.replayed)).toHaveLength(1);
   });
 
+  // What Postgres going away mid-statement looks like to the store: the statement's work may be done.
+  const down = () => Object.assign(new Error('database unreachable'), { code: 'DATABASE_DOWN' });
+
+  it('a claim whose commit was not acknowledged (Postgres went away) is freed: the retry runs', async () => {
+    const scope = { clinicId, route: 'POST /test', key: randomUUID(), request: { body: { n: 3 } } };
+    const db = app.infra.db;
+    // The first claim is stored, then its answer is lost.
+    const flaky = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop !== 'insert') return Reflect.get(target, prop, receiver);
+        return (table: typeof idempotencyKeys) => ({
+          values: (v: never) => ({
+            onConflictDoNothing: () => ({
+              returning: (f: never) => target.insert(table).values(v).onConflictDoNothing().returning(f).then(() => Promise.reject(down())),
+            }),
+          }),
+        });
+      },
+    });
+    let runs = 0;
+    const handler = async () => ({ status: 201, body: { run: ++runs } });
+    await expect(new IdempotencyStore(flaky, { waitMs: 100 }).run(scope, handler)).rejects.toMatchObject({ code: 'DATABASE_DOWN' });
+    expect(await store.run(scope, handler)).toEqual({ status: 201, body: { run: 1 }, replayed: false });
+  });
+
+  it('an answer the database could not store at once is stored when it returns: a retry replays it, never runs it again', async () => {
+    const scope = { clinicId, route: 'POST /test', key: randomUUID(), request: { body: { n: 4 } } };
+    const db = app.infra.db;
+    let failing = true;
+    setTimeout(() => (failing = false), 700);
+    const flaky = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop !== 'update' || !failing) return Reflect.get(target, prop, receiver);
+        return () => ({ set: () => ({ where: () => Promise.reject(down()) }) });
+      },
+    });
+    let runs = 0;
+    const handler = async () => ({ status: 201, body: { run: ++runs } });
+    expect(await new IdempotencyStore(flaky, { waitMs: 100 }).run(scope, handler)).toEqual({ status: 201, body: { run: 1 }, replayed: false });
+    const patient = new IdempotencyStore(db, { waitMs: 5000 });
+    expect(await patient.run(scope, handler)).toEqual({ status: 201, body: { run: 1 }, replayed: true });
+    expect(runs).toBe(1);
+  });
+
   it('prune deletes keys older than 24 hours only', async () => {
     const old = randomUUID();
     const recent = randomUUID();
