@@ -103,33 +103,32 @@ export class IdempotencyStore {
       await this.free(data, id);
       throw err;
     }
-    const complete = () =>
-      data.update(idempotencyKeys, { status: 'completed', responseStatus: answer.status, responseBody: answer.body ?? null, completedAt: new Date() }, eq(idempotencyKeys.id, id));
-    try {
-      await complete();
-    } catch (err) {
-      if (!databaseUnreachable(err)) throw err;
-      // The handler's work is committed: answer it, and store the answer once the database is back.
-      // Dropped, the claim would go stale and a retry would run the handler a second time.
-      void retryWhileUnreachable(complete, { waitMs: FREE_RETRY_MS, giveUpAt: Date.now() + IDEMPOTENCY_STALE_MS - 60_000 }).catch(() => {});
-    }
+    // The handler's work is committed: it is answered, its answer stored once the database is back.
+    // Dropped, the claim would go stale and a retry would run the handler a second time.
+    await nowOrWhenBack(
+      () => data.update(idempotencyKeys, { status: 'completed', responseStatus: answer.status, responseBody: answer.body ?? null, completedAt: new Date() }, eq(idempotencyKeys.id, id)),
+      Date.now() + IDEMPOTENCY_STALE_MS - 60_000,
+    );
     return answer;
   }
 
   /**
    * A failed attempt frees its key. When it failed because the database went away, the delete
-   * fails too: it is tried again in the background (the answer does not wait), so the client's
-   * retry runs as soon as the database is back instead of meeting a key held by nobody.
+   * fails too: it goes on in the background, so the client's retry runs as soon as the database is
+   * back instead of meeting a key held by nobody (past the give-up time the stale takeover frees it).
    */
-  private async free(data: ClinicData, id: string) {
-    const attempt = () => data.delete(idempotencyKeys, eq(idempotencyKeys.id, id));
-    try {
-      await attempt();
-    } catch (err) {
-      if (!databaseUnreachable(err)) throw err;
-      // Past the give-up time the stale takeover frees it instead.
-      void retryWhileUnreachable(attempt, { waitMs: FREE_RETRY_MS, giveUpAt: Date.now() + IDEMPOTENCY_STALE_MS }).catch(() => {});
-    }
+  private free(data: ClinicData, id: string) {
+    return nowOrWhenBack(() => data.delete(idempotencyKeys, eq(idempotencyKeys.id, id)), Date.now() + IDEMPOTENCY_STALE_MS);
+  }
+}
+
+/** A write tried at once; if the database is away, tried again in the background until `giveUpAt` (the caller does not wait). */
+async function nowOrWhenBack(write: () => Promise<unknown>, giveUpAt: number) {
+  try {
+    await write();
+  } catch (err) {
+    if (!databaseUnreachable(err)) throw err;
+    void retryWhileUnreachable(write, { waitMs: FREE_RETRY_MS, giveUpAt }).catch(() => {});
   }
 }
 

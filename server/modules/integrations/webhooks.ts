@@ -114,12 +114,11 @@ export class WebhookInbox {
    * values() would build rows x columns parameters, and stringify each payload again, per insert).
    */
   private async insert(clinicId: string, batch: WaitingAck[]): Promise<Set<string>> {
-    const data = new ClinicData(clinicId, this.infra.db);
     const json = JSON.stringify(batch.map(({ row }) => ({ connection_id: row.connectionId, external_id: row.externalId, type: row.type, payload: row.payload })));
     const rows = rowsOf<{ connectionId: string; externalId: string }>(
       await this.infra.db.execute(sql`
         insert into integration_webhook_events (clinic_id, connection_id, external_id, type, payload)
-        select ${data.clinicId}::uuid, r.connection_id, r.external_id, r.type, r.payload
+        select ${clinicId}::uuid, r.connection_id, r.external_id, r.type, r.payload
         from jsonb_to_recordset(${json}::jsonb) as r(connection_id uuid, external_id text, type text, payload jsonb)
         on conflict (connection_id, external_id) do nothing
         returning connection_id as "connectionId", external_id as "externalId"`),

@@ -25,10 +25,6 @@ export interface Sender {
 const jidsOf = (who: Sender) => [who.groupJid, who.phoneJid, who.lid].filter((j): j is string => !!j);
 const phonesOf = (who: Sender) => (!who.groupJid && who.phoneJid ? phoneVariants(jidDigits(who.phoneJid)) : []);
 const addressesOf = (who: Sender) => [...jidsOf(who), ...phonesOf(who)];
-const sharesAddress = (who: Sender, others: readonly Sender[]) => {
-  const mine = new Set(addressesOf(who));
-  return others.some((o) => addressesOf(o).some((a) => mine.has(a)));
-};
 
 /**
  * Who a WhatsApp address is: a contact found by the addresses it was seen with
@@ -44,20 +40,29 @@ export class WhatsappContacts {
   /**
    * Several senders (a batch of deliveries), in order: one query finds every known one; a sender
    * that needs a write (a new lead, a merge, a learned phone or address) is settled on its own, and
-   * the others are looked up again after it (it may have made their contact).
+   * the later ones are looked up again when it may have made their contact.
    */
   async resolveMany(scope: ContactWriter, senders: readonly Sender[]): Promise<string[]> {
     if (senders.length === 0) return [];
     const data = new ClinicData(scope.clinicId, this.infra.db);
     let found = await this.known(data, senders);
+    // Which later sender shares an address with which: computed once, not per write.
+    const lastSeen = new Map<string, number>();
+    const sharedLater = new Set<number>();
+    senders.forEach((who, i) => {
+      for (const address of addressesOf(who)) {
+        const before = lastSeen.get(address);
+        if (before !== undefined && before !== i) sharedLater.add(before);
+        lastSeen.set(address, i);
+      }
+    });
     const ids: string[] = [];
     for (const [i, who] of senders.entries()) {
       const { contactId, wrote, merged } = await this.settle(scope, data, who, found);
       ids.push(contactId);
       // A write changes what is known of this sender's own addresses (a merge, of another contact's
       // too): the later senders are looked up again only when one shares an address, not per new lead.
-      const later = senders.slice(i + 1);
-      if (merged || (wrote && sharesAddress(who, later))) found = await this.known(data, later);
+      if (merged || (wrote && sharedLater.has(i))) found = await this.known(data, senders.slice(i + 1));
     }
     return ids;
   }
