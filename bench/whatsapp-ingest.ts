@@ -10,16 +10,17 @@
  *   3. Baseline in the same run: a minimal Express route doing one `INSERT ... ON CONFLICT DO
  *      NOTHING` of the same row, at the same concurrency; the ratio is 2 / 3.
  * BENCH_DURATION (seconds per phase, default 10; `--full` = 60). The load generator (autocannon)
- * runs in this process too, so the figures are conservative for the app. Load-independent figures
+ * runs in a child process (bench/lib/webhook-load.ts), as Evolution is another host. Load-independent figures
  * beside them: SQL statements per delivery (every statement the app's postgres.js client sends,
  * counted through its `debug` hook: acks, drains, the outbox and its subscribers) and this
  * process's CPU per message, for the app and the baseline alike.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import os from 'node:os';
-import autocannon from 'autocannon';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
@@ -33,6 +34,7 @@ import { createLogger } from '../server/infra/logger.js';
 import { createModules } from '../server/modules/index.js';
 import { listeningPort, startServer } from '../server/http-server.js';
 import { dropRedisKeys } from './lib/redis-keys.js';
+import type { LoadResult, LoadRun, Target } from './lib/webhook-load.js';
 
 const DB = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -40,6 +42,9 @@ const SECONDS = process.argv.includes('--full') ? 60 : Number(process.env.BENCH_
 const CONNECTIONS = 32;
 const DUPLICATES = 0.05;
 const SENDERS = 500;
+/** Clinics (a number each) the senders are spread over: BENCH_NUMBERS, default 1 (each clinic has a drain of its own). */
+const NUMBERS = Number(process.env.BENCH_NUMBERS ?? 1);
+const BASELINE_NUMBER = randomUUID();
 
 const round = (x: number) => Math.round(x * 10) / 10;
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -81,7 +86,7 @@ await admin.unsafe(`create database ${dbName}`);
 const url = new URL(DB);
 url.pathname = `/${dbName}`;
 const prefix = `opb-bench-wa-${Date.now().toString(36)}:`;
-const template = JSON.parse(readFileSync(new URL('../test/fixtures/evolution/webhook.messages.upsert.text.json', import.meta.url), 'utf8')) as { data: Record<string, unknown> } & Record<string, unknown>;
+const TEMPLATE = new URL('../test/fixtures/evolution/webhook.messages.upsert.text.json', import.meta.url);
 
 try {
   const config = loadConfig({ NODE_ENV: 'development', DATABASE_URL: url.toString(), REDIS_URL: REDIS, REDIS_PREFIX: prefix, CORS_ORIGINS: 'http://bench.local', LOG_LEVEL: 'info', DATA_DIR: '/tmp/opb-bench-wa' });
@@ -98,69 +103,58 @@ try {
   const server = await startServer(infra, app, { port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${listeningPort(server)}`;
 
-  const [clinic] = await infra.db.insert(clinics).values({ name: 'Bench WhatsApp' }).returning({ id: clinics.id });
-  const clinicId = clinic!.id;
-  const secret = randomBytes(32).toString('base64url');
-  const instance = `bench-${randomUUID().slice(0, 8)}`;
-  const connection = await modules.services.integrations.connections.create(clinicId, { provider: 'evolution', credentials: { webhookSecret: secret, instanceToken: randomUUID() }, webhook: true });
-  const [number] = await infra.db.insert(whatsappNumbers).values({ clinicId, connectionId: connection.id, instanceName: instance, state: 'open' }).returning({ id: whatsappNumbers.id });
-  // One token for the run (Evolution signs each call; verifying is the server's cost either way).
-  const jwt = await new SignJWT({ app: 'evolution', action: 'webhook' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(secret));
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${jwt}` };
-  const target = `${base}/api/webhooks/evolution/${connection.webhookRef}`;
+  // NUMBERS clinics with a number each, every sender writing to one of them (one process serves many clinics).
+  const targets: Target[] = [];
+  for (let n = 0; n < NUMBERS; n++) {
+    const [clinic] = await infra.db.insert(clinics).values({ name: `Bench WhatsApp ${n + 1}` }).returning({ id: clinics.id });
+    const secret = randomBytes(32).toString('base64url');
+    const instance = `bench-${randomUUID().slice(0, 8)}`;
+    const connection = await modules.services.integrations.connections.create(clinic!.id, { provider: 'evolution', credentials: { webhookSecret: secret, instanceToken: randomUUID() }, webhook: true });
+    await infra.db.insert(whatsappNumbers).values({ clinicId: clinic!.id, connectionId: connection.id, instanceName: instance, state: 'open' });
+    // One token per number for the run (Evolution signs each call; verifying is the server's cost either way).
+    const jwt = await new SignJWT({ app: 'evolution', action: 'webhook' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(secret));
+    targets.push({ instance, path: `/api/webhooks/evolution/${connection.webhookRef}`, authorization: `Bearer ${jwt}` });
+  }
 
-  let seq = 0;
-  const sentIds: string[] = [];
-  let duplicatesSent = 0;
-  const body = (id: string, i: number) => {
-    const phone = `55119${String(80000000 + (i % SENDERS)).padStart(8, '0')}`;
-    return JSON.stringify({
-      ...template,
-      instance,
-      apikey: null,
-      data: { ...template.data, key: { remoteJid: `${phone}@s.whatsapp.net`, fromMe: false, id }, pushName: `Paciente ${i % SENDERS}`, message: { conversation: `Mensagem de teste ${i}` }, messageTimestamp: Math.floor(Date.now() / 1000) },
-    });
+  // The load generator is a child process (bench/lib/webhook-load.ts) that keeps the sent ids across phases.
+  const generator = fork(fileURLToPath(new URL('./lib/webhook-load.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, TEMPLATE: fileURLToPath(TEMPLATE), SENDERS: String(SENDERS), DUPLICATES: String(DUPLICATES) },
+  });
+  const replies: ((m: LoadResult | 'ready') => void)[] = [];
+  generator.on('message', (m: LoadResult | 'ready') => replies.shift()?.(m));
+  const reply = () => new Promise<LoadResult | 'ready'>((resolve) => replies.push(resolve));
+  await reply();
+  const run = async (opts: Omit<LoadRun, 'url'> & { url?: string }, phase: string) => {
+    const answered = reply();
+    generator.send({ url: base, targets, ...opts } satisfies LoadRun);
+    const r = (await answered) as LoadResult;
+    if (r.failures) throw new Error(`${phase}: ${r.failures}`);
+    return r;
   };
-  const nextBody = () => {
-    if (sentIds.length > 0 && Math.random() < DUPLICATES) {
-      duplicatesSent++;
-      const id = sentIds[Math.floor(Math.random() * sentIds.length)]!;
-      return body(id, Number(id.split('-')[1]));
-    }
-    const i = seq++;
-    const id = `BENCH-${i}-${randomBytes(4).toString('hex').toUpperCase()}`;
-    sentIds.push(id);
-    return body(id, i);
-  };
-  const run = (opts: { duration: number; connections: number; overallRate?: number; url?: string }) =>
-    autocannon({
-      url: opts.url ?? target,
-      method: 'POST',
-      headers,
-      connections: opts.connections,
-      duration: opts.duration,
-      ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
-      requests: [{ setupRequest: (req) => ({ ...req, body: nextBody() }) }],
-    });
   const drain = async (unique: number) => {
     const deadline = Date.now() + 120_000;
     while (delivered.size < unique && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   };
 
   // Warm-up: connections, JIT, every sender's lead created once (so the phases measure known senders).
-  await autocannon({ url: target, method: 'POST', headers, connections: 8, amount: Math.ceil(SENDERS * 1.2), requests: [{ setupRequest: (req) => ({ ...req, body: nextBody() }) }] });
-  await drain(seq);
+  let sent = await run({ connections: 8, amount: Math.ceil(SENDERS * 1.2) }, 'warm-up');
+  await drain(sent.unique);
 
-  console.log(`load average at start: ${load()}`);
+  console.log(`${NUMBERS} clinic(s) with a number each, ${SENDERS} senders; load average at start: ${load()}`);
   // 1. Ack latency at 500 msg/s.
   {
     const statementsBefore = statements;
-    const r = await run({ duration: SECONDS, connections: CONNECTIONS, overallRate: 500 });
-    if (r.non2xx || r.errors || r.timeouts) throw new Error(`rate phase: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
-    await drain(seq);
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const r = await run({ duration: SECONDS, connections: CONNECTIONS, overallRate: 500 }, 'rate phase');
+    loop.disable();
+    sent = r;
+    await drain(sent.unique);
     console.log(
-      `ack at 500 msg/s: ${r.requests.total} deliveries in ${SECONDS} s, ack p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms; ` +
-        `${round((statements - statementsBefore) / r.requests.total)} statements per delivery end to end`,
+      `ack at 500 msg/s: ${r.total} deliveries in ${SECONDS} s, ack p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; ` +
+        `event-loop delay p99 ${round(loop.percentile(99) / 1e6)} ms, max ${round(loop.max / 1e6)} ms; ` +
+        `${round((statements - statementsBefore) / r.total)} statements per delivery end to end`,
     );
   }
 
@@ -168,27 +162,26 @@ try {
   let ingestRate = 0;
   {
     const before = delivered.size;
-    const seqBefore = seq;
-    duplicatesSent = 0;
+    const uniqueBefore = sent.unique;
     const statementsBefore = statements;
     const cpuBefore = cpuMs();
     const t0 = performance.now();
-    const r = await run({ duration: SECONDS, connections: CONNECTIONS });
-    if (r.non2xx || r.errors || r.timeouts) throw new Error(`throughput phase: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+    const r = await run({ duration: SECONDS, connections: CONNECTIONS }, 'throughput phase');
+    sent = r;
     const loadEnd = performance.now();
-    await drain(seq);
+    await drain(sent.unique);
     const cpu = cpuMs() - cpuBefore;
-    const unique = seq - seqBefore;
+    const unique = sent.unique - uniqueBefore;
     const stored = delivered.size - before;
     const last = Math.max(...[...delivered.values()]);
     const seconds = (last - t0) / 1000;
     ingestRate = stored / seconds;
-    const [{ n }] = (await infra.db.execute(`select count(*)::int as n from messages where number_id = '${number!.id}'`)) as unknown as [{ n: number }];
+    const [{ n }] = (await infra.db.execute(`select count(*)::int as n from messages`)) as unknown as [{ n: number }];
     console.log(
-      `sustained: ${r.requests.total} deliveries (${duplicatesSent} duplicates) in ${SECONDS} s = ${Math.round(r.requests.total / SECONDS)} acks/s (ack p99 ${r.latency.p99} ms); ` +
+      `sustained: ${r.total} deliveries (${r.duplicates} duplicates) in ${SECONDS} s = ${Math.round(r.total / SECONDS)} acks/s (ack p99 ${r.p99} ms); ` +
         `${stored} of ${unique} new messages stored and delivered as events in ${round(seconds)} s = ${Math.round(ingestRate)} msg/s end to end ` +
         `(queue drained ${round((last - loadEnd) / 1000)} s after the load); ${n} message rows in all, duplicates stored once; ` +
-        `${round((statements - statementsBefore) / r.requests.total)} statements per delivery, ${(cpu / r.requests.total).toFixed(2)} ms CPU per delivery (this process, load generator included)`,
+        `${round((statements - statementsBefore) / r.total)} statements per delivery, ${(cpu / r.total).toFixed(2)} ms CPU per delivery (the app's process)`,
     );
   }
 
@@ -199,22 +192,23 @@ try {
     const baseline = express();
     baseline.post('/baseline', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
       const b = JSON.parse((req.body as Buffer).toString('utf8')) as { data: { key: { id: string; remoteJid: string }; message: { conversation: string }; messageTimestamp: number } };
-      await sql`insert into bench_baseline values (${number!.id}, ${b.data.key.id}, ${b.data.key.remoteJid}, ${b.data.message.conversation}, ${new Date(b.data.messageTimestamp * 1000)}) on conflict do nothing`;
+      await sql`insert into bench_baseline values (${BASELINE_NUMBER}, ${b.data.key.id}, ${b.data.key.remoteJid}, ${b.data.message.conversation}, ${new Date(b.data.messageTimestamp * 1000)}) on conflict do nothing`;
       res.json({ received: true });
     });
     const http = createServer(baseline);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
     const port = (http.address() as { port: number }).port;
     const cpuBefore = cpuMs();
-    const r = await run({ duration: SECONDS, connections: CONNECTIONS, url: `http://127.0.0.1:${port}/baseline` });
+    const r = await run({ duration: SECONDS, connections: CONNECTIONS, url: `http://127.0.0.1:${port}/baseline`, targets: undefined }, 'baseline');
     const cpu = cpuMs() - cpuBefore;
-    const rate = r.requests.total / SECONDS;
-    console.log(`baseline (Express + one INSERT ... ON CONFLICT DO NOTHING): ${Math.round(rate)} req/s, p99 ${r.latency.p99} ms, ${(cpu / r.requests.total).toFixed(2)} ms CPU per request`);
+    const rate = r.total / SECONDS;
+    console.log(`baseline (Express + one INSERT ... ON CONFLICT DO NOTHING): ${Math.round(rate)} req/s, p99 ${r.p99} ms, ${(cpu / r.total).toFixed(2)} ms CPU per request`);
     console.log(`ratio: end-to-end ingest ${Math.round(ingestRate)} msg/s = ${round((ingestRate / rate) * 100)} % of the baseline`);
     http.close();
     await sql.end();
   }
 
+  generator.kill();
   await infra.realtime.close();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { createSigner } from 'fast-jwt';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookAuthMode } from '../../../shared/schema/webhooks.js';
 
@@ -36,15 +36,8 @@ export async function signedHeaders(webhookId: string, body: string, at: Date, k
   if (keys.authMode === 'header' && keys.headerName && keys.headerValue) headers[keys.headerName.toLowerCase()] = keys.headerValue;
   if (keys.authMode === 'jwt') {
     const iat = Math.floor(at.getTime() / 1000);
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setIssuer('operabase')
-      .setAudience('n8n')
-      .setSubject(`clinic:${keys.clinicId}`)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + JWT_LIFETIME_S)
-      .setJti(webhookId)
-      .sign(new TextEncoder().encode(keys.secrets[0]));
+    const claims = { iss: 'operabase', aud: 'n8n', sub: `clinic:${keys.clinicId}`, iat, exp: iat + JWT_LIFETIME_S, jti: webhookId };
+    const token = createSigner({ key: keys.secrets[0], algorithm: 'HS256' })(claims);
     headers.authorization = `Bearer ${token}`;
   }
   return headers;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
+import { SignJWT } from 'jose';
 import { outbox } from '../../../shared/schema/index.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { anonymous, createClinic, type TestClinic } from '../../helpers/clinic.js';
@@ -24,13 +25,21 @@ describe('Evolution webhook receiver', () => {
     number = await createNumber(app, clinic.id);
   });
 
-  it('refuses a missing, wrong, expired or foreign JWT and a wrong instance token with 401, storing nothing', async () => {
+  it('refuses a missing, wrong, expired, unsigned, endless or foreign JWT and a wrong instance token with 401, storing nothing', async () => {
     const body = textMessage(number, 'Oi');
-    const expired = await jwtFor(number.webhookSecret, { app: 'evolution', action: 'webhook' }, Math.floor(Date.now() / 1000) - 5);
+    const claims = { app: 'evolution', action: 'webhook' };
+    const expired = await jwtFor(number.webhookSecret, claims, Math.floor(Date.now() / 1000) - 5);
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const unsigned = `${part({ alg: 'none', typ: 'JWT' })}.${part({ ...claims, exp: Math.floor(Date.now() / 1000) + 600 })}.`;
+    const endless = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().sign(new TextEncoder().encode(number.webhookSecret));
+    const otherAlgorithm = await new SignJWT(claims).setProtectedHeader({ alg: 'HS512', typ: 'JWT' }).setExpirationTime('10m').sign(new TextEncoder().encode(number.webhookSecret));
     const cases = [
       await deliver(app, number, body, { auth: 'none' }),
       await deliver(app, number, body, { token: await jwtFor('outro-segredo-qualquer-com-32-bytes') }),
       await deliver(app, number, body, { token: expired }),
+      await deliver(app, number, body, { token: unsigned }),
+      await deliver(app, number, body, { token: endless }),
+      await deliver(app, number, body, { token: otherAlgorithm }),
       await deliver(app, number, body, { token: await jwtFor(number.webhookSecret, { app: 'outra', action: 'webhook' }) }),
       await deliver(app, number, { ...body, apikey: 'B6D8E1F2-0000-0000-0000-000000000000' }, { auth: 'apikey' }),
       await deliver(app, number, body, { global: true, auth: 'none' }),
