@@ -5,7 +5,8 @@
  * Real Postgres at BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres); the
  * bench creates, seeds and drops its own database. Each server runs in its own process, driven by
  * autocannon (10 connections, 2 s warm-up, BENCH_DURATION s, default 8); two interleaved rounds,
- * the best of each. BENCH_BEFORE=<commit> also runs that commit's app (from `git archive`) in the
+ * the best of each. BENCH_PATHS=search,... runs only those paths; BENCH_POOL_MAX sets the app's and
+ * Express's pool alike (default 10 each, the app's default). BENCH_BEFORE=<commit> also runs that commit's app (from `git archive`) in the
  * same run, for a before/after on one host state.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -112,6 +113,9 @@ async function main() {
       inbox: '/api/conversations',
       search: '/api/contacts?search=silva',
     };
+    // BENCH_PATHS=search,week: only those paths.
+    const only = process.env.BENCH_PATHS?.split(',');
+    if (only) for (const what of Object.keys(paths)) if (!only.includes(what)) delete paths[what as keyof typeof paths];
     // label, checkout, server kind: "app" with every cache off, "app, account cached" with only the view's own off.
     const kinds: [string, string, string][] = [
       ['express', root, 'express'],

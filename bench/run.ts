@@ -11,6 +11,8 @@ import path from 'node:path';
 const dir = path.dirname(new URL(import.meta.url).pathname);
 const args = process.argv.slice(2);
 const filters = args.filter((a) => !a.startsWith('--'));
+/** Other flags go to each script (`npm run bench -- whatsapp-ingest --full`). */
+const flags = args.filter((a) => a.startsWith('--') && a !== '--list');
 const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts');
 const imported = new Set(
   files.flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/from\s+['"]\.\/([\w.-]+)\.js['"]/g)].map((m) => `${m[1]}.ts`)),
@@ -32,7 +34,7 @@ if (scripts.length === 0) {
 const failed: string[] = [];
 for (const script of scripts) {
   console.log(`\n=== bench/${script} ===`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, script)], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, script), ...flags], { stdio: 'inherit' });
   if (result.status !== 0) failed.push(script);
 }
 if (failed.length > 0) {

@@ -21,7 +21,7 @@ const listen = (server: Server) =>
   new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 
 function expressApp(databaseUrl: string, clinicId: string, searchClinicId: string) {
-  const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} });
+  const sql = postgres(databaseUrl, { max: Number(process.env.BENCH_POOL_MAX ?? 10), onnotice: () => {} });
   const rows = (query: string, params: unknown[]) => sql.unsafe(query, params as never[], { prepare: true });
   const app = express();
   app.get('/api/appointments', async (req, res) => {
@@ -41,7 +41,7 @@ function expressApp(databaseUrl: string, clinicId: string, searchClinicId: strin
 }
 
 async function apiApp(databaseUrl: string, keepAccounts: boolean) {
-  const config = loadConfig({ NODE_ENV: 'development', DATABASE_URL: databaseUrl, CORS_ORIGINS: 'http://bench.local', LOG_LEVEL: 'info', DATA_DIR: '/tmp/opb-bench' });
+  const config = loadConfig({ NODE_ENV: 'development', DATABASE_URL: databaseUrl, CORS_ORIGINS: 'http://bench.local', LOG_LEVEL: 'info', DATA_DIR: '/tmp/opb-bench', ...(process.env.BENCH_POOL_MAX ? { DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX } : {}) });
   const log = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
   const infra = await createInfra(config, log);
   infra.cache = new NoCache({ keepAccounts });

@@ -27,11 +27,33 @@ export function zonedParts(instant: Date, timeZone: string) {
   return { year: parts.year!, month: parts.month!, day: parts.day!, hour: parts.hour! % 24, minute: parts.minute!, second: parts.second! };
 }
 
-/** Offset of the zone at an instant, in minutes east of UTC (São Paulo: -180). */
-export function offsetMinutes(instant: Date, timeZone: string): number {
-  const p = zonedParts(instant, timeZone);
+function measuredOffset(ms: number, timeZone: string): number {
+  const p = zonedParts(new Date(ms), timeZone);
   const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return Math.round((asUtc - Math.floor(instant.getTime() / 1000) * 1000) / 60_000);
+  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60_000);
+}
+
+const QUARTER_HOUR_MS = 15 * 60_000;
+/** Offsets by zone and UTC quarter hour; cleared when full. */
+const quarterOffsets = new Map<string, number>();
+const MAX_QUARTERS = 50_000;
+
+/**
+ * Offset of the zone at an instant, in minutes east of UTC (São Paulo: -180). Asked for every
+ * slot of a week's availability, where formatToParts was most of the cost: a quarter hour whose
+ * two ends have the same offset has it throughout (no zone changes twice in 15 minutes), so its
+ * offset is kept; one holding a change is measured at each instant.
+ */
+export function offsetMinutes(instant: Date, timeZone: string): number {
+  const quarter = Math.floor(instant.getTime() / QUARTER_HOUR_MS);
+  const key = `${timeZone}|${quarter}`;
+  const known = quarterOffsets.get(key);
+  if (known !== undefined) return known;
+  const start = measuredOffset(quarter * QUARTER_HOUR_MS, timeZone);
+  if (start !== measuredOffset((quarter + 1) * QUARTER_HOUR_MS - 1000, timeZone)) return measuredOffset(instant.getTime(), timeZone);
+  if (quarterOffsets.size >= MAX_QUARTERS) quarterOffsets.clear();
+  quarterOffsets.set(key, start);
+  return start;
 }
 
 /** The instant when the wall clock in `timeZone` shows `date` (YYYY-MM-DD) at `minutes` after midnight. */

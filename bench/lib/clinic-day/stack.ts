@@ -107,7 +107,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const cpus = opts.cpus ?? [0];
     const heap = opts.heapMiB ?? 512;
     for (const [i, port] of ports.entries()) {
-      const command = `taskset -c ${cpus[i % cpus.length]} ${process.execPath} --max-old-space-size=${heap} dist/index.js`;
+      // CLINIC_DAY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": a profile of each instance, written when it stops.
+      const command = `taskset -c ${cpus[i % cpus.length]} ${process.execPath} --max-old-space-size=${heap} ${process.env.CLINIC_DAY_NODE_FLAGS ?? ''} dist/index.js`;
       const instance = new Instance(String.fromCharCode(65 + i), port, REPO, command, { ...env, DATA_DIR: path.join(workDir, `data-${i}`) }, workDir);
       instances.push(instance);
     }
