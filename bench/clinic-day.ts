@@ -11,7 +11,7 @@
  *   CLINIC_DAY_USERS=1000  CLINIC_DAY_SECONDS=600  CLINIC_DAY_INSTANCES=1 (or 3, behind nginx)
  *   CLINIC_DAY_RAMP_SECONDS (default users/10, 10-120)  CLINIC_DAY_SERVER_CPUS=0 (instance i on the i-th, round robin)
  *   CLINIC_DAY_GENERATOR_CPUS=1  CLINIC_DAY_MESSAGES_PER_MINUTE=3 (per number)  CLINIC_DAY_KEEP=1 keeps logs
- *   CLINIC_DAY_APP_ENV="DATABASE_POOL_MAX=5" adds to the app's environment
+ *   CLINIC_DAY_APP_ENV="DATABASE_POOL_MAX=5" adds to the app's environment; CLINIC_DAY_NODE_FLAGS="--cpu-prof ..." to its node
  *   --short: 50 users for 30 s (a quick check that everything works)
  * BENCH_DATABASE_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL.
  */
