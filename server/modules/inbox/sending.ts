@@ -51,14 +51,18 @@ export class Sender {
 
   async send(messageId: string, job: JobContext): Promise<void> {
     const data = this.data(job.clinicId);
-    const [claimed] = await data.update(messages, { sendingAt: sql`now()` }, eq(messages.id, messageId), sendable, isNull(messages.sendingAt)).returning();
-    if (!claimed) return this.notClaimed(data, messageId, job);
+    const [pending] = await data.select(messages, eq(messages.id, messageId), sendable, isNull(messages.sendingAt));
+    if (!pending) return this.notClaimed(data, messageId, job);
+    // Everything the request needs is read before the claim: a crash between the claim and the
+    // request would leave a send that certainly did not go out looking as ambiguous as a timeout.
     let call: () => Promise<SentMessage>;
     try {
-      call = await this.prepare(data, claimed);
+      call = await this.prepare(data, pending);
     } catch (err) {
-      return this.failed(data, claimed, err, job);
+      return this.failed(data, pending, err, job, false);
     }
+    const [claimed] = await data.update(messages, { sendingAt: sql`now()` }, eq(messages.id, messageId), sendable, isNull(messages.sendingAt)).returning();
+    if (!claimed) return this.notClaimed(data, messageId, job);
     let sent: SentMessage;
     try {
       sent = await call();
@@ -124,19 +128,20 @@ export class Sender {
     }
   }
 
-  private async failed(data: ClinicData, m: MessageRow, err: unknown, job: JobContext) {
+  /** `claimed`: the request may have left (a timeout is then ambiguous); else it certainly did not, and another run's claim is left alone. */
+  private async failed(data: ClinicData, m: MessageRow, err: unknown, job: JobContext, claimed = true) {
     const code = isProviderError(err) ? err.code : err instanceof AppError ? err.code : 'internal';
-    if (isProviderError(err) && (err.code === 'timeout' || err.ambiguous)) {
+    if (claimed && isProviderError(err) && (err.code === 'timeout' || err.ambiguous)) {
       job.log.warn({ messageId: m.id, code }, 'send timed out: unconfirmed until its webhook echo');
       return this.mark(data, m.id, 'unconfirmed', code);
     }
     const retryable = isProviderError(err) ? err.retryable : err instanceof AppError ? err.code === 'number_not_connected' || err.status >= 500 : true;
     if (retryable && job.attempt < SEND_ATTEMPTS) {
-      await untilStored(() => data.update(messages, { sendingAt: null }, eq(messages.id, m.id)));
+      if (claimed) await untilStored(() => data.update(messages, { sendingAt: null }, eq(messages.id, m.id)));
       throw err;
     }
     job.log.warn({ messageId: m.id, code }, 'send failed');
-    await this.mark(data, m.id, 'failed', code === 'not_on_channel' ? 'not_on_whatsapp' : code);
+    await this.mark(data, m.id, 'failed', code === 'not_on_channel' ? 'not_on_whatsapp' : code, claimed ? undefined : isNull(messages.sendingAt));
   }
 
   private async mark(data: ClinicData, messageId: string, status: 'failed' | 'unconfirmed' | 'server_ack', error: string | null, condition?: ReturnType<typeof and>) {

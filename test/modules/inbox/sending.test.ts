@@ -257,6 +257,29 @@ describe('files', () => {
     expect(sendRequests(number.instanceName, 'message/sendWhatsAppAudio')).toHaveLength(1);
   });
 
+  it('a worker that dies while reading what to send leaves no claim: the next run sends it once', async () => {
+    const storage = app.infra.storage;
+    const read = storage.read.bind(storage);
+    let reading!: () => void;
+    const held = new Promise<void>((resolve) => (reading = resolve));
+    let die!: (err: Error) => void;
+    storage.read = () => {
+      storage.read = read;
+      reading();
+      return new Promise((_, reject) => (die = reject));
+    };
+    const before = sendRequests(number.instanceName, 'message/sendMedia').length;
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const res = await post(clinic.receptionist.agent, c.id, { fileId: await upload(clinic, 'exame.png', 'image/png', png) });
+    expect(res.status).toBe(201);
+    await held;
+    // The file is being read: had the worker died here, a claim would make a send that never left look ambiguous.
+    expect(await messageRow(clinic, res.body.id)).toMatchObject({ status: 'pending', sendingAt: null });
+    die(new Error('worker died'));
+    await until(async () => (await statusOf(res.body.id)) === 'server_ack');
+    expect(sendRequests(number.instanceName, 'message/sendMedia')).toHaveLength(before + 1);
+  });
+
   it("a file of another clinic is 404 and a type WhatsApp refuses is 400; nothing is stored or sent", async () => {
     const other = await createClinic({ app });
     const foreign = await upload(other, 'exame.pdf', 'application/pdf', Buffer.from('%PDF-1.4'));
