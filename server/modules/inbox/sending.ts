@@ -61,16 +61,17 @@ export class Sender {
     } catch (err) {
       return this.failed(data, pending, err, job, false);
     }
-    const [claimed] = await data.update(messages, { sendingAt: sql`now()` }, eq(messages.id, messageId), sendable, isNull(messages.sendingAt)).returning();
+    // The row was read above: the claim only needs to know it won.
+    const [claimed] = await data.update(messages, { sendingAt: sql`now()` }, eq(messages.id, messageId), sendable, isNull(messages.sendingAt)).returning({ id: messages.id });
     if (!claimed) return this.notClaimed(data, messageId, job);
     let sent: SentMessage;
     try {
       sent = await call();
     } catch (err) {
       // Whatever the client throws besides its classified errors came after the request left: ambiguous.
-      return this.failed(data, claimed, isProviderError(err) ? err : Object.assign(new Error('send failed unexpectedly'), { code: 'internal', retryable: false, ambiguous: true }), job);
+      return this.failed(data, pending, isProviderError(err) ? err : Object.assign(new Error('send failed unexpectedly'), { code: 'internal', retryable: false, ambiguous: true }), job);
     }
-    await this.settle(data, claimed, sent, job);
+    await this.settle(data, pending, sent, job);
   }
 
   /** Already sent, settled or held by another run: a held one is checked again once its claim would be stale. */
