@@ -141,7 +141,7 @@ export class Realtime {
       // the unsubscribe of close() queued behind the disconnect.
       this.subscriber = opts.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, enableAutoPipelining: false });
       this.subscriber.on('error', () => {});
-      io.adapter(createAdapter(quietPublisher(opts.redis), this.subscriber));
+      io.adapter(createAdapter(unawaited(opts.redis, ['publish']), unawaited(this.subscriber, ['punsubscribe', 'unsubscribe'])));
     }
     io.use((socket: TypedSocket, next) => {
       opts.identify(socket.request, bearer(socket)).then(
@@ -241,15 +241,17 @@ export class Realtime {
 }
 
 /**
- * The adapter publishes without awaiting: with Redis down each emit would leave an unhandled
- * rejection. Meanwhile events reach this instance's own sockets only; other instances' from the
+ * The adapter publishes, and unsubscribes when it closes, without awaiting: with Redis down each emit,
+ * and a close while the subscriber reconnects, would leave an unhandled rejection ("Connection is
+ * closed."). Meanwhile events reach this instance's own sockets only; other instances' from the
  * reconnect on (the subscriber resubscribes by itself).
  */
-function quietPublisher(redis: Redis): Redis {
+function unawaited(redis: Redis, methods: readonly string[]): Redis {
   return new Proxy(redis, {
     get(target, prop, receiver) {
-      if (prop === 'publish') return (...args: Parameters<Redis['publish']>) => target.publish(...args).catch(() => 0);
-      return Reflect.get(target, prop, receiver);
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof prop !== 'string' || !methods.includes(prop) || typeof value !== 'function') return value;
+      return (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch(() => 0);
     },
   });
 }

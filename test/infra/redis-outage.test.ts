@@ -1,4 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
@@ -6,6 +8,9 @@ import { TEST_ORIGIN, buildTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, anonymous, createClinic, type TestClinic } from '../helpers/clinic.js';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { messages } from '../../shared/schema/index.js';
+import { createLogger } from '../../server/infra/logger.js';
+import { Realtime } from '../../server/infra/realtime.js';
+import { connectRedis, createRedis } from '../../server/infra/redis.js';
 import { createPatient } from '../helpers/scheduling.js';
 import { canRun } from '../helpers/skip.js';
 import { until } from '../helpers/until.js';
@@ -180,4 +185,39 @@ describe.runIf(canRun('Socket.IO across instances through Redis', hasRedis, 'nee
       socket.close();
     }
   }, 60_000);
+});
+
+describe.runIf(canRun('closing Socket.IO while Redis reconnects', hasRedis, 'needs the redis-server binary'))('closing Socket.IO while its Redis reconnects', () => {
+  it('leaves no unhandled rejection from the adapter unsubscribing', async () => {
+    const port = await freePort();
+    const redis = await startRedis(port);
+    const client = createRedis(`redis://127.0.0.1:${port}`, createLogger({ level: 'silent' }), 'test');
+    await connectRedis(client);
+    const realtime = new Realtime();
+    realtime.attach(createHttpServer(), { identify: async () => null, isAllowedOrigin: () => true, redis: client, log: createLogger({ level: 'silent' }) });
+    await until(async () => Number(await client.call('PUBSUB', 'NUMPAT')) > 0);
+
+    // Redis gone, and in its place a port that accepts and never answers: the subscriber stays "connecting".
+    await stopRedis(redis);
+    const held: Socket[] = [];
+    const silent = createTcpServer((socket) => void held.push(socket.resume()));
+    await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
+    await until(async () => held.length >= 2, 10_000, 20);
+
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      await realtime.close();
+      client.disconnect();
+      // Both clients' sockets closed: ioredis has flushed what was queued on them.
+      await until(async () => held.every((socket) => socket.closed), 10_000, 20);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(rejections.map((r) => String(r))).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 30_000);
 });
