@@ -9,7 +9,7 @@
  *      delivered per second, counted until the last event arrives (the queue is drained).
  *   3. Baseline in the same run: a minimal Express route doing one `INSERT ... ON CONFLICT DO
  *      NOTHING` of the same row, at the same concurrency; the ratio is 2 / 3.
- * BENCH_DURATION (seconds per phase, default 10; `--full` = 60). The load generator (autocannon)
+ * BENCH_DURATION (seconds per phase, default 10; `--full` = 60); BENCH_POOL_MAX (the app's pool, default 10). The load generator (autocannon)
  * runs in a child process (bench/lib/webhook-load.ts), as Evolution is another host. Load-independent figures
  * beside them: SQL statements per delivery (every statement the app's postgres.js client sends,
  * counted through its `debug` hook: acks, drains, the outbox and its subscribers) and this
@@ -89,7 +89,7 @@ const prefix = `opb-bench-wa-${Date.now().toString(36)}:`;
 const TEMPLATE = new URL('../test/fixtures/evolution/webhook.messages.upsert.text.json', import.meta.url);
 
 try {
-  const config = loadConfig({ NODE_ENV: 'development', DATABASE_URL: url.toString(), REDIS_URL: REDIS, REDIS_PREFIX: prefix, CORS_ORIGINS: 'http://bench.local', LOG_LEVEL: 'info', DATA_DIR: '/tmp/opb-bench-wa' });
+  const config = loadConfig({ NODE_ENV: 'development', DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '10', DATABASE_URL: url.toString(), REDIS_URL: REDIS, REDIS_PREFIX: prefix, CORS_ORIGINS: 'http://bench.local', LOG_LEVEL: 'info', DATA_DIR: '/tmp/opb-bench-wa' });
   const infra = await createInfra(config, createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) }));
   // Every statement the app sends: postgres.js calls `debug` once per query it writes (its options object is shared by its connections).
   let statements = 0;
