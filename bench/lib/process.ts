@@ -68,6 +68,24 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU seconds of every Postgres process on this machine (the server's and its backends'): the
+ * database shares the cores here, where production has it on another host. Backends that exited
+ * meanwhile are not counted (the pools' connections live through a run).
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(entry));
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return total;
+}
+
 /** nproc, CPU model and Node version, printed with every figure. */
 export function machine(): string {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');

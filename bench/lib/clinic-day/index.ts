@@ -18,7 +18,8 @@ import { checkInvariants, type Invariants } from './invariants.js';
 import { Sampler } from './sampler.js';
 import { seedClinics, type Seeded } from './seed.js';
 import { startStack, type Stack, type StackOptions } from './stack.js';
-import { LoadStats } from './stats.js';
+import { LoadStats, quantile } from './stats.js';
+import { postgresCpuSeconds } from '../process.js';
 import { startUsers } from './users.js';
 import type { LogLine } from '../../../scripts/rehearsal/instance.js';
 
@@ -55,6 +56,10 @@ export interface ClinicDayResult {
   socketEvents: number;
   /** Server CPU seconds in the steady phase, all instances. */
   serverCpuSeconds: number;
+  /** Postgres's CPU seconds in the steady phase (every local postgres process). */
+  postgresCpuSeconds: number;
+  /** The instances' own timing of their answers in the steady phase (request log), ms. */
+  serverLatency: { count: number; p50: number; p95: number; p99: number };
   /** Share of a core the instances used idle, before any user (queues, relay, probes, scrapes). */
   idleCpuShare: number;
   loadAverage: number[];
@@ -72,6 +77,7 @@ export class ClinicDay {
   private idleCpuShare = 0;
   private rampSeconds = 0;
   private cpuAtSteady = 0;
+  private postgresCpuAtSteady = 0;
 
   private constructor(
     readonly options: ClinicDayOptions,
@@ -122,6 +128,7 @@ export class ClinicDay {
     this.steadyAt = performance.now();
     this.steadyFrom = Date.now();
     this.cpuAtSteady = this.serverCpu();
+    this.postgresCpuAtSteady = postgresCpuSeconds();
     // What the ramp recorded of the steady routes belongs to the ramp.
     this.stats.moveTo(this.rampStats);
   }
@@ -135,10 +142,18 @@ export class ClinicDay {
     const steadySeconds = (performance.now() - this.steadyAt) / 1000;
     await this.sampler.sample();
     const serverCpuSeconds = this.serverCpu() - this.cpuAtSteady;
+    const postgresCpu = postgresCpuSeconds() - this.postgresCpuAtSteady;
+    const steadyTo = Date.now();
     this.stats.pause();
     await Promise.all([this.users.stop(), this.inbound.stop()]);
     const invariants = await checkInvariants(this.stack, this.users.ledger, this.inbound.ledger);
     await this.sampler.stop();
+    const logs = this.stack.instances.map((i) => ({ name: i.name, lines: i.logs() }));
+    const answered = logs
+      .flatMap((l) => l.lines)
+      .filter((l) => l.msg === 'request completed' && typeof l.ms === 'number' && Number(l.time) >= this.steadyFrom && Number(l.time) <= steadyTo)
+      .map((l) => l.ms as number)
+      .sort((a, b) => a - b);
     return {
       options: this.options,
       stack: this.stack,
@@ -154,9 +169,11 @@ export class ClinicDay {
       socketErrors: this.users.ledger.socketErrors,
       socketEvents: this.users.ledger.socketEvents,
       serverCpuSeconds,
+      postgresCpuSeconds: postgresCpu,
+      serverLatency: { count: answered.length, p50: quantile(answered, 0.5), p95: quantile(answered, 0.95), p99: quantile(answered, 0.99) },
       idleCpuShare: this.idleCpuShare,
       loadAverage: os.loadavg(),
-      errorLogs: this.stack.instances.flatMap((i) => i.logs().filter((l) => l.level >= 50).map((l) => `${i.name}: ${errorSummary(l)}`)),
+      errorLogs: logs.flatMap((l) => l.lines.filter((line) => line.level >= 50).map((line) => `${l.name}: ${errorSummary(line)}`)),
     };
   }
 

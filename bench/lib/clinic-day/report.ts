@@ -86,6 +86,8 @@ export function report(result: ClinicDayResult): string {
   }
   lines.push(
     `server CPU: ${result.serverCpuSeconds.toFixed(1)} s in ${result.steadySeconds.toFixed(0)} s = ${((result.serverCpuSeconds / result.steadySeconds) * 100).toFixed(0)} % of one core (idle baseline ${(result.idleCpuShare * 100).toFixed(1)} %), ${((result.serverCpuSeconds * 1000) / Math.max(1, requests)).toFixed(2)} ms per request, ${(((result.serverCpuSeconds - result.idleCpuShare * result.steadySeconds) * 1000) / Math.max(1, requests)).toFixed(2)} ms above the idle baseline`,
+    `Postgres (every local postgres process, on the same two cores): ${result.postgresCpuSeconds.toFixed(1)} s = ${((result.postgresCpuSeconds / result.steadySeconds) * 100).toFixed(0)} % of one core, ${((result.postgresCpuSeconds * 1000) / Math.max(1, requests)).toFixed(2)} ms per request`,
+    `as the instances timed their answers (request log, steady phase): p50 ${ms(result.serverLatency.p50)}, p95 ${ms(result.serverLatency.p95)}, p99 ${ms(result.serverLatency.p99)} ms over ${result.serverLatency.count} answers`,
     `generator (steady phase): CPU max ${(Math.max(...gen.map((g) => g.cpuShare)) * 100).toFixed(0)} % of a core, its loop lag p99 max ${ms(Math.max(...gen.map((g) => g.loopLagP99Ms)))} ms; socket events received ${result.socketEvents}, socket errors ${result.socketErrors}`,
     result.invariants.drained ? `queues drained ${result.invariants.drainSeconds.toFixed(1)} s after the load` : `queues NOT drained ${result.invariants.drainSeconds.toFixed(0)} s after the load: "lost" counts what was still queued`,
   );
