@@ -78,6 +78,8 @@ interface ClaimedRow extends Record<string, unknown> {
   request_id: string | null;
   created_at: Date | string;
   attempts: number;
+  /** Its aggregate has a later event for this subscriber, due once this one is delivered. */
+  has_next: boolean;
 }
 
 const actorOf = (meta: EventMeta) => {
@@ -231,12 +233,16 @@ export class Outbox {
     });
   }
 
-  /** Claims and delivers batches until none is due; an empty batch ends the round. */
+  /**
+   * Claims and delivers batches while some may be due: a full batch, an aggregate with a later
+   * event, or a wake meanwhile (a commit, a retry). Not after every batch: an empty claim per
+   * delivery was a third of the clinic day's statements.
+   */
   private async relay(r: Registered) {
     try {
       do {
         r.again = false;
-        if ((await this.deliverBatch(r)) > 0) r.again = true;
+        if (await this.deliverBatch(r)) r.again = true;
       } while (r.again && this.started);
     } catch (err) {
       // The database is unreachable or the process is closing: the next poll tries again.
@@ -244,7 +250,8 @@ export class Outbox {
     }
   }
 
-  private async deliverBatch(r: Registered): Promise<number> {
+  /** Claims and delivers one batch; answers whether more may be due at once. */
+  private async deliverBatch(r: Registered): Promise<boolean> {
     const claimed = rowsOf<ClaimedRow>(
       await this.db.execute(sql`
         with claimed as (
@@ -261,12 +268,14 @@ export class Outbox {
             limit ${sql.raw(String(this.batchSize))}
             for update skip locked) due
           where d.subscriber = ${r.stored} and d.event_id = due.event_id
-          returning d.event_id, d.attempts)
-        select o.id::text as id, o.name, o.clinic_id, o.aggregate_type, o.aggregate_id, o.payload, o.actor, o.request_id, o.created_at, claimed.attempts
+          returning d.event_id, d.attempts, exists (
+            select 1 from outbox_deliveries n
+            where n.subscriber = d.subscriber and n.aggregate = d.aggregate and n.event_id > d.event_id and n.failed_at is null) as has_next)
+        select o.id::text as id, o.name, o.clinic_id, o.aggregate_type, o.aggregate_id, o.payload, o.actor, o.request_id, o.created_at, claimed.attempts, claimed.has_next
         from claimed join outbox o on o.id = claimed.event_id
         order by o.id`),
     );
-    if (claimed.length === 0) return 0;
+    if (claimed.length === 0) return false;
     // One event per aggregate at most (only heads are due), so they may run side by side.
     const results = await this.handleAll(r, claimed);
     const delivered: string[] = [];
@@ -280,7 +289,7 @@ export class Outbox {
       await this.db.execute(sql`delete from outbox_deliveries where subscriber = ${r.stored} and event_id = any(${`{${delivered.join(',')}}`}::bigint[])`);
     }
     for (const { row, err } of failed) await this.recordFailure(r, row, err);
-    return claimed.length;
+    return claimed.length === this.batchSize || claimed.some((row) => row.has_next);
   }
 
   /** The batch handler when the subscriber has one (each event alone if it throws), else each event side by side. */

@@ -144,6 +144,19 @@ describe('outbox', () => {
     expect(first.received).toHaveLength(5);
   });
 
+  it('delivers an aggregate\'s events one after the other at once, without waiting for the poll', async () => {
+    const database = await sharedDatabase();
+    const clinicId = await newClinicId(database);
+    const a = randomUUID();
+    const p = probe('chain');
+    // A poll that never comes within the test: each next event must follow its head's delivery by itself.
+    const o = relay(database, [p.subscriber], { pollMs: 600_000 });
+    const events = ['A1', 'A2', 'A3', 'A4'].map((name) => ({ name: 'contact.updated' as const, payload: contactEvent(a, name) }));
+    await database.db.transaction((tx) => o.publishMany(tx, events, { clinicId }));
+    await until(() => p.received.length === 4, 3000);
+    expect(p.received.map((e) => e.payload.name)).toEqual(['A1', 'A2', 'A3', 'A4']);
+  });
+
   it('hands a claimed batch to handleBatch in one call; when it throws, each event goes to handle alone and only the failing one is retried', async () => {
     const database = await sharedDatabase();
     const clinicId = await newClinicId(database);
