@@ -235,8 +235,8 @@ export class Outbox {
 
   /**
    * Claims and delivers batches while some may be due: a full batch, an aggregate with a later
-   * event, or a wake meanwhile (a commit, a retry). Not after every batch: an empty claim per
-   * delivery was a third of the clinic day's statements.
+   * event, or a wake meanwhile (a commit, a retry). Not after every batch: that second claim,
+   * nearly always empty, was a third of the clinic day's claims (docs/reliability.md).
    */
   private async relay(r: Registered) {
     try {
