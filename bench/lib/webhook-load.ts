@@ -1,10 +1,11 @@
 // The load generator of bench/whatsapp-ingest.ts, in a process of its own so the app's event loop
 // (and its CPU figure) holds only the app. The parent sends a run (IPC); this process builds each
 // `messages.upsert` body from the sample in TEMPLATE (5 % of them copies of an earlier message id:
-// duplicates), each sender writing to one of the numbers (a clinic's each), runs autocannon and
-// answers its result with the count of distinct messages sent so far.
+// duplicates), each sender writing to one of the numbers (a clinic's each), sends them (an open loop at a
+// rate, else autocannon) and answers its result with the count of distinct messages sent so far.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
 
 /** A number's webhook: its path and the `Authorization` its connection's secret signs. */
@@ -21,6 +22,12 @@ export interface LoadRun {
   connections: number;
   duration?: number;
   amount?: number;
+  /**
+   * Open loop at this many requests a second, evenly spaced (as messages reach Evolution), each timed
+   * from the moment it was due. Not autocannon's `overallRate`: that sends each connection's share
+   * of a second back to back at the start of the second (a burst at full speed, then idle) and
+   * corrects for coordinated omission with a 1 ms interval, adding a sample for every ms of each answer.
+   */
   overallRate?: number;
 }
 
@@ -69,7 +76,54 @@ const next = (targets: Target[]) => {
 /** The baseline has one route, no signature: any instance name will do. */
 const anyTargets: Target[] = [{ instance: 'baseline', path: '', authorization: '' }];
 
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+
+/** `overallRate` requests a second for `duration` s over at most `connections` keep-alive sockets. */
+async function openLoop(run: LoadRun & { overallRate: number; duration: number }): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: run.connections });
+  const { hostname, port } = new URL(run.url);
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  const send = (due: number) =>
+    new Promise<void>((resolve) => {
+      const { path, authorization, body } = next(run.targets ?? anyTargets);
+      const req = httpRequest({ agent, hostname, port, method: 'POST', path: run.targets ? path : new URL(run.url).pathname, headers: { 'content-type': 'application/json', authorization, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode !== 200) failures.push(String(res.statusCode));
+          latencies.push(performance.now() - due);
+          resolve();
+        });
+      });
+      req.on('error', (err) => {
+        failures.push(err.message);
+        resolve();
+      });
+      req.end(body);
+    });
+  const interval = 1000 / run.overallRate;
+  const count = Math.round(run.overallRate * run.duration);
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < count; ) {
+    // Every request whose time has come goes now, timed from its due time (a late tick is counted against us).
+    while (i < count && start + i * interval <= performance.now()) inFlight.push(send(start + i++ * interval));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  const sorted = latencies.sort((a, b) => a - b);
+  const ms = (x: number) => Math.round(x * 10) / 10;
+  const result: LoadResult = { total: count, p50: ms(percentile(sorted, 50)), p99: ms(percentile(sorted, 99)), max: ms(sorted.at(-1) ?? 0), failures: failures.length ? `${failures.length} failed (${[...new Set(failures)].join(', ')})` : undefined, unique: seq, duplicates };
+  duplicates = 0;
+  return result;
+}
+
 process.on('message', (run: LoadRun) => {
+  if (run.overallRate && run.duration) {
+    void openLoop({ ...run, overallRate: run.overallRate, duration: run.duration }).then((r) => process.send?.(r));
+    return;
+  }
   void autocannon({
     url: run.url,
     method: 'POST',
@@ -77,7 +131,6 @@ process.on('message', (run: LoadRun) => {
     connections: run.connections,
     ...(run.duration ? { duration: run.duration } : {}),
     ...(run.amount ? { amount: run.amount } : {}),
-    ...(run.overallRate ? { overallRate: run.overallRate } : {}),
     requests: [
       {
         setupRequest: (req) => {
