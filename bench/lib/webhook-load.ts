@@ -23,7 +23,7 @@ export interface LoadRun {
   duration?: number;
   amount?: number;
   /**
-   * Open loop at this many requests a second, evenly spaced (as messages reach Evolution), each timed
+   * Open loop at this many requests a second, evenly spaced (a constant rate, as wrk2 sends it), each timed
    * from the moment it was due. Not autocannon's `overallRate`: that sends each connection's share
    * of a second back to back at the start of the second (a burst at full speed, then idle) and
    * corrects for coordinated omission with a 1 ms interval, adding a sample for every ms of each answer.
