@@ -10,6 +10,7 @@ export const evolutionFault: FaultSpec = {
   name: 'evolution',
   title: 'Evolution API down',
   recoveryMs: (short) => (short ? 30_000 : 60_000),
+  sendsCutInFlight: true,
   inject: async ({ stack, clinic, h, short }) => {
     seen.length = 0;
     const downMs = short ? 8_000 : 120_000;
