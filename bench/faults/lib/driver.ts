@@ -19,6 +19,8 @@ export interface Answer {
   status: number;
   retryAfter: string | null;
   error?: string;
+  /** A send's Idempotency-Key. */
+  key?: string;
 }
 
 export interface AckedMessage {
@@ -156,8 +158,8 @@ export class LoadDriver {
     return live[this.rr++ % live.length] as string;
   }
 
-  private record(kind: AnswerKind, target: string, status: number, retryAfter: string | null, error?: string) {
-    this.answers.push({ kind, at: Date.now(), target, status, retryAfter, error });
+  private record(kind: AnswerKind, target: string, status: number, retryAfter: string | null, error?: string, key?: string) {
+    this.answers.push({ kind, at: Date.now(), target, status, retryAfter, error, key });
   }
 
   /** Retries as the sender would, until `done` answers true or the grace after stop() runs out. */
@@ -204,7 +206,7 @@ export class LoadDriver {
           headers: { 'idempotency-key': key },
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
-        this.record('send', target, reply.status, reply.headers.get('retry-after'));
+        this.record('send', target, reply.status, reply.headers.get('retry-after'), undefined, key);
         if (reply.status === 201 || reply.status === 200) {
           this.sends.push({ key, conversationId, text, messageId: (reply.body as { id: string }).id, at: Date.now() });
           return true;
@@ -215,7 +217,7 @@ export class LoadDriver {
         }
         return false;
       } catch (err) {
-        this.record('send', target, 0, null, (err as Error).message);
+        this.record('send', target, 0, null, (err as Error).message, key);
         return false;
       }
     });
