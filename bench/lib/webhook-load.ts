@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
+import { quantile } from './clinic-day/stats.js';
 
 /** A number's webhook: its path and the `Authorization` its connection's secret signs. */
 export interface Target {
@@ -76,18 +77,16 @@ const next = (targets: Target[]) => {
 /** The baseline has one route, no signature: any instance name will do. */
 const anyTargets: Target[] = [{ instance: 'baseline', path: '', authorization: '' }];
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-
-/** `overallRate` requests a second for `duration` s over at most `connections` keep-alive sockets. */
-async function openLoop(run: LoadRun & { overallRate: number; duration: number }): Promise<LoadResult> {
+/** `overallRate` requests a second for `duration` s to the targets over at most `connections` keep-alive sockets. */
+async function openLoop(run: LoadRun & { overallRate: number; duration: number; targets: Target[] }): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: run.connections });
   const { hostname, port } = new URL(run.url);
   const latencies: number[] = [];
   const failures: string[] = [];
   const send = (due: number) =>
     new Promise<void>((resolve) => {
-      const { path, authorization, body } = next(run.targets ?? anyTargets);
-      const req = httpRequest({ agent, hostname, port, method: 'POST', path: run.targets ? path : new URL(run.url).pathname, headers: { 'content-type': 'application/json', authorization, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const { path, authorization, body } = next(run.targets);
+      const req = httpRequest({ agent, hostname, port, method: 'POST', path, headers: { 'content-type': 'application/json', authorization, 'content-length': Buffer.byteLength(body) } }, (res) => {
         res.resume();
         res.on('end', () => {
           if (res.statusCode !== 200) failures.push(String(res.statusCode));
@@ -114,14 +113,14 @@ async function openLoop(run: LoadRun & { overallRate: number; duration: number }
   agent.destroy();
   const sorted = latencies.sort((a, b) => a - b);
   const ms = (x: number) => Math.round(x * 10) / 10;
-  const result: LoadResult = { total: count, p50: ms(percentile(sorted, 50)), p99: ms(percentile(sorted, 99)), max: ms(sorted.at(-1) ?? 0), failures: failures.length ? `${failures.length} failed (${[...new Set(failures)].join(', ')})` : undefined, unique: seq, duplicates };
+  const result: LoadResult = { total: count, p50: ms(quantile(sorted, 0.5)), p99: ms(quantile(sorted, 0.99)), max: ms(sorted.at(-1) ?? 0), failures: failures.length ? `${failures.length} failed (${[...new Set(failures)].join(', ')})` : undefined, unique: seq, duplicates };
   duplicates = 0;
   return result;
 }
 
 process.on('message', (run: LoadRun) => {
-  if (run.overallRate && run.duration) {
-    void openLoop({ ...run, overallRate: run.overallRate, duration: run.duration }).then((r) => process.send?.(r));
+  if (run.overallRate && run.duration && run.targets) {
+    void openLoop({ ...run, overallRate: run.overallRate, duration: run.duration, targets: run.targets }).then((r) => process.send?.(r));
     return;
   }
   void autocannon({

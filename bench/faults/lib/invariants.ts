@@ -52,10 +52,12 @@ async function sendsPerMessage(stack: FaultStack, numberId: string) {
 export async function checkInvariants(h: Harness, stack: FaultStack, clinic: FaultClinic, driver: LoadDriver, window: FaultWindow, opts: { allowLostConnections?: boolean; sendsCutInFlight?: boolean } = {}) {
   const recoveryDeadline = window.end + window.recoveryMs;
   const untilRecovered = () => Math.max(5_000, recoveryDeadline - Date.now());
+  /** No answer from an instance the fault killed (from 30 s before its death): lost with it, when the fault allows it. */
+  const lostWithInstance = (a: Answer) => !!opts.allowLostConnections && a.status === 0 && driver.dead.has(a.target) && a.at >= (driver.dead.get(a.target) as number) - 30_000;
 
   await h.step('no 500: every answer 2xx, a 4xx of the client, or 503 with Retry-After', async () => {
     const bad = driver.answers.filter((a) => {
-      if (a.status === 0) return !(opts.allowLostConnections && driver.dead.has(a.target) && a.at >= (driver.dead.get(a.target) as number) - 30_000);
+      if (a.status === 0) return !lostWithInstance(a);
       return a.status >= 500 && !retryable503(a);
     });
     const sample = [...new Set(bad.map((a) => `${a.kind} ${a.status} ${a.error ?? ''}`.trim()))].slice(0, 5).join(' | ');
@@ -67,8 +69,7 @@ export async function checkInvariants(h: Harness, stack: FaultStack, clinic: Fau
     const answersBack = window.end + window.answersBackMs;
     // A send whose attempt died with the killed instance keeps its Idempotency-Key in progress until
     // a retry takes it over (2 minutes, docs/reliability.md): its 409s are that wait, not a failure to recover.
-    const diedWith = (a: Answer) => opts.allowLostConnections && a.status === 0 && driver.dead.has(a.target);
-    const heldKeys = new Set(driver.answers.filter((a) => a.kind === 'send' && a.key && diedWith(a)).map((a) => a.key));
+    const heldKeys = new Set(driver.answers.filter((a) => a.kind === 'send' && a.key && lostWithInstance(a)).map((a) => a.key));
     const late = driver.answers.filter((a) => a.at > answersBack && !ok(a) && !(a.kind === 'send' && a.status === 409 && heldKeys.has(a.key)));
     const lastBad = Math.max(window.end, ...driver.answers.filter((a) => !ok(a)).map((a) => a.at));
     const after = driver.answers.filter((a) => a.at > answersBack);
