@@ -17,15 +17,18 @@ import { LocalHttpFake } from './local-http-fake.js';
  *   evo.reads, evo.presences            // markMessageAsRead / sendPresence calls received
  *   evo.notOnWhatsapp.add('5511900000000')   // sends and whatsappNumbers answer `exists: false`
  *   evo.media.set(keyId, { mimetype, base64, fileName? })   // what getBase64FromMediaMessage returns
+ *   evo.stored                          // the gateway's database: messages sent, and received (`deliver`ed messages.upsert), that chat/findMessages searches
+ *   evo.savesMessages = false           // DATABASE_SAVE_DATA_NEW_MESSAGE=false: nothing more is stored
  *
  * Routes are named by their first two path segments: 'instance/create', 'instance/connect',
  * 'instance/connectionState', 'instance/logout', 'instance/delete', 'webhook/set',
  * 'message/sendText', 'message/sendMedia', 'message/sendWhatsAppAudio', 'chat/whatsappNumbers',
- * 'chat/getBase64FromMediaMessage', 'chat/markMessageAsRead', 'chat/sendPresence'.
+ * 'chat/getBase64FromMediaMessage', 'chat/markMessageAsRead', 'chat/sendPresence', 'chat/findMessages'.
  *
  *   evo.failNext(route, { status, body, perform? })   // next call of route answers this; `perform: true` acts first (sent, then 500)
  *   evo.delayNext(route, ms)    // next call acts at once (a send is counted) but answers after `ms`
  *   evo.timeoutNext(route)      // same, answering only after 10 minutes: past any client timeout
+ *   evo.cutNext(route)          // next call's connection is closed before the gateway acts on it (it died mid-request)
  *   await evo.down() / evo.up() // an outage: the port refuses connections until up(), instances and logs kept
  *
  * Linking a phone: `connect` moves the instance to `connecting` and answers a QR (a pairing code
@@ -143,11 +146,14 @@ export class FakeEvolution extends LocalHttpFake {
   readonly presences: { instance: string; number: string; presence: string }[] = [];
   readonly notOnWhatsapp = new Set<string>();
   readonly media = new Map<string, { mimetype: string; base64: string; fileName?: string }>();
+  readonly stored: { instance: string; record: Json }[] = [];
+  savesMessages = true;
   /** Webhooks the fake emitted on its own (autoWebhooks), with the app's answer. */
   readonly emitted: { event: string; instance: string; status: number }[] = [];
   protected readonly server: Server;
   private readonly faults = new Map<string, (Answer & { perform?: boolean })[]>();
   private readonly holds = new Map<string, number[]>();
+  private readonly cuts = new Map<string, true[]>();
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(opts: { apiKey?: string; version?: FakeVersion } = {}) {
@@ -169,6 +175,10 @@ export class FakeEvolution extends LocalHttpFake {
 
   timeoutNext(route: string) {
     this.delayNext(route, HOLD_FOREVER_MS);
+  }
+
+  cutNext(route: string) {
+    this.queue(this.cuts, route, true);
   }
 
   sentCount(instance: string) {
@@ -219,6 +229,7 @@ export class FakeEvolution extends LocalHttpFake {
       Object.assign(headers, { 'x-instance-id': instance.id, 'x-instance-name': name, 'x-event-type': upper, 'x-timestamp': String(Date.now()), 'user-agent': 'EvolutionAPI-Webhook/2.3.7' });
     }
     Object.assign(headers, opts.headers);
+    if (dotted === 'messages.upsert') for (const record of Array.isArray(data) ? data : [data]) if (isObject(record)) this.save(name, record);
     const envelope = {
       event: opts.eventCase === 'upper' ? upper : dotted,
       instance: name,
@@ -284,6 +295,7 @@ export class FakeEvolution extends LocalHttpFake {
     }
     if (this.version === '2.4-unlicensed') return send(res, 503, fixture('api.error.503.license-2.4.0.json'));
 
+    if (this.take(this.cuts, route)) return void req.socket.destroy();
     const fault = this.take(this.faults, route);
     if (fault && !fault.perform) return send(res, fault.status, fault.body);
     const answer = await this.route(req.method ?? '', route, segments[2], req.headers.apikey, url.searchParams, body);
@@ -380,8 +392,35 @@ export class FakeEvolution extends LocalHttpFake {
       source: 'web',
     };
     this.sent.push({ instance: instance.name, route, externalId, number, request, record });
+    this.save(instance.name, record);
     this.auto(instance, 'send.message', record);
     return { status: 201, body: record };
+  }
+
+  private save(instance: string, record: Json) {
+    if (this.savesMessages) this.stored.push({ instance, record });
+  }
+
+  /** Evolution's fetchMessages: key filters, a time window only with both ends (dates, compared in seconds), newest first, `offset` per page. */
+  private findMessages(instance: FakeInstance, body: Json): Answer {
+    const where = isObject(body.where) ? body.where : {};
+    const key = isObject(where.key) ? where.key : {};
+    const window = isObject(where.messageTimestamp) ? where.messageTimestamp : {};
+    const seconds = (v: unknown) => Math.floor(new Date(String(v)).getTime() / 1000);
+    const [gte, lte] = window.gte && window.lte ? [seconds(window.gte), seconds(window.lte)] : [-Infinity, Infinity];
+    const rows = this.stored
+      .filter((s) => s.instance === instance.name)
+      .map((s) => s.record)
+      .filter((r) => {
+        const k = isObject(r.key) ? r.key : {};
+        const at = Number(r.messageTimestamp);
+        return (!key.id || k.id === key.id) && (!key.fromMe || k.fromMe === key.fromMe) && (!key.remoteJid || k.remoteJid === key.remoteJid) && at >= gte && at <= lte;
+      })
+      .sort((a, b) => Number(b.messageTimestamp) - Number(a.messageTimestamp));
+    const offset = typeof body.offset === 'number' && body.offset > 0 ? body.offset : 50;
+    const page = typeof body.page === 'number' && body.page > 0 ? body.page : 1;
+    const records = rows.slice(offset * (page - 1), offset * page).map((r) => ({ id: randomUUID(), ...r, MessageUpdate: [] }));
+    return { status: 200, body: { messages: { total: rows.length, pages: Math.ceil(rows.length / offset), currentPage: page, records } } };
   }
 
   private long(n: number) {
@@ -460,6 +499,7 @@ export class FakeEvolution extends LocalHttpFake {
       const length = Buffer.from(file.base64, 'base64').length;
       return { status: 201, body: { mediaType: 'documentMessage', fileName: file.fileName ?? id, size: { fileLength: this.long(length) }, mimetype: file.mimetype, base64: file.base64, buffer: null } };
     },
+    'POST chat/findMessages': (instance, body) => this.findMessages(instance, body),
     'POST chat/markMessageAsRead': (instance, body) => {
       this.reads.push({ instance: instance.name, readMessages: Array.isArray(body.readMessages) ? body.readMessages : [] });
       return { status: 201, body: fixture('api.chat.markMessageAsRead.response.json') };

@@ -30,8 +30,6 @@ export interface FaultSpec {
   /** Bound for requests to be answered normally again: 10 s, 8 s in the short form. */
   answersBackMs?: (short: boolean) => number;
   allowLostConnections?: boolean;
-  /** The fault cuts the gateway's open connections: a send cut in flight may be left `unconfirmed` (see invariants.ts). */
-  sendsCutInFlight?: boolean;
   /** Injects the fault under load and ends it; returns what happened and, when it is not now, when the fault ended. */
   inject: (ctx: FaultContext) => Promise<{ detail: string; end?: number }>;
   /** Checks of this fault beyond the shared invariants. */
@@ -87,7 +85,7 @@ export async function runFault(spec: FaultSpec, short: boolean): Promise<boolean
         check(crashed.length === 0, `${crashed.map((i) => i.name).join(', ')} exited by itself: ${crashed.map((i) => i.tail(6)).join('\n')}`);
         return `${c.stack.live().length} instance(s) running`;
       });
-      await checkInvariants(h, c.stack, c.clinic, c.driver, window, { allowLostConnections: spec.allowLostConnections, sendsCutInFlight: spec.sendsCutInFlight });
+      await checkInvariants(h, c.stack, c.clinic, c.driver, window, { allowLostConnections: spec.allowLostConnections });
       await spec.checks?.(c, window);
       await h.step('no error logged by an instance outside the fault', async () => {
         const w = window as FaultWindow;

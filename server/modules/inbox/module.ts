@@ -14,6 +14,7 @@ declare module '../../infra/queue.js' {
   interface JobMap {
     'inbox.send': { messageId: string; numberId: string };
     'inbox.send_watchdog': { messageId: string };
+    'inbox.send_lookup': { messageId: string; attempt: number };
     'inbox.mark_read': { conversationId: string };
     'inbox.presence': { conversationId: string; presence: 'composing' | 'recording' | 'paused' };
     'inbox.wake_snoozed': Record<string, never>;
@@ -40,6 +41,8 @@ export function inboxModule(infra: Infra, deps: { files: FileService; channels: 
       // Rate limited per number (WHATSAPP_SEND_RATE_PER_SECOND); a job over the pace waits without using an attempt.
       defineJob({ name: 'inbox.send', queue: 'whatsapp', attempts: SEND_ATTEMPTS, maxBackoffMs: SEND_MAX_BACKOFF_MS, rateLimitKey: (d) => d.numberId, handler: (d, job) => sender.send(d.messageId, job) }),
       defineJob({ name: 'inbox.send_watchdog', queue: 'whatsapp', handler: (d, job) => sender.watchdog(d.messageId, job) }),
+      // Retried like a send while the gateway is down or the number unlinked.
+      defineJob({ name: 'inbox.send_lookup', queue: 'whatsapp', attempts: SEND_ATTEMPTS, maxBackoffMs: SEND_MAX_BACKOFF_MS, handler: (d, job) => sender.lookUp(d.messageId, d.attempt, job) }),
       defineJob({ name: 'inbox.mark_read', queue: 'whatsapp', handler: (d, job) => sender.markRead(d.conversationId, job) }),
       defineJob({ name: 'inbox.presence', queue: 'whatsapp', attempts: 1, handler: (d, job) => sender.presence(d.conversationId, d.presence, job) }),
       defineJob({

@@ -6,6 +6,7 @@ import type { JobContext } from '../../infra/queue.js';
 import { AppError } from '../../lib/errors.js';
 import { UNIQUE_VIOLATION, pgErrorCode, retryWhileUnreachable } from '../../lib/pg-errors.js';
 import type { ChannelProvider, ProviderError, SentMessage } from '../integrations/providers.js';
+import { findOnGateway } from './gateway-lookup.js';
 import { publishUpdated, sendable, type InboxChannels, type MessageRow } from './messages.js';
 
 /**
@@ -17,6 +18,10 @@ export const SEND_ATTEMPTS = 11;
 export const SEND_MAX_BACKOFF_MS = 30_000;
 /** A claim this old with no answer: the holder died mid-call, so the send is as ambiguous as a timeout. */
 export const STALE_CLAIM_MS = 5 * 60_000;
+/** An unconfirmed send is looked up on the gateway this long after: past any send it was still finishing. */
+export const LOOKUP_AFTER_MS = 30_000;
+/** Attempts a message may reach by our lookups' resends (a member's resend counts too). */
+const AUTO_SEND_ATTEMPTS = 3;
 /**
  * After the gateway answered, its outcome is stored even across a database outage this long
  * (tried every STORE_RETRY_WAIT_MS): dropped, a sent message would stay claimed and look unsent.
@@ -35,7 +40,7 @@ const isProviderError = (err: unknown): err is ProviderError => err instanceof E
  * (`sending_at`) only while it is `pending` with no WhatsApp id, so a second run, a duplicate job
  * or a message the webhook echo already matched does nothing. The claim is released only when the
  * gateway certainly did not send (connection refused, 5xx, number not linked); a timeout or a
- * crash mid-call leaves it `unconfirmed` for the webhook echo to settle or the user to resend.
+ * crash mid-call leaves it `unconfirmed` for the webhook echo to settle or the lookup (`lookUp`).
  * What the gateway answered is stored even if the database goes away meanwhile (`untilStored`).
  */
 export class Sender {
@@ -89,10 +94,40 @@ export class Sender {
     await this.mark(data, messageId, 'unconfirmed', 'send_interrupted', and(isNotNull(messages.sendingAt), lt(messages.sendingAt, stale)));
   }
 
+  /**
+   * An `unconfirmed` send, looked up on the gateway once it answers (`findOnGateway`): found there,
+   * it takes the gateway's id; provably absent, it is sent again as a new attempt, claimed like any
+   * other; otherwise it stays unconfirmed for the staff to resend. A member's resend meanwhile moved
+   * the attempt on: nothing to do. Thrown (gateway down, number not linked): retried by the job.
+   */
+  async lookUp(messageId: string, attempt: number, job: JobContext): Promise<void> {
+    const data = this.data(job.clinicId);
+    const current = and(eq(messages.id, messageId), eq(messages.status, 'unconfirmed'), isNull(messages.externalId), eq(messages.sendAttempt, attempt));
+    const [m] = await data.select(messages, current);
+    if (!m) return;
+    const { client } = await this.channels.forNumber(data.clinicId, m.numberId);
+    const finding = await findOnGateway(client, data, m, (await recipient(data, m.conversationId)).addresses);
+    if ('sent' in finding) {
+      job.log.info({ messageId }, 'unconfirmed send found on the gateway');
+      return this.settle(data, m, finding.sent, job);
+    }
+    if ('unknown' in finding || attempt >= AUTO_SEND_ATTEMPTS) {
+      job.log.warn({ messageId, reason: 'unknown' in finding ? finding.unknown : 'attempts_exhausted' }, 'unconfirmed send left to the staff');
+      return;
+    }
+    job.log.info({ messageId }, 'unconfirmed send not on the gateway: sending it again');
+    await untilStored(() =>
+      data.transaction(async (scoped, tx) => {
+        const [row] = await scoped.update(messages, { status: 'pending', error: null, sendingAt: null, sendAttempt: sql`${messages.sendAttempt} + 1`, updatedAt: sql`now()` }, current).returning();
+        if (row) await publishUpdated(this.infra, tx, row, { clinicId: data.clinicId });
+      }),
+    );
+  }
+
   /** Everything before the request (number, recipient, file): a failure here certainly sent nothing. */
   private async prepare(data: ClinicData, m: MessageRow): Promise<() => Promise<SentMessage>> {
     const { client } = await this.channels.forNumber(data.clinicId, m.numberId);
-    const to = await recipient(data, m.conversationId);
+    const { to } = await recipient(data, m.conversationId);
     const quoted = m.quotedExternalId ? { externalId: m.quotedExternalId } : undefined;
     if (m.type === 'text') return () => client.sendText({ to, text: m.text ?? '', quoted });
     const base64 = await this.fileBase64(data, m.fileId);
@@ -110,7 +145,7 @@ export class Sender {
   }
 
   /** Stores WhatsApp's id; the status only moves forward (the webhook may have moved it already). */
-  private async settle(data: ClinicData, m: MessageRow, sent: SentMessage, job: JobContext) {
+  private async settle(data: ClinicData, m: MessageRow, sent: Pick<SentMessage, 'externalId'>, job: JobContext) {
     const forward = sql`case when ${messages.status} in ('pending', 'unconfirmed') then 'server_ack'::message_status else ${messages.status} end`;
     try {
       await untilStored(() =>
@@ -179,7 +214,7 @@ export class Sender {
     if (!conversation) return undefined;
     try {
       const { client } = await this.channels.forNumber(data.clinicId, conversation.numberId);
-      return { client, to: await recipient(data, conversationId) };
+      return { client, to: (await recipient(data, conversationId)).to };
     } catch (err) {
       if (err instanceof AppError) {
         job.log.info({ conversationId, code: err.code }, 'WhatsApp call skipped');
@@ -192,8 +227,11 @@ export class Sender {
 
 const untilStored = <T>(write: () => Promise<T>) => retryWhileUnreachable(write, { waitMs: STORE_RETRY_WAIT_MS, giveUpAt: Date.now() + STORE_RETRY_MS });
 
-/** The contact's WhatsApp address: a phone JID first, then the stored phone, then a `@lid`. */
-async function recipient(data: ClinicData, conversationId: string): Promise<string> {
+/**
+ * The contact's WhatsApp address (`to`): a phone JID first, then the stored phone, then a `@lid`;
+ * and every JID it may appear under on the gateway (`addresses`).
+ */
+async function recipient(data: ClinicData, conversationId: string): Promise<{ to: string; addresses: string[] }> {
   const [contact] = await data
     .pick({ id: contacts.id, phone: contacts.phone }, conversations, eq(conversations.id, conversationId))
     .innerJoin(contacts, data.owns(contacts, eq(contacts.id, conversations.contactId)));
@@ -201,5 +239,5 @@ async function recipient(data: ClinicData, conversationId: string): Promise<stri
   const jids = (await data.pick({ jid: contactWhatsappIds.jid }, contactWhatsappIds, eq(contactWhatsappIds.contactId, contact.id))).map((r) => r.jid);
   const to = jids.find((j) => j.endsWith('@s.whatsapp.net')) ?? contact.phone?.replace(/\D/g, '') ?? jids[0];
   if (!to) throw new AppError(422, 'no_recipient', 'The contact has no WhatsApp address');
-  return to;
+  return { to, addresses: [...jids, ...(to.includes('@') ? [] : [`${to}@s.whatsapp.net`])] };
 }

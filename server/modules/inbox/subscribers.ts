@@ -1,4 +1,4 @@
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { AnyDeliveredEvent } from '../../../shared/api/domain-events.js';
 import type { MessageNewEvent } from '../../../shared/api/events.js';
 import { conversations, messages, whatsappNumbers } from '../../../shared/schema/index.js';
@@ -8,6 +8,7 @@ import { groupBy } from '../../lib/group-by.js';
 import { defineSubscriber } from '../module.js';
 import { preview } from './conversations.js';
 import { sendable } from './messages.js';
+import { LOOKUP_AFTER_MS } from './sending.js';
 
 const INBOX_EVENTS = ['message.received', 'message.sent', 'message.updated', 'conversation.updated'] as const;
 type InboxEvent = AnyDeliveredEvent<(typeof INBOX_EVENTS)[number]>;
@@ -91,7 +92,8 @@ async function textsOf(data: ClinicData, ids: string[]): Promise<Map<string, str
 
 /**
  * A stored outbound message (from a member or the assistant), or one a member asked to resend,
- * gets its send job: keyed by message and attempt, so a redelivered event enqueues nothing new.
+ * gets its send job; one left `unconfirmed` gets its gateway lookup, LOOKUP_AFTER_MS later. Both are
+ * keyed by message and attempt, so a redelivered event enqueues nothing new.
  */
 export const inboxSend = (infra: Infra) =>
   defineSubscriber({
@@ -99,14 +101,17 @@ export const inboxSend = (infra: Infra) =>
     events: ['message.sent', 'message.updated'],
     async handle(event) {
       if (event.name === 'message.sent' && event.payload.sender === 'phone') return;
-      if (event.name === 'message.updated' && event.payload.status !== 'pending') return;
+      const unconfirmed = event.name === 'message.updated' && event.payload.status === 'unconfirmed';
+      if (event.name === 'message.updated' && event.payload.status !== 'pending' && !unconfirmed) return;
       const data = new ClinicData(event.clinicId, infra.db);
-      const [m] = await data.pick({ numberId: messages.numberId, attempt: messages.sendAttempt }, messages, eq(messages.id, event.payload.id), sendable);
+      const state = unconfirmed ? and(eq(messages.status, 'unconfirmed'), isNull(messages.externalId)) : sendable;
+      const [m] = await data.pick({ numberId: messages.numberId, attempt: messages.sendAttempt }, messages, eq(messages.id, event.payload.id), state);
       if (!m) return;
-      await infra.queue.add(
-        'inbox.send',
-        { messageId: event.payload.id, numberId: m.numberId },
-        { jobId: `inbox-send:${event.payload.id}:${m.attempt}`, context: { clinicId: event.clinicId, requestId: event.requestId } },
-      );
+      const context = { clinicId: event.clinicId, requestId: event.requestId };
+      if (unconfirmed) {
+        await infra.queue.add('inbox.send_lookup', { messageId: event.payload.id, attempt: m.attempt }, { jobId: `send-lookup:${event.payload.id}:${m.attempt}`, delayMs: LOOKUP_AFTER_MS, context });
+        return;
+      }
+      await infra.queue.add('inbox.send', { messageId: event.payload.id, numberId: m.numberId }, { jobId: `inbox-send:${event.payload.id}:${m.attempt}`, context });
     },
   });

@@ -57,6 +57,17 @@ export interface QuotedMessage {
   text?: string;
 }
 
+/** A message as the gateway stored it: who it is with (its JIDs, a phone's in both 9th-digit forms), what it holds. */
+export interface StoredMessage {
+  externalId: string;
+  fromMe: boolean;
+  addresses: string[];
+  type: string;
+  /** The text, or the media's caption. */
+  text: string | null;
+  sentAt: Date;
+}
+
 export interface ChannelWebhook {
   url: string;
   /** Sent back verbatim on every delivery; Evolution turns `jwt_key` into `Authorization: Bearer <HS256 JWT>`. */
@@ -85,6 +96,11 @@ export interface ChannelProvider {
   markRead(messages: { remoteJid: string; fromMe: boolean; externalId: string }[]): Promise<void>;
   sendPresence(input: ChannelTarget & { presence: 'composing' | 'recording' | 'paused'; delayMs: number }): Promise<void>;
   downloadMedia(externalId: string, opts?: { convertToMp4?: boolean }): Promise<{ mimetype: string; fileName?: string; base64: string; size?: number }>;
+  /**
+   * Messages the gateway stored, newest first, one page (`pages` in all): ours sent between `since`
+   * and `until`, or the one with `externalId`. How a send whose answer was lost is looked up.
+   */
+  findMessages(query: { fromMe?: boolean; since?: Date; until?: Date; externalId?: string; page?: number }): Promise<{ items: StoredMessage[]; pages: number }>;
 
   /** QR code or pairing code (`number`) to link a phone; `open` when already linked; `pending` while the QR is not ready. */
   connect(opts?: { number?: string }): Promise<ConnectResult>;

@@ -8,8 +8,10 @@ import type {
   MediaSource,
   QuotedMessage,
   SentMessage,
+  StoredMessage,
 } from '../integrations/providers.js';
 import { classify, EvolutionError, isEvolutionError, isObject, networkError, type CallInfo } from './evolution-errors.js';
+import { isPhoneJid, jidDigits, parseMessage, phoneVariants } from './normalize.js';
 
 /**
  * Evolution API v2 over plain fetch (there is no official Node client). The global key manages
@@ -103,6 +105,8 @@ class EvolutionHttp {
 }
 
 const enc = encodeURIComponent;
+/** Records per `chat/findMessages` page (the gateway's own default is 50). */
+const FIND_PAGE_SIZE = 100;
 
 /** One instance, under its own token. */
 export class EvolutionInstance implements ChannelProvider {
@@ -197,6 +201,26 @@ export class EvolutionInstance implements ChannelProvider {
       ...(typeof body.fileName === 'string' ? { fileName: body.fileName } : {}),
       ...(size !== undefined ? { size } : {}),
     };
+  }
+
+  /**
+   * `chat/findMessages`: what the gateway's database holds (it saves every message by default,
+   * DATABASE_SAVE_DATA_NEW_MESSAGE). The time filter applies only with both ends; `offset` is the page size.
+   */
+  async findMessages(query: { fromMe?: boolean; since?: Date; until?: Date; externalId?: string; page?: number }): Promise<{ items: StoredMessage[]; pages: number }> {
+    const key = { ...(query.fromMe !== undefined ? { fromMe: query.fromMe } : {}), ...(query.externalId ? { id: query.externalId } : {}) };
+    const window = query.since && query.until ? { messageTimestamp: { gte: query.since.toISOString(), lte: query.until.toISOString() } } : {};
+    const body = await this.call('POST', 'chat/findMessages', { body: { where: { key, ...window }, offset: FIND_PAGE_SIZE, page: query.page ?? 1 }, idempotent: true });
+    const found = isObject(body) && isObject(body.messages) ? body.messages : undefined;
+    if (!found || !Array.isArray(found.records)) throw new EvolutionError('rejected', 'Evolution chat/findMessages answered no records', { retryable: false });
+    const items = found.records.filter(isObject).flatMap((record): StoredMessage[] => {
+      const m = parseMessage(record);
+      if (!m) return [];
+      // A phone JID in both 9th-digit forms: the gateway may have resolved it to either.
+      const addresses = new Set([m.chat, m.phoneJid, m.lid].flatMap((a) => (!a ? [] : isPhoneJid(a) ? phoneVariants(jidDigits(a)).map((p) => `${p.slice(1)}@s.whatsapp.net`) : [a])));
+      return [{ externalId: m.externalId, fromMe: m.fromMe, addresses: [...addresses], type: m.type, text: m.text, sentAt: m.sentAt }];
+    });
+    return { items, pages: typeof found.pages === 'number' ? found.pages : 1 };
   }
 
   async connect(opts: { number?: string } = {}): Promise<ConnectResult> {

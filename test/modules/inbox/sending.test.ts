@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { messages } from '../../../shared/schema/index.js';
 import { ClinicData } from '../../../server/infra/clinic-data.js';
 import type { JobContext } from '../../../server/infra/queue.js';
+import { LOOKUP_AFTER_MS } from '../../../server/modules/inbox/sending.js';
 import { FakeEvolution } from '../../fakes/evolution.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { createClinic, type Agent, type TestClinic } from '../../helpers/clinic.js';
@@ -96,7 +97,7 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     expect(JSON.stringify(request.quoted)).toContain(row.externalId);
   });
 
-  it('a timeout leaves it unconfirmed and never resends it on its own; the user may resend', async () => {
+  it('a timeout leaves it unconfirmed and does not resend it blindly; the user may resend at once', async () => {
     const before = fake.sentCount(number.instanceName);
     fake.timeoutNext('message/sendText');
     const res = await post(clinic.receptionist.agent, c.id, { text: 'Podemos confirmar seu horário?' });
@@ -146,7 +147,7 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     expect(fake.sentCount(number.instanceName)).toBe(before + 1);
   });
 
-  it('a send whose worker died mid-call becomes unconfirmed, never resent', async () => {
+  it('a send whose worker died mid-call becomes unconfirmed, never resent blindly', async () => {
     const before = fake.sentCount(number.instanceName);
     // As a crashed worker leaves it: claimed long ago, still pending, no WhatsApp id.
     const [row] = await new ClinicData(clinic.id, app.infra.db)
@@ -165,6 +166,77 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
       .returning();
     await sender.watchdog(held?.id ?? '', jobContext());
     expect(await statusOf(held?.id ?? '')).toBe('pending');
+  });
+
+  it('an unconfirmed send is looked up on the gateway later; found there, it takes its id and is not sent again', async () => {
+    const add = vi.spyOn(app.infra.queue, 'add');
+    const before = fake.sentCount(number.instanceName);
+    fake.timeoutNext('message/sendText');
+    const res = await post(clinic.receptionist.agent, c.id, { text: 'Chegou o resultado do seu exame.' });
+    await until(async () => (await statusOf(res.body.id)) === 'unconfirmed');
+    await until(async () => add.mock.calls.some(([name]) => name === 'inbox.send_lookup'));
+    expect(add.mock.calls.find(([name]) => name === 'inbox.send_lookup')).toEqual(['inbox.send_lookup', { messageId: res.body.id, attempt: 1 }, expect.objectContaining({ jobId: `send-lookup:${res.body.id}:1`, delayMs: LOOKUP_AFTER_MS })]);
+    add.mockRestore();
+
+    await app.modules.services.inbox.sender.lookUp(res.body.id, 1, jobContext());
+    const sent = fake.sent.filter((s) => s.instance === number.instanceName);
+    expect(sent).toHaveLength(before + 1);
+    expect(await messageRow(clinic, res.body.id)).toMatchObject({ status: 'server_ack', externalId: sent.at(-1)?.externalId, sendAttempt: 1 });
+    // A second lookup (a redelivered job) finds nothing left to do.
+    await app.modules.services.inbox.sender.lookUp(res.body.id, 1, jobContext());
+    expect(fake.sentCount(number.instanceName)).toBe(before + 1);
+  });
+
+  it('one the gateway never got (its connection cut before it acted) is sent again once; the same text sent before is not taken for it', async () => {
+    const text = 'Até amanhã, às 9h.';
+    const first = await post(clinic.receptionist.agent, c.id, { text });
+    await until(async () => (await statusOf(first.body.id)) === 'server_ack');
+    const before = fake.sentCount(number.instanceName);
+    fake.cutNext('message/sendText');
+    const res = await post(clinic.receptionist.agent, c.id, { text });
+    await until(async () => (await statusOf(res.body.id)) === 'unconfirmed');
+    expect(fake.sentCount(number.instanceName)).toBe(before);
+    await app.modules.services.inbox.sender.lookUp(res.body.id, 1, jobContext());
+    await until(async () => (await statusOf(res.body.id)) === 'server_ack');
+    const sent = fake.sent.filter((s) => s.instance === number.instanceName);
+    expect(sent).toHaveLength(before + 1);
+    expect(await messageRow(clinic, res.body.id)).toMatchObject({ externalId: sent.at(-1)?.externalId, sendAttempt: 2 });
+    expect((await messageRow(clinic, first.body.id)).externalId).not.toBe(sent.at(-1)?.externalId);
+  });
+
+  it('a gateway that keeps no messages proves nothing: the send stays unconfirmed for the staff', async () => {
+    const before = fake.sentCount(number.instanceName);
+    const kept = fake.stored.splice(0);
+    fake.savesMessages = false;
+    try {
+      const [row] = await new ClinicData(clinic.id, app.infra.db)
+        .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Confirmado.', sendingAt: new Date(Date.now() - 6 * 60_000) })
+        .returning();
+      if (!row) throw new Error('no row');
+      await app.modules.services.inbox.sender.watchdog(row.id, jobContext());
+      await app.modules.services.inbox.sender.lookUp(row.id, 1, jobContext());
+      expect(await messageRow(clinic, row.id)).toMatchObject({ status: 'unconfirmed', externalId: null, sendAttempt: 1 });
+      expect(fake.sentCount(number.instanceName)).toBe(before);
+    } finally {
+      fake.savesMessages = true;
+      fake.stored.unshift(...kept);
+    }
+  });
+
+  it('a lookup while the gateway is down fails to be retried, and changes nothing', async () => {
+    const [row] = await new ClinicData(clinic.id, app.infra.db)
+      .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Obrigado!', sendingAt: new Date(Date.now() - 6 * 60_000) })
+      .returning();
+    if (!row) throw new Error('no row');
+    const sender = app.modules.services.inbox.sender;
+    await sender.watchdog(row.id, jobContext());
+    await fake.down();
+    try {
+      await expect(sender.lookUp(row.id, 1, jobContext())).rejects.toMatchObject({ code: 'unavailable', retryable: true });
+    } finally {
+      await fake.up();
+    }
+    expect(await messageRow(clinic, row.id)).toMatchObject({ status: 'unconfirmed', sendAttempt: 1 });
   });
 
   it('a send the gateway accepted while the database was down is stored as sent once it is back, not sent again', async () => {

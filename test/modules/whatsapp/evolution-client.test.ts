@@ -146,6 +146,32 @@ describe('EvolutionClient against FakeEvolution', () => {
     expect(await client.downloadMedia('3A44C1D9F0B27E8A5D10')).toEqual({ mimetype: 'audio/ogg; codecs=opus', base64: Buffer.from('OggS-audio').toString('base64'), fileName: 'nota.oga', size: 10 });
   });
 
+  it("finds the messages the gateway stored: ours in a time window, page by page, or one by id", async () => {
+    const client = await instance();
+    const text = await client.sendText({ to: '5531988887777', text: 'Seu exame está pronto.' });
+    const image = await client.sendMedia({ to: '5531988887777', kind: 'image', media: { base64: 'iVBORw0KGgo=' }, mimetype: 'image/png', caption: 'Receita' });
+    const since = new Date(Date.now() - 60_000);
+    const until = new Date(Date.now() + 60_000);
+    const found = await client.findMessages({ fromMe: true, since, until });
+    expect(evo.requests.at(-1)?.body).toEqual({ where: { key: { fromMe: true }, messageTimestamp: { gte: since.toISOString(), lte: until.toISOString() } }, offset: 100, page: 1 });
+    expect(found.pages).toBe(1);
+    // The gateway resolved 5531988887777 to the JID without the 9th digit: both forms are named.
+    expect(found.items.map((m) => ({ id: m.externalId, type: m.type, text: m.text, fromMe: m.fromMe, addresses: m.addresses }))).toEqual(
+      expect.arrayContaining([
+        { id: text.externalId, type: 'text', text: 'Seu exame está pronto.', fromMe: true, addresses: ['5531988887777@s.whatsapp.net', '553188887777@s.whatsapp.net'] },
+        { id: image.externalId, type: 'image', text: 'Receita', fromMe: true, addresses: ['5531988887777@s.whatsapp.net', '553188887777@s.whatsapp.net'] },
+      ]),
+    );
+    expect(found.items).toHaveLength(2);
+    expect((await client.findMessages({ fromMe: true, since: new Date(Date.now() + 3_600_000), until: new Date(Date.now() + 7_200_000) })).items).toEqual([]);
+    const byId = await client.findMessages({ externalId: image.externalId });
+    expect(byId.items.map((m) => m.externalId)).toEqual([image.externalId]);
+    expect(evo.requests.at(-1)?.body).toEqual({ where: { key: { id: image.externalId } }, offset: 100, page: 1 });
+    // Another instance's messages are not this one's.
+    const other = await instance();
+    expect((await other.findMessages({ externalId: image.externalId })).items).toEqual([]);
+  });
+
   it('sets the webhook with the v2 nested body; logout and delete are idempotent', async () => {
     const client = await instance();
     await client.setWebhook({ url: 'http://127.0.0.1:1/api/webhooks/evolution/ref', headers: { jwt_key: 'segredo' }, events: ['MESSAGES_UPSERT'] });
