@@ -28,9 +28,9 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dist"
 cp dist/*.js "$stage/dist/"
 cp -R package.json package-lock.json Procfile .platform .ebextensions "$stage/"
-# npm ci on the instance runs the postinstall that patches the Postgres driver.
+# npm ci on the instance runs the postinstall that patches the Postgres driver and drizzle.
 mkdir -p "$stage/scripts"
-cp scripts/patch-postgres.mjs "$stage/scripts/"
+cp scripts/patch-dependencies.mjs "$stage/scripts/"
 # The migrator reads the journal and the SQL; drizzle-kit's snapshots stay in the repository.
 mkdir -p "$stage/migrations/meta"
 cp migrations/*.sql "$stage/migrations/"

@@ -14,8 +14,8 @@ export interface InstalledBundle {
 
 /** Only what runs may ship; everything else in the repository stays out. */
 const ALLOWED_TOP_LEVEL = new Set(['dist', 'package.json', 'package-lock.json', 'migrations', 'Procfile', '.platform', '.ebextensions']);
-/** The one script that runs on the instance: `npm ci`'s postinstall patches the Postgres driver with it. */
-const INSTALL_SCRIPT = 'scripts/patch-postgres.mjs';
+/** The one script that runs on the instance: `npm ci`'s postinstall patches the Postgres driver and drizzle with it. */
+const INSTALL_SCRIPT = 'scripts/patch-dependencies.mjs';
 /** Dev tools that must be neither shipped nor needed at run time. */
 const DEV_ONLY = ['tsx', 'drizzle-kit', 'vitest', 'esbuild', 'typescript', 'eslint', 'socket.io-client', 'supertest'];
 
@@ -36,8 +36,9 @@ export async function buildAndInstall(repo: string, workDir: string): Promise<In
   await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, env: cleanEnv({ NODE_ENV: 'production' }) });
   const present = DEV_ONLY.filter((name) => existsSync(path.join(dir, 'node_modules', name)));
   check(present.length === 0, `dev dependencies were installed: ${present.join(', ')}`);
-  const unpatched = ['src', 'cjs/src'].filter((d) => !readFileSync(path.join(dir, 'node_modules/postgres', d, 'connection.js'), 'utf8').includes('operabase: write scheduler patched'));
-  check(unpatched.length === 0, `npm ci did not patch the Postgres driver (${INSTALL_SCRIPT}): ${unpatched.join(', ')}`);
+  const patched = { 'postgres/src/connection.js': 'write scheduler patched', 'postgres/cjs/src/connection.js': 'write scheduler patched', 'drizzle-orm/utils.js': 'planned row mapping', 'drizzle-orm/utils.cjs': 'planned row mapping' };
+  const unpatched = Object.entries(patched).filter(([file, mark]) => !readFileSync(path.join(dir, 'node_modules', file), 'utf8').includes(`operabase: ${mark}`));
+  check(unpatched.length === 0, `npm ci did not patch the dependencies (${INSTALL_SCRIPT}): ${unpatched.map(([file]) => file).join(', ')}`);
 
   const procfile = readFileSync(path.join(dir, 'Procfile'), 'utf8');
   const web = /^web:\s*(.+)$/m.exec(procfile)?.[1]?.trim();
