@@ -7,10 +7,10 @@ import type { MessageRow } from './messages.js';
 /** What the gateway's store says of a send whose answer was lost. */
 export type Finding = { sent: StoredMessage } | { absent: true } | { unknown: 'too_many_messages' | 'nothing_to_compare' | 'gateway_keeps_no_messages' };
 
-/** The window searched: from this long before the message was stored to this long after now (clocks differ). */
-const CLOCK_SKEW_MS = 5 * 60_000;
-/** Pages of that window read at most: a number that sent more in it is left to the staff. */
-const MAX_PAGES = 5;
+/** The window searched: from this long before the message was stored to this long after now (the gateway's clock is not ours). */
+const CLOCK_SKEW_MS = 60_000;
+/** Pages of that window read at most (2,000 messages: WhatsApp paces a number at about one a second); past them it is left to the staff. */
+const MAX_PAGES = 20;
 
 /**
  * Looks the message up among the ones we sent that the gateway stored since it was written: same

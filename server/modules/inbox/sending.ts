@@ -168,7 +168,7 @@ export class Sender {
   private async failed(data: ClinicData, m: MessageRow, err: unknown, job: JobContext, claimed = true) {
     const code = isProviderError(err) ? err.code : err instanceof AppError ? err.code : 'internal';
     if (claimed && isProviderError(err) && (err.code === 'timeout' || err.ambiguous)) {
-      job.log.warn({ messageId: m.id, code }, 'send timed out: unconfirmed until its webhook echo');
+      job.log.warn({ messageId: m.id, code }, 'send unconfirmed (no answer): its webhook echo or the gateway lookup settles it');
       return this.mark(data, m.id, 'unconfirmed', code);
     }
     const retryable = isProviderError(err) ? err.retryable : err instanceof AppError ? err.code === 'number_not_connected' || err.status >= 500 : true;

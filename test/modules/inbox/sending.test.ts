@@ -223,6 +223,29 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     }
   });
 
+  it('a window holding more of our messages than a lookup reads leaves the send to the staff', async () => {
+    const before = fake.sentCount(number.instanceName);
+    const filler = Array.from({ length: 2001 }, (_, i) => ({
+      instance: number.instanceName,
+      record: { key: { remoteJid: '5511900000000@s.whatsapp.net', fromMe: true, id: `FILLER${i}` }, message: { conversation: 'Outro paciente' }, messageType: 'conversation', messageTimestamp: Math.floor(Date.now() / 1000) },
+    }));
+    fake.stored.push(...filler);
+    try {
+      const [row] = await new ClinicData(clinic.id, app.infra.db)
+        .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Bom dia!', sendingAt: new Date(Date.now() - 6 * 60_000) })
+        .returning();
+      if (!row) throw new Error('no row');
+      await app.modules.services.inbox.sender.watchdog(row.id, jobContext());
+      const requests = fake.requests.length;
+      await app.modules.services.inbox.sender.lookUp(row.id, 1, jobContext());
+      expect(fake.requests.slice(requests).filter((r) => r.route === 'chat/findMessages')).toHaveLength(20);
+      expect(await messageRow(clinic, row.id)).toMatchObject({ status: 'unconfirmed', sendAttempt: 1 });
+      expect(fake.sentCount(number.instanceName)).toBe(before);
+    } finally {
+      fake.stored.splice(fake.stored.length - filler.length);
+    }
+  });
+
   it('a lookup while the gateway is down fails to be retried, and changes nothing', async () => {
     const [row] = await new ClinicData(clinic.id, app.infra.db)
       .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Obrigado!', sendingAt: new Date(Date.now() - 6 * 60_000) })
