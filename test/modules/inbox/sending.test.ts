@@ -56,6 +56,16 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     c = await seedConversation(clinic, number);
   });
 
+  /** A send whose worker died mid-call, as the watchdog leaves it: `unconfirmed`, the gateway never reached. */
+  async function interruptedSend(text: string) {
+    const [row] = await new ClinicData(clinic.id, app.infra.db)
+      .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text, sendingAt: new Date(Date.now() - 6 * 60_000) })
+      .returning();
+    if (!row) throw new Error('no row');
+    await app.modules.services.inbox.sender.watchdog(row.id, jobContext());
+    return row;
+  }
+
   it('stores the message pending, sends it once, stores the WhatsApp id; a retried request replays', async () => {
     const key = randomUUID();
     const res = await post(clinic.receptionist.agent, c.id, { text: 'Sua consulta está confirmada para amanhã às 14h.' }, key);
@@ -209,11 +219,7 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     const kept = fake.stored.splice(0);
     fake.savesMessages = false;
     try {
-      const [row] = await new ClinicData(clinic.id, app.infra.db)
-        .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Confirmado.', sendingAt: new Date(Date.now() - 6 * 60_000) })
-        .returning();
-      if (!row) throw new Error('no row');
-      await app.modules.services.inbox.sender.watchdog(row.id, jobContext());
+      const row = await interruptedSend('Confirmado.');
       await app.modules.services.inbox.sender.lookUp(row.id, 1, jobContext());
       expect(await messageRow(clinic, row.id)).toMatchObject({ status: 'unconfirmed', externalId: null, sendAttempt: 1 });
       expect(fake.sentCount(number.instanceName)).toBe(before);
@@ -231,11 +237,7 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
     }));
     fake.stored.push(...filler);
     try {
-      const [row] = await new ClinicData(clinic.id, app.infra.db)
-        .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Bom dia!', sendingAt: new Date(Date.now() - 6 * 60_000) })
-        .returning();
-      if (!row) throw new Error('no row');
-      await app.modules.services.inbox.sender.watchdog(row.id, jobContext());
+      const row = await interruptedSend('Bom dia!');
       const requests = fake.requests.length;
       await app.modules.services.inbox.sender.lookUp(row.id, 1, jobContext());
       expect(fake.requests.slice(requests).filter((r) => r.route === 'chat/findMessages')).toHaveLength(20);
@@ -247,12 +249,8 @@ describe('POST /conversations/:id/messages sends exactly once', () => {
   });
 
   it('a lookup while the gateway is down fails to be retried, and changes nothing', async () => {
-    const [row] = await new ClinicData(clinic.id, app.infra.db)
-      .insert(messages, { conversationId: c.id, numberId: number.id, direction: 'outbound', sender: 'user', type: 'text', text: 'Obrigado!', sendingAt: new Date(Date.now() - 6 * 60_000) })
-      .returning();
-    if (!row) throw new Error('no row');
+    const row = await interruptedSend('Obrigado!');
     const sender = app.modules.services.inbox.sender;
-    await sender.watchdog(row.id, jobContext());
     await fake.down();
     try {
       await expect(sender.lookUp(row.id, 1, jobContext())).rejects.toMatchObject({ code: 'unavailable', retryable: true });
