@@ -225,3 +225,5 @@ export function publishUpdated(infra: Infra, tx: Tx, m: MessageRow, meta: { clin
 
 /** Used by the send job: the outbound messages it may send. */
 export const sendable = and(eq(messages.direction, 'outbound'), eq(messages.status, 'pending'), isNull(messages.externalId));
+/** Used by the gateway lookup: the outbound messages that may or may not have gone out. */
+export const unconfirmedSend = and(eq(messages.direction, 'outbound'), eq(messages.status, 'unconfirmed'), isNull(messages.externalId));

@@ -7,7 +7,7 @@ import { AppError } from '../../lib/errors.js';
 import { UNIQUE_VIOLATION, pgErrorCode, retryWhileUnreachable } from '../../lib/pg-errors.js';
 import type { ChannelProvider, ProviderError, SentMessage } from '../integrations/providers.js';
 import { findOnGateway } from './gateway-lookup.js';
-import { publishUpdated, sendable, type InboxChannels, type MessageRow } from './messages.js';
+import { publishUpdated, sendable, unconfirmedSend, type InboxChannels, type MessageRow } from './messages.js';
 
 /**
  * Attempts of one send job: connection errors and 5xx are retried after 1, 2, 4, 8, 16, then
@@ -102,7 +102,7 @@ export class Sender {
    */
   async lookUp(messageId: string, attempt: number, job: JobContext): Promise<void> {
     const data = this.data(job.clinicId);
-    const current = and(eq(messages.id, messageId), eq(messages.status, 'unconfirmed'), isNull(messages.externalId), eq(messages.sendAttempt, attempt));
+    const current = and(eq(messages.id, messageId), unconfirmedSend, eq(messages.sendAttempt, attempt));
     const [m] = await data.select(messages, current);
     if (!m) return;
     const { client } = await this.channels.forNumber(data.clinicId, m.numberId);

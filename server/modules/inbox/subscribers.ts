@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { AnyDeliveredEvent } from '../../../shared/api/domain-events.js';
 import type { MessageNewEvent } from '../../../shared/api/events.js';
 import { conversations, messages, whatsappNumbers } from '../../../shared/schema/index.js';
@@ -7,7 +7,7 @@ import type { Infra } from '../../infra/index.js';
 import { groupBy } from '../../lib/group-by.js';
 import { defineSubscriber } from '../module.js';
 import { preview } from './conversations.js';
-import { sendable } from './messages.js';
+import { sendable, unconfirmedSend } from './messages.js';
 import { LOOKUP_AFTER_MS } from './sending.js';
 
 const INBOX_EVENTS = ['message.received', 'message.sent', 'message.updated', 'conversation.updated'] as const;
@@ -104,8 +104,7 @@ export const inboxSend = (infra: Infra) =>
       const unconfirmed = event.name === 'message.updated' && event.payload.status === 'unconfirmed';
       if (event.name === 'message.updated' && event.payload.status !== 'pending' && !unconfirmed) return;
       const data = new ClinicData(event.clinicId, infra.db);
-      const state = unconfirmed ? and(eq(messages.status, 'unconfirmed'), isNull(messages.externalId)) : sendable;
-      const [m] = await data.pick({ numberId: messages.numberId, attempt: messages.sendAttempt }, messages, eq(messages.id, event.payload.id), state);
+      const [m] = await data.pick({ numberId: messages.numberId, attempt: messages.sendAttempt }, messages, eq(messages.id, event.payload.id), unconfirmed ? unconfirmedSend : sendable);
       if (!m) return;
       const context = { clinicId: event.clinicId, requestId: event.requestId };
       if (unconfirmed) {
